@@ -1,0 +1,29 @@
+from veritas.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ModalityRequest(_message.Message):
+    __slots__ = ("request_id", "subject_id", "input", "baseline", "options")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    subject_id: str
+    input: _common_pb2.ModalityInput
+    baseline: _common_pb2.ModalityInput
+    options: _common_pb2.Options
+    def __init__(self, request_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., input: _Optional[_Union[_common_pb2.ModalityInput, _Mapping]] = ..., baseline: _Optional[_Union[_common_pb2.ModalityInput, _Mapping]] = ..., options: _Optional[_Union[_common_pb2.Options, _Mapping]] = ...) -> None: ...
+
+class ModalityUpdate(_message.Message):
+    __slots__ = ("result", "final")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    result: _common_pb2.ModalityResult
+    final: bool
+    def __init__(self, result: _Optional[_Union[_common_pb2.ModalityResult, _Mapping]] = ..., final: _Optional[bool] = ...) -> None: ...
