@@ -8,8 +8,9 @@ the modality's Triton model, and streams one update per window plus a final one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from veritas.v1 import common_pb2, modality_pb2
 

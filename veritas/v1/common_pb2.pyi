@@ -210,16 +210,18 @@ class Feature(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., contribution: _Optional[float] = ..., unit: _Optional[str] = ..., baseline_value: _Optional[float] = ..., has_baseline: _Optional[bool] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "version", "calibrated", "card")
+    __slots__ = ("name", "version", "calibrated", "card", "validated_auc")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CALIBRATED_FIELD_NUMBER: _ClassVar[int]
     CARD_FIELD_NUMBER: _ClassVar[int]
+    VALIDATED_AUC_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     calibrated: bool
     card: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., calibrated: _Optional[bool] = ..., card: _Optional[str] = ...) -> None: ...
+    validated_auc: float
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., calibrated: _Optional[bool] = ..., card: _Optional[str] = ..., validated_auc: _Optional[float] = ...) -> None: ...
 
 class ModalityResult(_message.Message):
     __slots__ = ("modality", "status", "reason", "score", "confidence", "features", "model", "latency_ms", "window_start_s", "window_end_s", "notes")

@@ -1,0 +1,383 @@
+"""Fusion: fan out to the modality services at once, consume their streams as they arrive,
+fuse what has arrived, and answer by the deadline with whatever there is.
+
+Every modality update produces a progressive AnalysisResult (final=False); the last message
+is the final result (final=True), in which a modality that did not finish is TIMED_OUT and
+one whose service failed is FAILED, with the reason. Bad input reported by any modality
+service fails the whole call with INVALID_ARGUMENT: the caller has to fix it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import grpc
+from opentelemetry import trace
+
+from fusion import reasoning, strategies
+from fusion.media import resolve
+from veritas.analysis import InvalidInput
+from veritas.config import env
+from veritas.telemetry import current_trace_id
+from veritas.v1 import common_pb2, fusion_pb2_grpc, modality_pb2, modality_pb2_grpc
+
+log = logging.getLogger("veritas.fusion")
+tracer = trace.get_tracer("veritas.fusion")
+
+M = common_pb2
+ALL_MODALITIES = (M.VISION, M.AUDIO, M.TEXT, M.PHYSIOLOGY)
+LIVE_KIND = {
+    "video_frame": M.VISION,
+    "audio_chunk": M.AUDIO,
+    "transcript_segment": M.TEXT,
+    "physio_samples": M.PHYSIOLOGY,
+}
+UNEXPLAINED_FEATURES = 5  # features kept per modality when options.explain is false
+
+
+def _has_media(media: common_pb2.Media) -> bool:
+    return media.WhichOneof("source") is not None
+
+
+def _has_physiology(p: common_pb2.Physiology) -> bool:
+    return bool(p.channels or p.heart_rate)
+
+
+def plan(
+    request: common_pb2.AnalysisRequest,
+) -> tuple[dict[int, modality_pb2.ModalityRequest], dict[int, str]]:
+    """Which modality services to call with what, and why the others are skipped."""
+    requested = set(request.options.modalities) or set(ALL_MODALITIES)
+    has_input = {
+        M.VISION: _has_media(request.video),
+        M.AUDIO: _has_media(request.audio),
+        M.TEXT: bool(request.transcript.text.strip() or request.transcript.segments),
+        M.PHYSIOLOGY: _has_physiology(request.physiology),
+    }
+    calls: dict[int, modality_pb2.ModalityRequest] = {}
+    skipped: dict[int, str] = {}
+    for m in ALL_MODALITIES:
+        if m not in requested:
+            skipped[m] = "not requested"
+        elif not has_input[m]:
+            skipped[m] = "no input"
+        else:
+            calls[m] = modality_request(request, m)
+    return calls, skipped
+
+
+def modality_request(
+    request: common_pb2.AnalysisRequest, modality: int
+) -> modality_pb2.ModalityRequest:
+    out = modality_pb2.ModalityRequest(
+        request_id=request.request_id, subject_id=request.subject_id, options=request.options
+    )
+    b = request.baseline
+    if modality == M.VISION:
+        out.input.media.CopyFrom(resolve(request.video, "video"))
+        if _has_media(b.video):
+            out.baseline.media.CopyFrom(resolve(b.video, "baseline.video"))
+    elif modality == M.AUDIO:
+        out.input.media.CopyFrom(resolve(request.audio, "audio"))
+        if _has_media(b.audio):
+            out.baseline.media.CopyFrom(resolve(b.audio, "baseline.audio"))
+    elif modality == M.TEXT:
+        out.input.transcript.CopyFrom(request.transcript)
+        if b.transcript.text or b.transcript.segments:
+            out.baseline.transcript.CopyFrom(b.transcript)
+    else:
+        out.input.physiology.CopyFrom(request.physiology)
+        if _has_physiology(b.physiology):
+            out.baseline.physiology.CopyFrom(b.physiology)
+    return out
+
+
+@dataclass
+class Aggregate:
+    """The latest state of every modality in one analysis."""
+
+    request_id: str
+    options: common_pb2.Options
+    started: float = field(default_factory=time.perf_counter)
+    state: dict[int, common_pb2.ModalityResult] = field(default_factory=dict)
+    finished: set[int] = field(default_factory=set)
+
+    def open(self, modality: int) -> None:
+        self.state[modality] = M.ModalityResult(modality=modality, status=M.PENDING)
+
+    def skip(self, modality: int, reason: str) -> None:
+        self.state[modality] = M.ModalityResult(modality=modality, status=M.SKIPPED, reason=reason)
+        self.finished.add(modality)
+
+    @property
+    def running(self) -> list[int]:
+        return [m for m in self.state if m not in self.finished]
+
+    def update(self, modality: int, update: modality_pb2.ModalityUpdate) -> None:
+        result = update.result
+        if update.final:
+            self.state[modality] = result
+            self.finished.add(modality)
+        elif result.status == M.OK:
+            result.status = M.PENDING  # a window's score: the modality is still running
+            self.state[modality] = result
+
+    def fail(self, modality: int, status: int, reason: str) -> None:
+        last = self.state.get(modality)
+        self.state[modality] = M.ModalityResult(
+            modality=modality,
+            status=status,
+            reason=reason,
+            model=last.model if last else None,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+        )
+        self.finished.add(modality)
+
+    def result(self, final: bool) -> common_pb2.AnalysisResult:
+        strategy = self.options.strategy or M.LOG_ODDS
+        results = [self.state[m] for m in ALL_MODALITIES if m in self.state]
+        fused = strategies.fuse(results, strategy)
+        human_review, why = reasoning.review(fused)
+        if not self.options.explain:
+            results = [_trim(r) for r in results]
+        timings = [
+            M.Timing(stage=common_pb2.Modality.Name(r.modality).lower(), ms=r.latency_ms)
+            for r in results
+            if r.latency_ms
+        ]
+        timings.append(M.Timing(stage="total", ms=(time.perf_counter() - self.started) * 1000))
+        return M.AnalysisResult(
+            request_id=self.request_id,
+            decision=fused.decision,
+            deception_probability=fused.probability,
+            probability_low=fused.low,
+            probability_high=fused.high,
+            confidence=fused.confidence,
+            modalities=results,
+            reasoning=reasoning.trace(results, fused, strategy),
+            timings=timings,
+            trace_id=current_trace_id(),
+            summary=reasoning.summary(results, fused),
+            human_review=human_review,
+            review_reason=why,
+            strategy=strategy,
+            final=final,
+        )
+
+
+def _trim(result: common_pb2.ModalityResult) -> common_pb2.ModalityResult:
+    trimmed = M.ModalityResult()
+    trimmed.CopyFrom(result)
+    del trimmed.features[UNEXPLAINED_FEATURES:]
+    return trimmed
+
+
+Event = tuple[int, modality_pb2.ModalityUpdate | None, grpc.aio.AioRpcError | None]
+WAKE = -1  # an Event that only makes the aggregator re-check its deadline
+
+
+class FusionServicer(fusion_pb2_grpc.FusionServicer):
+    def __init__(self, channels: dict[int, grpc.aio.Channel], default_deadline_s: float) -> None:
+        self.stubs = {m: modality_pb2_grpc.ModalityAnalyzerStub(c) for m, c in channels.items()}
+        self.default_deadline_s = default_deadline_s
+
+    def budget(self, options: common_pb2.Options, context: grpc.aio.ServicerContext) -> float:
+        """Seconds left to answer: the tightest of the gRPC deadline, the request's own
+        deadline and the default, less a margin to send the answer."""
+        limits = [self.default_deadline_s]
+        if context.time_remaining() is not None:
+            limits.append(context.time_remaining())
+        if options.deadline_ms:
+            limits.append(options.deadline_ms / 1000)
+        budget = min(limits)
+        return max(0.0, budget - min(0.25, 0.1 * budget))
+
+    async def _aggregate(
+        self,
+        agg: Aggregate,
+        events: asyncio.Queue[Event],
+        context: grpc.aio.ServicerContext,
+        deadline: Callable[[], float],
+        inputs_open: asyncio.Event,
+    ) -> AsyncIterator[common_pb2.AnalysisResult]:
+        """Turn modality events into progressive results until every modality finished
+        (and no more input can open another one) or the deadline passes."""
+        loop = asyncio.get_running_loop()
+        while agg.running or inputs_open.is_set():
+            timeout = deadline() - loop.time()
+            if timeout <= 0:
+                break
+            try:
+                modality, update, error = await asyncio.wait_for(events.get(), timeout)
+            except TimeoutError:
+                break
+            if modality == WAKE:
+                continue
+            if error is not None:
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.details())
+                agg.fail(modality, M.FAILED, f"{error.code().name}: {error.details()}")
+            elif update is None:
+                if modality not in agg.finished:
+                    agg.fail(modality, M.FAILED, "stream ended without a final result")
+            else:
+                agg.update(modality, update)
+            yield agg.result(final=False)
+        for modality in agg.running:
+            last = agg.state[modality]
+            seen = (
+                f"; last window ended at {last.window_end_s:.1f} s"
+                if last.status == M.PENDING and last.model.name else ""
+            )
+            agg.fail(modality, M.TIMED_OUT, f"no final result within the deadline{seen}")
+
+    async def Fuse(
+        self, request: common_pb2.AnalysisRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[common_pb2.AnalysisResult]:
+        request_id = request.request_id or uuid.uuid4().hex
+        agg = Aggregate(request_id, request.options)
+        budget = self.budget(request.options, context)
+        deadline = asyncio.get_running_loop().time() + budget
+        try:
+            with tracer.start_as_current_span("fusion.plan"):
+                calls, skipped = await asyncio.to_thread(plan, request)
+        except InvalidInput as e:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        for m, reason in skipped.items():
+            agg.skip(m, reason)
+        events: asyncio.Queue[Event] = asyncio.Queue()
+        tasks = []
+        for m, call in calls.items():
+            call.request_id = request_id
+            agg.open(m)
+            tasks.append(asyncio.create_task(self._consume(m, call, budget, events)))
+        no_more_inputs = asyncio.Event()
+        try:
+            async for progressive in self._aggregate(
+                agg, events, context, lambda: deadline, no_more_inputs
+            ):
+                yield progressive
+        finally:
+            for t in tasks:
+                t.cancel()  # cancels the modality calls still running
+        final = agg.result(final=True)
+        log.info("fused", extra={"fields": {
+            "request_id": request_id,
+            "decision": common_pb2.Decision.Name(final.decision),
+            "ms": round((time.perf_counter() - agg.started) * 1000, 1),
+        }})
+        yield final
+
+    async def _consume(
+        self,
+        modality: int,
+        request: modality_pb2.ModalityRequest,
+        timeout: float,
+        events: asyncio.Queue[Event],
+    ) -> None:
+        try:
+            async for update in self.stubs[modality].Analyze(request, timeout=timeout):
+                await events.put((modality, update, None))
+            await events.put((modality, None, None))
+        except grpc.aio.AioRpcError as e:
+            await events.put((modality, None, e))
+
+    async def FuseLive(
+        self,
+        request_iterator: AsyncIterator[common_pb2.LiveChunk],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[common_pb2.AnalysisResult]:
+        """Route live chunks to each modality's live stream as they come; fuse their updates."""
+        events: asyncio.Queue[Event] = asyncio.Queue()
+        outgoing: dict[int, asyncio.Queue[common_pb2.LiveChunk | None]] = {}
+        tasks: list[asyncio.Task[None]] = []
+        agg = Aggregate(uuid.uuid4().hex, common_pb2.Options())
+        config = common_pb2.StreamConfig()
+        reading = asyncio.Event()
+        reading.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (context.time_remaining() or 24 * 3600)
+
+        async def route() -> None:
+            nonlocal config, deadline
+            try:
+                async for chunk in request_iterator:
+                    kind = chunk.WhichOneof("payload")
+                    if kind == "config":
+                        config = chunk.config
+                        agg.request_id = config.request_id or agg.request_id
+                        agg.options = config.options
+                        continue
+                    modality = LIVE_KIND.get(kind or "")
+                    if modality is None:
+                        continue
+                    if modality not in outgoing:
+                        outgoing[modality] = asyncio.Queue()
+                        await outgoing[modality].put(M.LiveChunk(config=config))
+                        agg.open(modality)
+                        tasks.append(asyncio.create_task(
+                            self._consume_live(modality, outgoing[modality], events)
+                        ))
+                    await outgoing[modality].put(chunk)
+            finally:
+                for q in outgoing.values():
+                    await q.put(None)
+                # After the last input, finals are due within the normal budget.
+                deadline = min(deadline, loop.time() + self.budget(config.options, context))
+                reading.clear()
+                await events.put((WAKE, None, None))
+
+        router = asyncio.create_task(route())
+        try:
+            async for progressive in self._aggregate(
+                agg, events, context, lambda: deadline, reading
+            ):
+                yield progressive
+        finally:
+            router.cancel()
+            for t in tasks:
+                t.cancel()
+        if not agg.state:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "stream: no input chunks")
+        yield agg.result(final=True)
+
+    async def _consume_live(
+        self,
+        modality: int,
+        outgoing: asyncio.Queue[common_pb2.LiveChunk | None],
+        events: asyncio.Queue[Event],
+    ) -> None:
+        async def chunks() -> AsyncIterator[common_pb2.LiveChunk]:
+            while (chunk := await outgoing.get()) is not None:
+                yield chunk
+
+        try:
+            async for update in self.stubs[modality].AnalyzeLive(chunks()):
+                await events.put((modality, update, None))
+            await events.put((modality, None, None))
+        except grpc.aio.AioRpcError as e:
+            await events.put((modality, None, e))
+
+
+def build_channels() -> dict[int, grpc.aio.Channel]:
+    from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+    from veritas.config import channel_options, service_address
+
+    return {
+        m: grpc.aio.insecure_channel(
+            service_address(common_pb2.Modality.Name(m).lower()),
+            options=channel_options(),
+            interceptors=aio_client_interceptors(),
+        )
+        for m in ALL_MODALITIES
+    }
+
+
+def default_deadline_s() -> float:
+    return float(env("VERITAS_DEFAULT_DEADLINE_S"))

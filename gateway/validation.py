@@ -1,0 +1,62 @@
+"""Request checks the gateway makes before any work is done.
+
+Each problem names the field, so a caller can fix it without reading server logs. The
+modality services check the content of their own inputs (decoding, sampling rates, ...).
+"""
+
+from __future__ import annotations
+
+from veritas.analysis import InvalidInput
+from veritas.v1 import common_pb2, veritas_pb2
+
+MAX_ID = 128
+MAX_BATCH = 64
+MAX_FPS = 120.0
+
+
+def _has_input(request: common_pb2.AnalysisRequest, modality: int) -> bool:
+    if modality == common_pb2.VISION:
+        return request.video.WhichOneof("source") is not None
+    if modality == common_pb2.AUDIO:
+        return request.audio.WhichOneof("source") is not None
+    if modality == common_pb2.TEXT:
+        return bool(request.transcript.text.strip() or request.transcript.segments)
+    return bool(request.physiology.channels or request.physiology.heart_rate)
+
+
+def check_options(options: common_pb2.Options, field: str = "options") -> None:
+    for i, m in enumerate(options.modalities):
+        if m not in common_pb2.Modality.values() or m == common_pb2.MODALITY_UNSPECIFIED:
+            raise InvalidInput(f"{field}.modalities[{i}]", f"unknown modality {m}")
+    if options.strategy not in common_pb2.FusionStrategy.values():
+        raise InvalidInput(f"{field}.strategy", f"unknown fusion strategy {options.strategy}")
+    if options.target_fps < 0 or options.target_fps > MAX_FPS:
+        raise InvalidInput(f"{field}.target_fps", f"must be between 0 and {MAX_FPS:g}")
+    if options.window_s < 0:
+        raise InvalidInput(f"{field}.window_s", "must not be negative")
+
+
+def check_request(request: common_pb2.AnalysisRequest, field: str = "request") -> None:
+    if len(request.request_id) > MAX_ID:
+        raise InvalidInput(f"{field}.request_id", f"longer than {MAX_ID} characters")
+    if len(request.subject_id) > MAX_ID:
+        raise InvalidInput(f"{field}.subject_id", f"longer than {MAX_ID} characters")
+    check_options(request.options, f"{field}.options")
+    modalities = (common_pb2.VISION, common_pb2.AUDIO, common_pb2.TEXT, common_pb2.PHYSIOLOGY)
+    if not any(_has_input(request, m) for m in modalities):
+        raise InvalidInput(
+            field, "no input: give at least one of video, audio, transcript, physiology"
+        )
+    for i, m in enumerate(request.options.modalities):
+        if not _has_input(request, m):
+            raise InvalidInput(
+                f"{field}.options.modalities[{i}]",
+                f"{common_pb2.Modality.Name(m)} requested but its input is empty",
+            )
+
+
+def check_batch(batch: veritas_pb2.AnalyzeBatchRequest) -> None:
+    if not batch.requests:
+        raise InvalidInput("requests", "empty batch")
+    if len(batch.requests) > MAX_BATCH:
+        raise InvalidInput("requests", f"more than {MAX_BATCH} items")

@@ -1,0 +1,154 @@
+"""Find the face and its 68 landmarks in each frame (dlib HOG detector + shape predictor).
+
+Detection is the expensive step (~8 ms on a 320 px frame, ~25 ms at 512 px), landmarks are
+cheap (<1 ms). So the tracker searches the whole frame (on a fixed-size copy) every
+`redetect_every` frames and, in between, only a small region around where the face was a
+frame ago: every landmark fit still rests on a detection in that very frame, never on a
+stale box. The full searches recount the faces. Frames that are too dark,
+have no face, or several faces are reported as such and never measured: the service does not
+guess whose face it is looking at.
+"""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import dlib
+import numpy as np
+
+DARK_MEAN_LEVEL = 40.0  # mean grey level (0-255) under which HOG and landmarks are unreliable
+DETECT_SIDE = 480  # detection runs on a copy whose shorter side is this many pixels
+REDETECT_EVERY = 5  # frames between full detections (0.5 s at 10 fps)
+
+
+class FrameStatus(enum.Enum):
+    ONE_FACE = "one_face"
+    NO_FACE = "no_face"
+    SEVERAL_FACES = "several_faces"
+    TOO_DARK = "too_dark"
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """What the face stage saw in one frame; `landmarks` (68x2, pixels) only for ONE_FACE."""
+
+    status: FrameStatus
+    landmarks: np.ndarray | None = None
+    faces: int = 0
+    brightness: float = 0.0
+
+
+@lru_cache(maxsize=1)
+def _models() -> tuple[dlib.fhog_object_detector, dlib.shape_predictor]:
+    with warnings.catch_warnings():  # face_recognition_models imports pkg_resources
+        warnings.simplefilter("ignore")
+        import face_recognition_models
+
+        path = face_recognition_models.pose_predictor_model_location()
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(path)
+
+
+def load_models() -> None:
+    """Load the detector and the 68-point predictor now (~0.5 s) rather than on first use."""
+    _models()
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def detect_faces(gray: np.ndarray, detect_side: int = DETECT_SIDE) -> list[dlib.rectangle]:
+    """Face boxes in `gray` pixel coordinates, detected on a copy resized to `detect_side`."""
+    detector, _ = _models()
+    h, w = gray.shape[:2]
+    scale = detect_side / min(h, w)
+    small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    boxes = detector(small, 0)
+    return [
+        dlib.rectangle(
+            round(b.left() / scale),
+            round(b.top() / scale),
+            round(b.right() / scale),
+            round(b.bottom() / scale),
+        )
+        for b in boxes
+    ]
+
+
+def fit_landmarks(gray: np.ndarray, box: dlib.rectangle) -> np.ndarray:
+    """The 68 iBUG landmarks (x, y in pixels) of the face in `box`."""
+    _, predictor = _models()
+    shape = predictor(gray, box)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def _detect_near(gray: np.ndarray, box: dlib.rectangle, face_px: int = 100) -> list[dlib.rectangle]:
+    """Re-detect inside a margin around last frame's box, scaled so the face is ~`face_px`."""
+    detector, _ = _models()
+    h, w = gray.shape[:2]
+    size = max(box.width(), box.height())
+    margin = int(size * 0.6)
+    x0, y0 = max(0, box.left() - margin), max(0, box.top() - margin)
+    x1, y1 = min(w, box.right() + margin), min(h, box.bottom() + margin)
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return []
+    scale = face_px / size
+    roi = gray[y0:y1, x0:x1]
+    roi = cv2.resize(roi, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))))
+    return [
+        dlib.rectangle(
+            round(b.left() / scale) + x0,
+            round(b.top() / scale) + y0,
+            round(b.right() / scale) + x0,
+            round(b.bottom() / scale) + y0,
+        )
+        for b in detector(roi, 0)
+    ]
+
+
+class FaceTracker:
+    """Stateful per-stream face finder: one instance per video, frames in time order.
+
+    Every frame is checked by the detector, but between full-frame detections only in a small
+    region around the last face (a few ms). Every `redetect_every` frames, or when the face
+    is lost there, the whole frame is searched again so a second face is noticed.
+    """
+
+    def __init__(
+        self,
+        redetect_every: int = REDETECT_EVERY,
+        detect_side: int = DETECT_SIDE,
+        dark_level: float = DARK_MEAN_LEVEL,
+    ) -> None:
+        self.redetect_every = max(1, redetect_every)
+        self.detect_side = detect_side
+        self.dark_level = dark_level
+        self._box: dlib.rectangle | None = None
+        self._since_full = 0
+
+    def observe(self, image: np.ndarray) -> FaceObservation:
+        gray = grey(image)
+        brightness = float(gray.mean())
+        if brightness < self.dark_level:
+            self._box = None
+            return FaceObservation(FrameStatus.TOO_DARK, brightness=brightness)
+        if self._box is not None and self._since_full < self.redetect_every:
+            near = _detect_near(gray, self._box)
+            if len(near) == 1:
+                self._since_full += 1
+                self._box = near[0]
+                return FaceObservation(
+                    FrameStatus.ONE_FACE, fit_landmarks(gray, near[0]), 1, brightness
+                )
+        boxes = detect_faces(gray, self.detect_side)
+        self._since_full = 1
+        if len(boxes) != 1:
+            self._box = None
+            status = FrameStatus.NO_FACE if not boxes else FrameStatus.SEVERAL_FACES
+            return FaceObservation(status, faces=len(boxes), brightness=brightness)
+        self._box = boxes[0]
+        return FaceObservation(FrameStatus.ONE_FACE, fit_landmarks(gray, boxes[0]), 1, brightness)

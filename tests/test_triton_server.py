@@ -1,0 +1,247 @@
+"""The local Triton serves every model of models/repository exactly as onnxruntime runs it.
+
+Starts the real tritonserver from the nvidia-pytriton wheel on free loopback ports (python
+backend mirror of the production repository) and compares its answers with onnxruntime run
+directly on the same model.onnx. Two synthetic models exercise the generic model.py itself:
+dynamic batching of concurrent requests, and a bad request failing alone inside a batch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from models.training.linear_onnx import linear_model, save
+from veritas.triton_server import (
+    TritonServer,
+    local_config,
+    otlp_traces_url,
+    prepare_local_repository,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "models" / "repository"
+MODELS = sorted(
+    p.name
+    for p in SOURCE.glob("*")
+    if (p / "config.pbtxt").is_file() and any(p.glob("*/model.onnx"))
+)
+SAMPLE_TEXTS = [
+    "I think I was at home that evening, maybe around eight, but I am not sure.",
+    "We never went to the warehouse. I was with my sister the whole night.",
+    "Honestly, the room was clean and the staff were wonderful!",
+    "",
+]
+
+LINEAR_CONFIG = """name: "{name}"
+platform: "onnxruntime_onnx"
+max_batch_size: 64
+input [ {{ name: "features" data_type: TYPE_FP32 dims: [ {dims} ] }} ]
+output [
+  {{ name: "probability" data_type: TYPE_FP32 dims: [ 1 ] }},
+  {{ name: "contributions" data_type: TYPE_FP32 dims: [ {dims} ] }}
+]
+dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
+parameters {{ key: "feature_names" value: {{ string_value: "a,b,c" }} }}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _synthetic_models(root: Path) -> None:
+    """`t_linear` (dims [3]) and `t_anyshape` (same graph, config dims [-1]: Triton lets a
+    wrong width through, so onnxruntime must reject it inside the batch)."""
+    model = linear_model(["a", "b", "c"], [0.1, 0.2, 0.3], [1.0, 2.0, 0.5], [0.5, -1.0, 2.0], 0.1)
+    for name, dims in (("t_linear", "3"), ("t_anyshape", "-1")):
+        save(model, root / name / "1" / "model.onnx")
+        (root / name / "config.pbtxt").write_text(LINEAR_CONFIG.format(name=name, dims=dims))
+
+
+@pytest.fixture(scope="module")
+def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
+    tmp = tmp_path_factory.mktemp("triton")
+    source = tmp / "source"
+    for name in MODELS:
+        shutil.copytree(SOURCE / name, source / name)
+    _synthetic_models(source)
+    prepare_local_repository(source, tmp / "local")
+    server = TritonServer(backend_root=tmp / "backends")
+    server.start(
+        tmp / "local",
+        grpc_port=_free_port(),
+        http_port=_free_port(),
+        metrics_port=_free_port(),
+        log_path=tmp / "triton.log",
+        ready_timeout_s=90,
+        poll_secs=1,
+    )
+    try:
+        yield server
+    finally:
+        began = time.monotonic()
+        server.stop()
+        print(f"\ntriton stopped in {time.monotonic() - began:.2f} s")
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _batch(config: dict, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A small batch for every input the model's config declares."""
+    batch: dict[str, np.ndarray] = {}
+    for spec in config["input"]:
+        dims = [int(d) for d in spec["dims"]]
+        if spec["data_type"] == "TYPE_STRING":
+            texts = [SAMPLE_TEXTS[i % len(SAMPLE_TEXTS)] for i in range(n)]
+            batch[spec["name"]] = np.array(texts, dtype=object).reshape([n, *dims])
+        else:
+            batch[spec["name"]] = rng.normal(0, 2, size=[n, *dims]).astype(np.float32)
+    return batch
+
+
+def _infer(client, model: str, batch: dict[str, np.ndarray], outputs: list[str]):  # noqa: ANN001
+    import tritonclient.grpc as grpcclient
+
+    inputs = []
+    for name, array in batch.items():
+        if array.dtype == object:
+            tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
+            tensor.set_data_from_numpy(np.vectorize(lambda s: s.encode(), otypes=[object])(array))
+        else:
+            tensor = grpcclient.InferInput(name, list(array.shape), "FP32")
+            tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    requested = [grpcclient.InferRequestedOutput(o) for o in outputs]
+    result = client.infer(model, inputs, outputs=requested)
+    return {o: result.as_numpy(o) for o in outputs}
+
+
+@pytest.fixture(scope="module")
+def client(triton: TritonServer):  # noqa: ANN201
+    import tritonclient.grpc as grpcclient
+
+    with grpcclient.InferenceServerClient(triton.grpc_url) as c:
+        yield c
+
+
+@pytest.mark.integration
+def test_ready_and_start_time(triton: TritonServer, client) -> None:  # noqa: ANN001
+    assert triton.is_ready()
+    assert client.is_server_ready()
+    print(f"\ntriton ready in {triton.started_in_s:.2f} s")
+    assert triton.started_in_s is not None and triton.started_in_s < 90
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("model", [*MODELS, "t_linear"])
+def test_matches_onnxruntime(triton: TritonServer, client, model: str) -> None:  # noqa: ANN001
+    assert client.is_model_ready(model)
+    config = client.get_model_config(model, as_json=True)["config"]
+    outputs = [o["name"] for o in config["output"]]
+    batch = _batch(config, 4, np.random.default_rng(0))
+    served = _infer(client, model, batch, outputs)
+    path = SOURCE / model if model in MODELS else None
+    if path is None:  # the synthetic one
+        path = Path(triton.log_path).parent / "source" / model
+    version = max((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    direct = _session(version / "model.onnx").run(outputs, batch)
+    for name, expected in zip(outputs, direct, strict=True):
+        np.testing.assert_allclose(served[name], expected, rtol=1e-6, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.integration
+def test_concurrent_requests_are_batched_and_split_back(triton: TritonServer, client) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(1)
+    batches = [rng.normal(size=(int(rng.integers(1, 5)), 3)).astype(np.float32) for _ in range(40)]
+    session = _session(Path(triton.log_path).parent / "source" / "t_linear" / "1" / "model.onnx")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        served = list(
+            pool.map(
+                lambda x: _infer(
+                    client, "t_linear", {"features": x}, ["probability", "contributions"]
+                ),
+                batches,
+            )
+        )
+    for x, got in zip(batches, served, strict=True):
+        p, c = session.run(["probability", "contributions"], {"features": x})
+        np.testing.assert_allclose(got["probability"], p, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(got["contributions"], c, rtol=1e-6, atol=1e-6)
+    stats = client.get_inference_statistics("t_linear", as_json=True)["model_stats"][0]
+    print(f"\nt_linear: {stats['inference_count']} rows in {stats['execution_count']} executions")
+
+
+@pytest.mark.integration
+def test_bad_request_fails_alone(triton: TritonServer, client) -> None:  # noqa: ANN001
+    from tritonclient.utils import InferenceServerException
+
+    good = np.ones((2, 3), np.float32)
+    bad = np.ones((2, 4), np.float32)
+
+    def call(x: np.ndarray):  # noqa: ANN202
+        try:
+            return _infer(client, "t_anyshape", {"features": x}, ["probability"])
+        except InferenceServerException as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(call, [good, bad] * 4))
+    for x, r in zip([good, bad] * 4, results, strict=True):
+        if x.shape[1] == 3:
+            assert isinstance(r, dict) and r["probability"].shape == (2, 1)
+        else:
+            assert isinstance(r, InferenceServerException)
+    assert triton.is_ready()
+
+
+def test_prepare_rewrites_only_the_platform_line(tmp_path: Path) -> None:
+    _synthetic_models(tmp_path / "src")
+    (tmp_path / "src" / "t_linear" / "2").mkdir()  # an empty version is not a model version
+    (tmp_path / "dst" / "gone" / "1").mkdir(parents=True)
+    (tmp_path / "dst" / "gone" / "config.pbtxt").write_text("stale")
+    names = prepare_local_repository(tmp_path / "src", tmp_path / "dst")
+    assert names == ["t_anyshape", "t_linear"]
+    assert not (tmp_path / "dst" / "gone").exists()
+    original = (tmp_path / "src" / "t_linear" / "config.pbtxt").read_text().splitlines()
+    local = (tmp_path / "dst" / "t_linear" / "config.pbtxt").read_text().splitlines()
+    changed = [(a, b) for a, b in zip(original, local, strict=True) if a != b]
+    assert changed == [('platform: "onnxruntime_onnx"', 'backend: "python"')]
+    version = tmp_path / "dst" / "t_linear" / "1"
+    assert sorted(p.name for p in version.iterdir()) == ["model.onnx", "model.py"]
+    assert (version / "model.onnx").read_bytes() == (
+        tmp_path / "src" / "t_linear" / "1" / "model.onnx"
+    ).read_bytes()
+    assert not (tmp_path / "dst" / "t_linear" / "2").exists()
+    mtime = (version / "model.onnx").stat().st_mtime_ns
+    prepare_local_repository(tmp_path / "src", tmp_path / "dst")  # idempotent: no reload
+    assert (version / "model.onnx").stat().st_mtime_ns == mtime
+
+
+def test_local_config_requires_the_onnx_platform() -> None:
+    assert local_config('  platform: "onnxruntime_onnx"\n') == '  backend: "python"\n'
+    with pytest.raises(ValueError):
+        local_config('backend: "python"\n')
+
+
+def test_otlp_url_from_environment() -> None:
+    assert otlp_traces_url(env={}) is None
+    assert otlp_traces_url(
+        env={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}
+    ) == ("http://c:4318/v1/traces")
+    assert otlp_traces_url(env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317"}) == (
+        "http://c:4318/v1/traces"
+    )
+    assert otlp_traces_url("http://x:1/v1/traces", env={}) == "http://x:1/v1/traces"

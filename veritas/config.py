@@ -1,0 +1,95 @@
+"""Configuration from environment variables, with documented defaults.
+
+Every process reads the same variable names; `make run` and the Helm chart set them per
+service. The table in docs/configuration.md is generated from `VARIABLES` below, so the
+documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# Default gRPC and Prometheus ports per service (loopback, for `make run`).
+DEFAULT_PORTS: dict[str, int] = {
+    "gateway": 50051,
+    "fusion": 50052,
+    "vision": 50053,
+    "audio": 50054,
+    "text": 50055,
+    "physiology": 50056,
+}
+DEFAULT_METRICS_PORTS: dict[str, int] = {name: 9090 + i for i, name in enumerate(DEFAULT_PORTS, 1)}
+MODALITY_SERVICES = ("vision", "audio", "text", "physiology")
+
+# name -> (default, meaning). Defaults written as "<per service>" come from the tables above.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "VERITAS_HOST": ("127.0.0.1", "interface to listen on (0.0.0.0 in containers)"),
+    "VERITAS_PORT": ("<per service>", "gRPC port: gateway 50051, fusion 50052, vision 50053, "
+                     "audio 50054, text 50055, physiology 50056"),
+    "VERITAS_METRICS_PORT": ("<per service>", "Prometheus /metrics port (9091-9096 in the "
+                             "same order); 0 disables"),
+    "VERITAS_TRITON_URL": ("127.0.0.1:8001", "Triton gRPC address (modality services)"),
+    "VERITAS_TRITON_TIMEOUT_S": ("5", "deadline for one Triton inference"),
+    "VERITAS_FUSION_ADDR": ("127.0.0.1:50052", "fusion address (gateway)"),
+    "VERITAS_VISION_ADDR": ("127.0.0.1:50053", "vision service address (fusion)"),
+    "VERITAS_AUDIO_ADDR": ("127.0.0.1:50054", "audio service address (fusion)"),
+    "VERITAS_TEXT_ADDR": ("127.0.0.1:50055", "text service address (fusion)"),
+    "VERITAS_PHYSIOLOGY_ADDR": ("127.0.0.1:50056", "physiology service address (fusion)"),
+    "VERITAS_DEFAULT_DEADLINE_S": ("30", "deadline when the caller sets none"),
+    "VERITAS_MAX_DEADLINE_S": ("120", "longest deadline the gateway passes down"),
+    "VERITAS_MAX_MESSAGE_MB": ("64", "largest gRPC message accepted (media travel inline)"),
+    "VERITAS_SHUTDOWN_GRACE_S": ("10", "on SIGTERM: time allowed for in-flight calls"),
+    "VERITAS_LOG_LEVEL": ("INFO", "log level of the JSON logs on stderr"),
+    "VERITAS_TRACE_FILE": ("", "append finished spans as JSON lines to this file"),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("", "OTLP/gRPC collector for traces; empty: no export"),
+}
+
+
+def env(name: str, default: str | None = None) -> str:
+    if default is None:
+        default = VARIABLES[name][0]
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What every service process needs to start."""
+
+    name: str
+    host: str
+    port: int
+    metrics_port: int
+    max_message_bytes: int
+    shutdown_grace_s: float
+    log_level: str
+    otlp_endpoint: str
+    trace_file: str
+
+    @classmethod
+    def from_env(cls, name: str) -> ServiceConfig:
+        return cls(
+            name=name,
+            host=env("VERITAS_HOST"),
+            port=int(os.environ.get("VERITAS_PORT", DEFAULT_PORTS[name])),
+            metrics_port=int(os.environ.get("VERITAS_METRICS_PORT", DEFAULT_METRICS_PORTS[name])),
+            max_message_bytes=int(float(env("VERITAS_MAX_MESSAGE_MB")) * 1024 * 1024),
+            shutdown_grace_s=float(env("VERITAS_SHUTDOWN_GRACE_S")),
+            log_level=env("VERITAS_LOG_LEVEL"),
+            otlp_endpoint=env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            trace_file=env("VERITAS_TRACE_FILE"),
+        )
+
+
+def service_address(name: str) -> str:
+    """Where a peer service listens, e.g. service_address("fusion")."""
+    return env(f"VERITAS_{name.upper()}_ADDR")
+
+
+def channel_options(max_message_bytes: int | None = None) -> list[tuple[str, int]]:
+    """gRPC options raising the 4 MiB default deliberately: media travel inline."""
+    limit = max_message_bytes or int(float(env("VERITAS_MAX_MESSAGE_MB")) * 1024 * 1024)
+    return [
+        ("grpc.max_send_message_length", limit),
+        ("grpc.max_receive_message_length", limit),
+    ]

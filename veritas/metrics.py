@@ -1,0 +1,131 @@
+"""Prometheus metrics for every service, under the names operators alert on.
+
+`veritas_requests_total{service,method,status}`, `veritas_request_duration_seconds`
+(histogram), `veritas_requests_in_flight` and `veritas_memory_usage_bytes`, collected by a
+gRPC server interceptor so no servicer has to remember them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+REQUESTS = Counter(
+    "veritas_requests", "RPCs handled, by method and status code", ["service", "method", "status"]
+)
+LATENCY = Histogram(
+    "veritas_request_duration_seconds",
+    "RPC duration in seconds (streams: until the last message)",
+    ["service", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60),
+)
+IN_FLIGHT = Gauge("veritas_requests_in_flight", "RPCs in progress", ["service", "method"])
+MEMORY = Gauge("veritas_memory_usage_bytes", "Resident set size of this process", ["service"])
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except OSError:
+        return 0
+
+
+def start_metrics(service: str, port: int, host: str = "0.0.0.0") -> None:
+    """Serve /metrics over HTTP; port 0 disables it."""
+    MEMORY.labels(service).set_function(rss_bytes)
+    if port:
+        start_http_server(port, addr=host)
+
+
+def _status(context: grpc.aio.ServicerContext, error: BaseException | None) -> str:
+    code = context.code() if hasattr(context, "code") else None
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if isinstance(error, asyncio.CancelledError):
+        return "CANCELLED"
+    return "UNKNOWN" if error else "OK"
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts, times and tracks in-flight RPCs of all four shapes."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        labels = (self.service, method)
+
+        def observe(start: float, context: Any, error: BaseException | None) -> None:
+            IN_FLIGHT.labels(*labels).dec()
+            LATENCY.labels(*labels).observe(time.perf_counter() - start)
+            REQUESTS.labels(self.service, method, _status(context, error)).inc()
+
+        def wrap_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def wrapper(request: Any, context: Any) -> Any:
+                IN_FLIGHT.labels(*labels).inc()
+                start, error = time.perf_counter(), None
+                try:
+                    return await behavior(request, context)
+                except BaseException as e:
+                    error = e
+                    raise
+                finally:
+                    observe(start, context, error)
+
+            return wrapper
+
+        def wrap_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+            async def wrapper(request: Any, context: Any) -> AsyncIterator[Any]:
+                IN_FLIGHT.labels(*labels).inc()
+                start, error = time.perf_counter(), None
+                try:
+                    async for response in behavior(request, context):
+                        yield response
+                except BaseException as e:
+                    error = e
+                    raise
+                finally:
+                    observe(start, context, error)
+
+            return wrapper
+
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                wrap_unary(handler.unary_unary),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                wrap_stream(handler.unary_stream),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                wrap_unary(handler.stream_unary),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            wrap_stream(handler.stream_stream),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )

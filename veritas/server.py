@@ -1,0 +1,89 @@
+"""Boot one Veritas service: grpc.aio server with health, reflection, metrics, tracing,
+JSON logs and a graceful SIGTERM (stop accepting, drain in-flight calls, exit 0).
+
+A service's `__main__` only builds its servicer and calls `run(...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+from veritas.config import ServiceConfig, channel_options
+from veritas.metrics import MetricsInterceptor, start_metrics
+from veritas.telemetry import setup_logging, setup_tracing
+
+log = logging.getLogger("veritas.server")
+
+# Registers servicers on the server; returns their full service names (for health/reflection).
+Register = Callable[[grpc.aio.Server], Sequence[str]]
+Cleanup = Callable[[], Awaitable[None]]
+
+
+async def serve(
+    config: ServiceConfig,
+    register: Register,
+    cleanup: Cleanup | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or `stop` is set), then drain and return."""
+    server = grpc.aio.server(
+        interceptors=[aio_server_interceptor(), MetricsInterceptor(config.name)],
+        options=channel_options(config.max_message_bytes),
+    )
+    names = list(register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME],
+        server,
+    )
+    address = f"{config.host}:{config.port}"
+    bound = server.add_insecure_port(address)
+    if not bound:
+        raise RuntimeError(f"cannot listen on {address}")
+    start_metrics(config.name, config.metrics_port, config.host)
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info(
+        "serving",
+        extra={"fields": {"address": address, "metrics_port": config.metrics_port}},
+    )
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("shutting down", extra={"fields": {"grace_s": config.shutdown_grace_s}})
+    await health_servicer.enter_graceful_shutdown()  # load balancers stop sending new calls
+    await server.stop(config.shutdown_grace_s)  # refuse new RPCs, let in-flight ones finish
+    if cleanup is not None:
+        await cleanup()
+    log.info("stopped")
+
+
+def run(name: str, build: Callable[[ServiceConfig], tuple[Register, Cleanup | None]]) -> None:
+    """Entry point of a service process: configure telemetry, build, serve."""
+    config = ServiceConfig.from_env(name)
+    setup_logging(name, config.log_level)
+    provider = setup_tracing(name, config.otlp_endpoint, config.trace_file)
+
+    async def main() -> None:
+        register, cleanup = build(config)
+        await serve(config, register, cleanup)
+
+    try:
+        asyncio.run(main())
+    finally:
+        provider.shutdown()

@@ -1,0 +1,458 @@
+"""Run the local NVIDIA Triton: the real `tritonserver` shipped in the nvidia-pytriton wheel.
+
+That binary has only the python backend, so the production model repository (ONNX models with
+`platform: "onnxruntime_onnx"`) is mirrored into a local one where each model is served by
+the generic `models/python_backend/model.py` running the *same* model.onnx with onnxruntime;
+tensor names and shapes stay identical, so clients cannot tell the two apart.
+
+Started directly (not through PyTriton's wrapper, which adds a ZeroMQ hop), with the
+environment that ../shared/ENVIRONMENT.md measured: the backend dir with the 3.11 stub, the
+interpreter's lib dir and `nvidia_pytriton.libs` on LD_LIBRARY_PATH (without the latter the
+model load hangs forever, hence the readiness timeout) and the venv's bin first on PATH.
+
+    python -m veritas.triton_server --repository models/repository --grpc-port 8001
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger("veritas.triton_server")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PYTHON_BACKEND_MODEL = REPO_ROOT / "models" / "python_backend" / "model.py"
+DEFAULT_RUN_DIR = Path(".run")
+
+_PLATFORM_LINE = re.compile(
+    r'^([ \t]*)(?:platform\s*:\s*"onnxruntime_onnx"|backend\s*:\s*"onnxruntime")[ \t]*$',
+    re.MULTILINE,
+)
+
+
+# --------------------------------------------------------------------------- repository
+
+
+def local_config(production_config: str) -> str:
+    """The production config.pbtxt with the ONNX Runtime platform swapped for the python backend."""
+    text, n = _PLATFORM_LINE.subn(r'\1backend: "python"', production_config)
+    if n != 1:
+        raise ValueError('config.pbtxt must have exactly one `platform: "onnxruntime_onnx"` line')
+    return text
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Write atomically, and only when the content differs: Triton's poll mode reloads a model
+    whenever a file's mtime changes, so rewriting identical files would reload it needlessly."""
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _complete_onnx(data: bytes) -> bool:
+    """False for a model.onnx still being written (the mirror runs while training saves)."""
+    import onnx  # imported here: only the mirror needs it
+
+    try:
+        onnx.load_model_from_string(data)
+    except Exception:  # noqa: BLE001 - any parse failure means "not ready yet"
+        return False
+    return True
+
+
+def _stage_then_move(target: Path, files: dict[str, bytes], staging_root: Path) -> None:
+    """Create `target` (a new model or version dir) complete and in one rename, so Triton's
+    poller never sees it half written. `staging_root` lies outside the repository."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=staging_root, prefix=".staging-"))
+    try:
+        for rel, data in files.items():
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            (staging / rel).write_bytes(data)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def prepare_local_repository(
+    src: Path, dst: Path, *, model_py: Path = PYTHON_BACKEND_MODEL
+) -> list[str]:
+    """Mirror the production repository `src` into a python-backend repository `dst`.
+
+    For every `src/<name>/config.pbtxt` with numeric version dirs holding `model.onnx`, writes
+    `dst/<name>/config.pbtxt` (platform line rewritten, nothing else) and copies each version's
+    model.onnx and the generic model.py into `dst/<name>/<version>/`. New models and versions
+    appear in one rename; unchanged files are not rewritten (Triton's poller would reload);
+    versions and models gone from `src` are removed from `dst`. Returns the model names, sorted.
+    """
+    src, dst = Path(src), Path(dst)
+    if not src.is_dir():
+        raise FileNotFoundError(f"model repository {src} does not exist")
+    dst.mkdir(parents=True, exist_ok=True)
+    model_code = Path(model_py).read_bytes()
+    names: list[str] = []
+    for model_dir in sorted(p for p in src.iterdir() if (p / "config.pbtxt").is_file()):
+        config = local_config((model_dir / "config.pbtxt").read_text()).encode()
+        versions: dict[str, bytes] = {}
+        for v in model_dir.iterdir():
+            if v.name.isdigit() and (v / "model.onnx").is_file():
+                data = (v / "model.onnx").read_bytes()
+                old = dst / model_dir.name / v.name / "model.onnx"
+                if (old.exists() and old.read_bytes() == data) or _complete_onnx(data):
+                    versions[v.name] = data
+                else:
+                    log.warning("skipping %s: model.onnx is incomplete", v)
+        if not versions:
+            continue
+        out = dst / model_dir.name
+        if not out.exists():
+            files = {"config.pbtxt": config}
+            for v, data in versions.items():
+                files |= {f"{v}/model.onnx": data, f"{v}/model.py": model_code}
+            _stage_then_move(out, files, dst.parent)
+        else:
+            for v, data in sorted(versions.items()):
+                if not (out / v).exists():
+                    _stage_then_move(
+                        out / v, {"model.onnx": data, "model.py": model_code}, dst.parent
+                    )
+                else:
+                    _write_if_changed(out / v / "model.onnx", data)
+                    _write_if_changed(out / v / "model.py", model_code)
+            _write_if_changed(out / "config.pbtxt", config)
+            for stale in out.iterdir():
+                if stale.is_dir() and stale.name.isdigit() and stale.name not in versions:
+                    shutil.rmtree(stale)
+        names.append(model_dir.name)
+    for stale in dst.iterdir():
+        if stale.is_dir() and stale.name not in names and (stale / "config.pbtxt").exists():
+            shutil.rmtree(stale)
+    return names
+
+
+# --------------------------------------------------------------------------- the binary
+
+
+@dataclass(frozen=True)
+class TritonInstall:
+    """Where the pytriton wheel keeps tritonserver and its python backend."""
+
+    binary: Path
+    python_backend: Path  # libtriton_python.so + triton_python_backend_utils.py
+    stub: Path  # triton_python_backend_stub for this interpreter's Python version
+    caches: Path
+    libs: Path  # site-packages/nvidia_pytriton.libs
+
+    @classmethod
+    def find(cls) -> TritonInstall:
+        import pytriton  # imported here: only the server process needs it
+
+        root = Path(pytriton.__file__).resolve().parent / "tritonserver"
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        install = cls(
+            binary=root / "bin" / "tritonserver",
+            python_backend=root / "backends" / "python",
+            stub=root / "python_backend_stubs" / py / "triton_python_backend_stub",
+            caches=root / "caches",
+            libs=root.parent.parent / "nvidia_pytriton.libs",
+        )
+        for path in (install.binary, install.python_backend, install.stub, install.libs):
+            if not path.exists():
+                raise FileNotFoundError(f"nvidia-pytriton install incomplete: {path} missing")
+        return install
+
+    def prepare_backends(self, backend_root: Path) -> Path:
+        """Lay out `<backend_root>/python/` as Triton expects it; returns backend_root."""
+        target = Path(backend_root) / "python"
+        for source in (
+            self.python_backend / "libtriton_python.so",
+            self.python_backend / "triton_python_backend_utils.py",
+            self.stub,
+        ):
+            dest = target / source.name
+            _write_if_changed(dest, source.read_bytes())
+            dest.chmod(0o755)
+        return Path(backend_root)
+
+    def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ if base is None else base)
+        libdir = sysconfig.get_config_var("LIBDIR") or ""
+        ld = [p for p in (libdir, str(self.libs), env.get("LD_LIBRARY_PATH", "")) if p]
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(ld)
+        venv_bin = str(Path(sys.executable).parent)  # not resolved: the venv's bin, not pyenv's
+        env["PATH"] = os.pathsep.join(p for p in (venv_bin, env.get("PATH", "")) if p)
+        return env
+
+
+def otlp_traces_url(explicit: str | None = None, env: dict[str, str] | None = None) -> str | None:
+    """The OTLP/HTTP traces URL Triton should export to, or None for no tracing.
+
+    Triton exports OTLP over HTTP only. OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as given;
+    OTEL_EXPORTER_OTLP_ENDPOINT is a base URL, so `/v1/traces` is appended, and the OTLP/gRPC
+    port convention 4317 is mapped to the OTLP/HTTP port 4318 of the same collector.
+    """
+    env = dict(os.environ if env is None else env)
+    if explicit:
+        return explicit
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not base:
+        return None
+    if "://" not in base:
+        base = f"http://{base}"
+    parts = urlsplit(base)
+    netloc = parts.netloc
+    if parts.port == 4317:
+        netloc = netloc.rsplit(":", 1)[0] + ":4318"
+    path = parts.path.rstrip("/") + "/v1/traces"
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class TritonServer:
+    """One local tritonserver process: start() waits until ready, stop() shuts it down."""
+
+    def __init__(self, backend_root: Path | None = None, install: TritonInstall | None = None):
+        self.backend_root = Path(backend_root or DEFAULT_RUN_DIR / "triton_backends")
+        self._install = install
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self.http_port: int | None = None
+        self.grpc_port: int | None = None
+        self.started_in_s: float | None = None
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def command(
+        self,
+        repo: Path,
+        grpc_port: int,
+        http_port: int,
+        metrics_port: int,
+        *,
+        otlp_url: str | None = None,
+        poll_secs: int = 5,
+        trace_rate: int = 1,
+    ) -> list[str]:
+        install = self._install or TritonInstall.find()
+        cmd = [
+            str(install.binary),
+            f"--model-repository={Path(repo).resolve()}",
+            f"--backend-directory={self.backend_root.resolve()}",
+            f"--cache-directory={install.caches}",
+            f"--grpc-port={grpc_port}",
+            f"--http-port={http_port}",
+            f"--metrics-port={metrics_port}",
+            "--model-control-mode=poll",
+            f"--repository-poll-secs={poll_secs}",
+            "--exit-timeout-secs=5",
+        ]
+        if otlp_url:
+            cmd += [
+                "--trace-config=mode=opentelemetry",
+                "--trace-config=level=TIMESTAMPS",
+                f"--trace-config=rate={trace_rate}",
+                f"--trace-config=opentelemetry,url={otlp_url}",
+                "--trace-config=opentelemetry,resource=service.name=triton",
+            ]
+        return cmd
+
+    def start(
+        self,
+        repo: Path,
+        grpc_port: int = 8001,
+        http_port: int = 8000,
+        metrics_port: int = 8002,
+        log_path: Path | None = None,
+        ready_timeout_s: float = 90.0,
+        *,
+        otlp_endpoint: str | None = None,
+        poll_secs: int = 5,
+    ) -> TritonServer:
+        """Start tritonserver on `repo` (a python-backend repository) and wait until ready."""
+        if self.process is not None:
+            raise RuntimeError("already started")
+        install = self._install = self._install or TritonInstall.find()
+        install.prepare_backends(self.backend_root)
+        self.log_path = Path(log_path or DEFAULT_RUN_DIR / "triton.log")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.grpc_port, self.http_port = grpc_port, http_port
+        otlp_url = otlp_traces_url(otlp_endpoint)
+        cmd = self.command(
+            repo, grpc_port, http_port, metrics_port, otlp_url=otlp_url, poll_secs=poll_secs
+        )
+        log.info("starting %s", " ".join(cmd))
+        began = time.monotonic()
+        with open(self.log_path, "wb") as log_file:
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=install.environment(),
+                start_new_session=True,  # its python stubs share its group: stop() reaps them
+            )
+        try:
+            self._wait_ready(ready_timeout_s)
+        except BaseException:
+            self.stop(grace_s=2.0)
+            raise
+        self.started_in_s = time.monotonic() - began
+        log.info("triton ready in %.2f s (grpc %s)", self.started_in_s, self.grpc_url)
+        return self
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.http_url}/v2/health/ready", timeout=1.0) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        assert self.process is not None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"tritonserver exited with code {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if self.is_ready():
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"tritonserver not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, grace_s: float = 15.0) -> int | None:
+        """SIGTERM, wait up to `grace_s`, then SIGKILL its process group. Returns the exit code."""
+        proc, self.process = self.process, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group this server leads
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=10)
+        return proc.returncode
+
+    def __enter__(self) -> TritonServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _sync_forever(src: Path, dst: Path, stop: threading.Event, every_s: float) -> None:
+    """Re-mirror the source repository so new model versions reach Triton's poller."""
+    while not stop.wait(every_s):
+        try:
+            prepare_local_repository(src, dst)
+        except Exception:  # noqa: BLE001 - a half-written model must not kill the server
+            log.exception("could not mirror %s", src)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repository", type=Path, default=Path("models/repository"))
+    parser.add_argument(
+        "--local-repository",
+        type=Path,
+        default=DEFAULT_RUN_DIR / "triton_repository",
+        help="where the python-backend mirror of --repository is written",
+    )
+    parser.add_argument("--backend-directory", type=Path, default=None)
+    parser.add_argument("--grpc-port", type=int, default=8001)
+    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--metrics-port", type=int, default=8002)
+    parser.add_argument("--log", type=Path, default=DEFAULT_RUN_DIR / "triton.log")
+    parser.add_argument("--ready-timeout", type=float, default=90.0)
+    parser.add_argument("--poll-secs", type=int, default=5)
+    parser.add_argument("--otlp-endpoint", default=None, help="OTLP/HTTP traces URL")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    names = prepare_local_repository(args.repository, args.local_repository)
+    log.info("serving %s from %s", ", ".join(names) or "no models", args.repository)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server = TritonServer(backend_root=args.backend_directory)
+    server.start(
+        args.local_repository,
+        grpc_port=args.grpc_port,
+        http_port=args.http_port,
+        metrics_port=args.metrics_port,
+        log_path=args.log,
+        ready_timeout_s=args.ready_timeout,
+        otlp_endpoint=args.otlp_endpoint,
+        poll_secs=args.poll_secs,
+    )
+    print(
+        f"triton ready in {server.started_in_s:.2f} s: grpc {server.grpc_url}, "
+        f"http {server.http_url}, log {args.log}",
+        flush=True,
+    )
+    syncer = threading.Thread(
+        target=_sync_forever,
+        args=(args.repository, args.local_repository, stop, float(args.poll_secs)),
+        daemon=True,
+    )
+    syncer.start()
+    try:
+        while not stop.wait(1.0):
+            if server.process is None or server.process.poll() is not None:
+                log.error("tritonserver died:\n%s", server.log_tail())
+                return 1
+    finally:
+        code = server.stop()
+        log.info("tritonserver stopped (exit %s)", code)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
