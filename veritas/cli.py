@@ -1,0 +1,177 @@
+"""The `veritas` command.
+
+    veritas analyze --audio a.wav --transcript @answer.txt [--json]
+    veritas health
+    veritas up            # what `make run` runs: the whole mesh, the sample, then serve
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+
+from veritas.client import MODALITY_NAMES, STRATEGY_NAMES, Client, build_request
+from veritas.config import MODALITY_SERVICES, env
+from veritas.render import format_result
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+def _transcript(value: str | None) -> str | None:
+    if value and value.startswith("@"):
+        return Path(value[1:]).read_text(encoding="utf-8")
+    return value
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    try:
+        request = build_request(
+            video=args.video,
+            audio=args.audio,
+            transcript=_transcript(args.transcript),
+            physiology=args.physio,
+            subject_id=args.subject or "",
+            modalities=args.modality or (),
+            strategy=args.strategy or "",
+            deadline_ms=args.deadline_ms,
+        )
+    except (OSError, ValueError) as e:
+        print(f"veritas: {e}", file=sys.stderr)
+        return 2
+    with Client(args.target, timeout_s=args.timeout) as client:
+        try:
+            result = client.analyze(request)
+        except grpc.RpcError as e:
+            print(f"veritas: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(MessageToDict(result), indent=2))
+    else:
+        print(format_result(result))
+    return 0
+
+
+def health_report(gateway: str, fusion: str, modalities: dict[str, str], triton: str) -> list[
+    tuple[str, str, str]
+]:
+    """(name, address, status) for every service and Triton."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    rows = []
+    for name, address in [("gateway", gateway), ("fusion", fusion), *modalities.items()]:
+        try:
+            with grpc.insecure_channel(address) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2.0
+                )
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        except grpc.RpcError as e:
+            status = f"DOWN ({e.code().name})"
+        rows.append((name, address, status))
+    import tritonclient.grpc as triton_grpc
+
+    try:
+        client = triton_grpc.InferenceServerClient(triton)
+        ready = client.is_server_ready(client_timeout=2.0)
+        models = [m["name"] for m in client.get_model_repository_index(as_json=True)
+                  .get("models", []) if m.get("state") == "READY"]
+        status = ("SERVING" if ready else "NOT_READY") + f" models: {', '.join(sorted(models))}"
+    except Exception as e:  # tritonclient raises its own and grpc errors
+        status = f"DOWN ({type(e).__name__})"
+    rows.append(("triton", triton, status))
+    return rows
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    rows = health_report(
+        args.target,
+        env("VERITAS_FUSION_ADDR"),
+        {m: env(f"VERITAS_{m.upper()}_ADDR") for m in MODALITY_SERVICES},
+        env("VERITAS_TRITON_URL"),
+    )
+    width = max(len(r[1]) for r in rows)
+    for name, address, status in rows:
+        print(f"{name:<11} {address:<{width}}  {status}")
+    return 0 if all(r[2].startswith("SERVING") for r in rows) else 1
+
+
+def sample_request() -> object:
+    return build_request(
+        video=SAMPLES / "face.mp4",
+        audio=SAMPLES / "speech.wav",
+        transcript=(SAMPLES / "transcript.txt").read_text(encoding="utf-8"),
+        physiology=SAMPLES / "physiology.csv",
+        subject_id="sample",
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start Triton and every service, analyse the bundled sample, serve until Ctrl-C."""
+    import signal
+
+    from veritas.mesh import Mesh, Ports
+
+    mesh = Mesh(ROOT / ".run", Ports.defaults())
+    print("Starting Triton and the six services (logs in .run/logs/) ...", flush=True)
+    started = time.monotonic()
+    mesh.start()
+    print(f"Mesh ready in {time.monotonic() - started:.1f} s; gateway on "
+          f"{mesh.address('gateway')}\n", flush=True)
+    try:
+        if not args.no_sample:
+            with Client(mesh.address("gateway"), timeout_s=120) as client:
+                result = client.analyze(sample_request())  # type: ignore[arg-type]
+            print("Analysis of the bundled sample (samples/):\n")
+            print(format_result(result))
+        print("\nServing. Try: .venv/bin/veritas health   |   Ctrl-C stops everything.",
+              flush=True)
+        signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        signal.sigwait(signals)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nStopping ...", flush=True)
+        codes = mesh.stop()
+        print("Stopped: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="veritas", description=__doc__.split("\n")[0])
+    parser.add_argument("--target", default=env("VERITAS_GATEWAY_ADDR"), help="gateway address")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    analyze = sub.add_parser("analyze", help="analyse media, a transcript and signals")
+    analyze.add_argument("--video", help="video file (mp4, webm, avi, mov) or allow-listed URI")
+    analyze.add_argument("--audio", help="audio file (wav, flac, ogg, mp3) or allow-listed URI")
+    analyze.add_argument("--transcript", help="the text, or @FILE")
+    analyze.add_argument("--physio", help="physiological signals as CSV (see docs)")
+    analyze.add_argument("--subject", help="subject id")
+    analyze.add_argument("--modality", action="append", choices=sorted(MODALITY_NAMES))
+    analyze.add_argument("--strategy", choices=sorted(STRATEGY_NAMES))
+    analyze.add_argument("--deadline-ms", type=int, default=0)
+    analyze.add_argument("--timeout", type=float, default=120.0, help="client timeout, s")
+    analyze.add_argument("--json", action="store_true", help="print the result as JSON")
+    analyze.set_defaults(func=cmd_analyze)
+
+    health = sub.add_parser("health", help="health of every service and Triton")
+    health.set_defaults(func=cmd_health)
+
+    up = sub.add_parser("up", help="start the whole mesh locally and analyse the sample")
+    up.add_argument("--no-sample", action="store_true")
+    up.set_defaults(func=cmd_up)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

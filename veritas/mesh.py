@@ -1,0 +1,177 @@
+"""Start the whole mesh on one machine: Triton and the six services as local processes.
+
+Used by `make run` (`veritas up`) and by the integration tests, which start it on free
+loopback ports. Each process logs to <run_dir>/logs/<name>.log.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVICES
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("vision", "audio", "text", "physiology", "fusion", "gateway")
+MODULES = {name: f"services.{name}" for name in MODALITY_SERVICES} | {
+    "fusion": "fusion",
+    "gateway": "gateway",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Ports:
+    grpc: dict[str, int]
+    metrics: dict[str, int]
+    triton_grpc: int
+    triton_http: int
+    triton_metrics: int
+
+    @classmethod
+    def defaults(cls) -> Ports:
+        return cls(dict(DEFAULT_PORTS), dict(DEFAULT_METRICS_PORTS), 8001, 8000, 8002)
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(
+            {s: free_port() for s in SERVICES},
+            {s: free_port() for s in SERVICES},
+            free_port(),
+            free_port(),
+            free_port(),
+        )
+
+
+def wait_healthy(address: str, timeout_s: float) -> None:
+    """Block until the grpc.health.v1 check at `address` says SERVING."""
+    end = time.monotonic() + timeout_s
+    last: Exception | None = None
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < end:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError as e:
+                last = e
+            time.sleep(0.2)
+    raise TimeoutError(f"{address} not healthy after {timeout_s:.0f} s: {last}")
+
+
+@dataclass
+class Mesh:
+    run_dir: Path
+    ports: Ports = field(default_factory=Ports.free)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    triton: object | None = None
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports.grpc[service]}"
+
+    @property
+    def triton_url(self) -> str:
+        return f"127.0.0.1:{self.ports.triton_grpc}"
+
+    def env(self, service: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "VERITAS_HOST": "127.0.0.1",
+            "VERITAS_PORT": str(self.ports.grpc[service]),
+            "VERITAS_METRICS_PORT": str(self.ports.metrics[service]),
+            "VERITAS_TRITON_URL": self.triton_url,
+            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        })
+        for peer in SERVICES:
+            env[f"VERITAS_{peer.upper()}_ADDR"] = self.address(peer)
+        env.update(self.extra_env)
+        return env
+
+    def start_triton(self, ready_timeout_s: float = 120) -> None:
+        from veritas.triton_server import TritonServer, prepare_local_repository
+
+        repo = self.run_dir / "model_repository"
+        prepare_local_repository(ROOT / "models" / "repository", repo)
+        server = TritonServer()
+        server.start(
+            repo,
+            grpc_port=self.ports.triton_grpc,
+            http_port=self.ports.triton_http,
+            metrics_port=self.ports.triton_metrics,
+            log_path=self.run_dir / "logs" / "triton.log",
+            ready_timeout_s=ready_timeout_s,
+        )
+        self.triton = server
+
+    def start_service(self, name: str) -> None:
+        log = open(self.run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", MODULES[name]],
+            cwd=ROOT,
+            env=self.env(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
+        )
+
+    def start(self, timeout_s: float = 180, services: tuple[str, ...] = SERVICES) -> Mesh:
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.start_triton()
+        for name in services:
+            self.start_service(name)
+        end = time.monotonic() + timeout_s
+        for name in services:
+            try:
+                wait_healthy(self.address(name), max(1.0, end - time.monotonic()))
+            except TimeoutError as e:
+                self.stop()
+                raise RuntimeError(f"{name} did not start: {e}\n{self.log_tail(name)}") from e
+        return self
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.run_dir / "logs" / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop_service(self, name: str, timeout_s: float = 15) -> int:
+        """SIGTERM one service and wait; returns its exit code."""
+        process = self.processes.pop(name, None)
+        if process is None:
+            return 0
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop(self) -> dict[str, int]:
+        # Front to back: the gateway stops taking calls before the services behind it go.
+        codes = {name: self.stop_service(name) for name in reversed(list(self.processes))}
+        if self.triton is not None:
+            self.triton.stop()  # type: ignore[attr-defined]
+            self.triton = None
+        return codes
+
+    def __enter__(self) -> Mesh:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
