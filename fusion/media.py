@@ -12,13 +12,14 @@ import urllib.request
 from urllib.parse import urlparse
 
 from veritas.analysis import InvalidInput
+from veritas.config import env
 from veritas.v1 import common_pb2
 
-MAX_BYTES = int(float(os.environ.get("VERITAS_MAX_MESSAGE_MB", "64")) * 1024 * 1024)
+MAX_BYTES = int(float(env("VERITAS_MAX_MESSAGE_MB")) * 1024 * 1024)
 
 
 def allowlist() -> list[str]:
-    raw = os.environ.get("VERITAS_MEDIA_URI_ALLOWLIST", "")
+    raw = env("VERITAS_MEDIA_URI_ALLOWLIST")
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 

@@ -96,3 +96,22 @@ def channel_options(max_message_bytes: int | None = None) -> list[tuple[str, int
         ("grpc.max_send_message_length", limit),
         ("grpc.max_receive_message_length", limit),
     ]
+
+
+def markdown_table() -> str:
+    """docs/configuration.md's table (`python -m veritas.config > docs/configuration.md`)."""
+    rows = [
+        "# Configuration",
+        "",
+        "Every service reads these environment variables (generated from `veritas/config.py`;",
+        "tests/test_docs.py fails when this file is stale).",
+        "",
+        "| variable | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    rows += [f"| `{k}` | `{d}` | {m} |" for k, (d, m) in VARIABLES.items()]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
