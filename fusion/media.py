@@ -36,7 +36,8 @@ def resolve(media: common_pb2.Media, field: str, timeout_s: float = 10.0) -> com
             path = os.path.realpath(parsed.path)
             if not any(
                 path.startswith(os.path.realpath(urlparse(p).path))
-                for p in allowlist() if p.startswith("file://")
+                for p in allowlist()
+                if p.startswith("file://")
             ):
                 raise InvalidInput(f"{field}.uri", "resolves outside the allow-listed folders")
             with open(path, "rb") as f:

@@ -46,15 +46,19 @@ def trace(
     steps = [observe(r) for r in results]
     if fused.evidence:
         weights = ", ".join(
-            f"{e.modality} {e.weight:.2f}"
-            + ("" if e.calibrated else " (uncalibrated, capped)")
+            f"{e.modality} {e.weight:.2f}" + ("" if e.calibrated else " (uncalibrated, capped)")
             for e in fused.evidence
         )
-        steps.append(Step(kind=Step.THINK, text=(
-            f"{common_pb2.FusionStrategy.Name(strategy)} fusion weights: {weights}; "
-            f"fused P(deceptive)={fused.probability:.2f} "
-            f"[{fused.low:.2f}, {fused.high:.2f}]"
-        )))
+        steps.append(
+            Step(
+                kind=Step.THINK,
+                text=(
+                    f"{common_pb2.FusionStrategy.Name(strategy)} fusion weights: {weights}; "
+                    f"fused P(deceptive)={fused.probability:.2f} "
+                    f"[{fused.low:.2f}, {fused.high:.2f}]"
+                ),
+            )
+        )
     missing = [
         f"{_name(r.modality)} ({common_pb2.ModalityStatus.Name(r.status)})"
         for r in results
@@ -65,9 +69,12 @@ def trace(
     if fused.disagreement:
         sides = ", ".join(f"{e.modality} {e.score:.2f}" for e in fused.evidence if e.calibrated)
         steps.append(Step(kind=Step.THINK, text=f"calibrated modalities disagree: {sides}"))
-    steps.append(Step(kind=Step.ACT, text=(
-        f"decide {common_pb2.Decision.Name(fused.decision)}: {fused.reason}"
-    )))
+    steps.append(
+        Step(
+            kind=Step.ACT,
+            text=(f"decide {common_pb2.Decision.Name(fused.decision)}: {fused.reason}"),
+        )
+    )
     return steps
 
 

@@ -232,7 +232,8 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             last = agg.state[modality]
             seen = (
                 f"; last window ended at {last.window_end_s:.1f} s"
-                if last.status == M.PENDING and last.model.name else ""
+                if last.status == M.PENDING and last.model.name
+                else ""
             )
             agg.fail(modality, M.TIMED_OUT, f"no final result within the deadline{seen}")
 
@@ -266,11 +267,16 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             for t in tasks:
                 t.cancel()  # cancels the modality calls still running
         final = agg.result(final=True)
-        log.info("fused", extra={"fields": {
-            "request_id": request_id,
-            "decision": common_pb2.Decision.Name(final.decision),
-            "ms": round((time.perf_counter() - agg.started) * 1000, 1),
-        }})
+        log.info(
+            "fused",
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "decision": common_pb2.Decision.Name(final.decision),
+                    "ms": round((time.perf_counter() - agg.started) * 1000, 1),
+                }
+            },
+        )
         yield final
 
     async def _consume(
@@ -320,9 +326,11 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                         outgoing[modality] = asyncio.Queue()
                         await outgoing[modality].put(M.LiveChunk(config=config))
                         agg.open(modality)
-                        tasks.append(asyncio.create_task(
-                            self._consume_live(modality, outgoing[modality], events)
-                        ))
+                        tasks.append(
+                            asyncio.create_task(
+                                self._consume_live(modality, outgoing[modality], events)
+                            )
+                        )
                     await outgoing[modality].put(chunk)
             finally:
                 for q in outgoing.values():

@@ -161,9 +161,12 @@ def fuse(
         # Uncalibrated evidence may neither make nor unmake a verdict on its own.
         p_cal, _ = combine([e for e in ev if e.calibrated])
         if band(p_cal) != decision:
-            decision, reason = common_pb2.INCONCLUSIVE, (
-                f"the verdict depends on uncalibrated cue models (calibrated evidence alone "
-                f"gives {p_cal:.2f})"
+            decision, reason = (
+                common_pb2.INCONCLUSIVE,
+                (
+                    f"the verdict depends on uncalibrated cue models (calibrated evidence alone "
+                    f"gives {p_cal:.2f})"
+                ),
             )
     return Fused(p, low, high, confidence, decision, reason, ev, conflict)
 

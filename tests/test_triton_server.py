@@ -78,15 +78,21 @@ def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     _synthetic_models(source)
     prepare_local_repository(source, tmp / "local")
     server = TritonServer(backend_root=tmp / "backends")
-    server.start(
-        tmp / "local",
-        grpc_port=_free_port(),
-        http_port=_free_port(),
-        metrics_port=_free_port(),
-        log_path=tmp / "triton.log",
-        ready_timeout_s=90,
-        poll_secs=1,
-    )
+    for attempt in range(3):  # a free port can be taken by another process before Triton binds
+        try:
+            server.start(
+                tmp / "local",
+                grpc_port=_free_port(),
+                http_port=_free_port(),
+                metrics_port=_free_port(),
+                log_path=tmp / "triton.log",
+                ready_timeout_s=90,
+                poll_secs=1,
+            )
+            break
+        except RuntimeError as exc:
+            if "already in use" not in str(exc) or attempt == 2:
+                raise
     try:
         yield server
     finally:
@@ -245,3 +251,77 @@ def test_otlp_url_from_environment() -> None:
         "http://c:4318/v1/traces"
     )
     assert otlp_traces_url("http://x:1/v1/traces", env={}) == "http://x:1/v1/traces"
+
+
+@pytest.mark.integration
+def test_new_version_loads_without_restart(triton: TritonServer, client) -> None:  # noqa: ANN001
+    """Written to the source repository, mirrored by watch(), loaded by Triton's poller."""
+    tmp = Path(triton.log_path).parent
+    source = tmp / "source" / "t_linear"
+    doubled = linear_model(["a", "b", "c"], [0.1, 0.2, 0.3], [1.0, 2.0, 0.5], [1.0, -2.0, 4.0], 0.2)
+    save(doubled, source / "2" / "model.onnx")
+    triton.watch(tmp / "source", tmp / "local", every_s=0.5)
+    deadline = time.monotonic() + 30
+    while not client.is_model_ready("t_linear", "2") and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert client.is_model_ready("t_linear", "2")
+    x = np.ones((1, 3), np.float32)
+    expected = _session(source / "2" / "model.onnx").run(["contributions"], {"features": x})[0]
+    deadline = time.monotonic() + 30  # version 1 unloads just after version 2 is ready
+    while time.monotonic() < deadline:
+        try:
+            got = _infer(client, "t_linear", {"features": x}, ["contributions"])["contributions"]
+            if np.allclose(got, expected, atol=1e-6):
+                break
+        except Exception:  # noqa: BLE001 - a request may land during the swap
+            pass
+        time.sleep(0.25)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.integration
+def test_exports_opentelemetry_traces(tmp_path: Path) -> None:
+    """--trace-config mode=opentelemetry posts OTLP/HTTP to the configured collector."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    posts: list[str] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            posts.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    _synthetic_models(tmp_path / "source")
+    prepare_local_repository(tmp_path / "source", tmp_path / "local")
+    url = f"http://127.0.0.1:{collector.server_address[1]}/v1/traces"
+    try:
+        with TritonServer(backend_root=tmp_path / "backends") as server:
+            server.start(
+                tmp_path / "local",
+                grpc_port=_free_port(),
+                http_port=_free_port(),
+                metrics_port=_free_port(),
+                log_path=tmp_path / "triton.log",
+                otlp_endpoint=url,
+            )
+            import tritonclient.grpc as grpcclient
+
+            with grpcclient.InferenceServerClient(server.grpc_url) as c:
+                for _ in range(3):
+                    _infer(
+                        c, "t_linear", {"features": np.ones((1, 3), np.float32)}, ["probability"]
+                    )
+            deadline = time.monotonic() + 15
+            while not posts and time.monotonic() < deadline:
+                time.sleep(0.2)
+    finally:
+        collector.shutdown()
+    assert posts and posts[0] == "/v1/traces"

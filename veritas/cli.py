@@ -1,8 +1,8 @@
 """The `veritas` command.
 
-    veritas analyze --audio a.wav --transcript @answer.txt [--json]
-    veritas health
-    veritas up            # what `make run` runs: the whole mesh, the sample, then serve
+veritas analyze --audio a.wav --transcript @answer.txt [--json]
+veritas health
+veritas up            # what `make run` runs: the whole mesh, the sample, then serve
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def health_report(gateway: str, fusion: str, modalities: dict[str, str], triton: str) -> list[
-    tuple[str, str, str]
-]:
+def health_report(
+    gateway: str, fusion: str, modalities: dict[str, str], triton: str
+) -> list[tuple[str, str, str]]:
     """(name, address, status) for every service and Triton."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -80,8 +80,11 @@ def health_report(gateway: str, fusion: str, modalities: dict[str, str], triton:
     try:
         client = triton_grpc.InferenceServerClient(triton)
         ready = client.is_server_ready(client_timeout=2.0)
-        models = [m["name"] for m in client.get_model_repository_index(as_json=True)
-                  .get("models", []) if m.get("state") == "READY"]
+        models = [
+            m["name"]
+            for m in client.get_model_repository_index(as_json=True).get("models", [])
+            if m.get("state") == "READY"
+        ]
         status = ("SERVING" if ready else "NOT_READY") + f" models: {', '.join(sorted(models))}"
     except Exception as e:  # tritonclient raises its own and grpc errors
         status = f"DOWN ({type(e).__name__})"
@@ -115,16 +118,20 @@ def sample_request() -> object:
 def cmd_up(args: argparse.Namespace) -> int:
     """Start Triton and every service, analyse the bundled sample, serve until Ctrl-C."""
     import signal
+    import threading
 
     from veritas.mesh import Mesh, Ports
 
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     mesh = Mesh(ROOT / ".run", Ports.defaults())
     print("Starting Triton and the six services (logs in .run/logs/) ...", flush=True)
     started = time.monotonic()
-    mesh.start()
-    print(f"Mesh ready in {time.monotonic() - started:.1f} s; gateway on "
-          f"{mesh.address('gateway')}\n", flush=True)
     try:
+        mesh.start()
+        print(f"Mesh ready in {time.monotonic() - started:.1f} s; gateway on "
+              f"{mesh.address('gateway')}\n", flush=True)
         if not args.no_sample:
             with Client(mesh.address("gateway"), timeout_s=120) as client:
                 result = client.analyze(sample_request())  # type: ignore[arg-type]
@@ -132,12 +139,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(format_result(result))
         print("\nServing. Try: .venv/bin/veritas health   |   Ctrl-C stops everything.",
               flush=True)
-        signals = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-        signal.sigwait(signals)
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(1.0):
+            pass
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown
         print("\nStopping ...", flush=True)
         codes = mesh.stop()
         print("Stopped: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()), flush=True)

@@ -1,9 +1,9 @@
 """The Python client SDK (sync and asyncio).
 
-    from veritas.client import Client, build_request
-    with Client("127.0.0.1:50051") as client:
-        result = client.analyze(build_request(audio="answer.wav", transcript="I was home."))
-        print(result.decision, result.deception_probability)
+from veritas.client import Client, build_request
+with Client("127.0.0.1:50051") as client:
+    result = client.analyze(build_request(audio="answer.wav", transcript="I was home."))
+    print(result.decision, result.deception_probability)
 """
 
 from __future__ import annotations
@@ -20,14 +20,26 @@ from veritas.v1 import common_pb2, veritas_pb2, veritas_pb2_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 MIME_BY_SUFFIX = {
-    ".mp4": "video/mp4", ".webm": "video/webm", ".avi": "video/x-msvideo",
-    ".mov": "video/quicktime", ".wav": "audio/wav", ".flac": "audio/flac",
-    ".ogg": "audio/ogg", ".mp3": "audio/mpeg",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".avi": "video/x-msvideo",
+    ".mov": "video/quicktime",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".mp3": "audio/mpeg",
 }
-MODALITY_NAMES = {"vision": common_pb2.VISION, "audio": common_pb2.AUDIO,
-                  "text": common_pb2.TEXT, "physiology": common_pb2.PHYSIOLOGY}
-STRATEGY_NAMES = {"log_odds": common_pb2.LOG_ODDS, "weighted_average": common_pb2.WEIGHTED_AVERAGE,
-                  "majority_vote": common_pb2.MAJORITY_VOTE}
+MODALITY_NAMES = {
+    "vision": common_pb2.VISION,
+    "audio": common_pb2.AUDIO,
+    "text": common_pb2.TEXT,
+    "physiology": common_pb2.PHYSIOLOGY,
+}
+STRATEGY_NAMES = {
+    "log_odds": common_pb2.LOG_ODDS,
+    "weighted_average": common_pb2.WEIGHTED_AVERAGE,
+    "majority_vote": common_pb2.MAJORITY_VOTE,
+}
 
 
 def media(source: str | Path | bytes, mime_type: str = "") -> common_pb2.Media:
@@ -62,7 +74,9 @@ def build_request(
         subject_id=subject_id,
         options=common_pb2.Options(
             modalities=[MODALITY_NAMES[m] for m in modalities],
-            strategy=STRATEGY_NAMES[strategy] if strategy else common_pb2.FUSION_STRATEGY_UNSPECIFIED,
+            strategy=STRATEGY_NAMES[strategy]
+            if strategy
+            else common_pb2.FUSION_STRATEGY_UNSPECIFIED,
             deadline_ms=deadline_ms,
             explain=explain,
         ),
@@ -111,8 +125,9 @@ class Client:
         return self._stub.AnalyzeBatch(batch, timeout=self.timeout_s, metadata=self._metadata)
 
     def stream(self, chunks: Iterable[common_pb2.LiveChunk]) -> Iterator[common_pb2.AnalysisResult]:
-        return self._stub.AnalyzeStream(iter(chunks), timeout=self.timeout_s,
-                                        metadata=self._metadata)
+        return self._stub.AnalyzeStream(
+            iter(chunks), timeout=self.timeout_s, metadata=self._metadata
+        )
 
     def close(self) -> None:
         self._channel.close()
@@ -142,8 +157,7 @@ class AsyncClient:
         self, requests: Iterable[common_pb2.AnalysisRequest]
     ) -> veritas_pb2.AnalyzeBatchResponse:
         batch = veritas_pb2.AnalyzeBatchRequest(requests=list(requests))
-        return await self._stub.AnalyzeBatch(batch, timeout=self.timeout_s,
-                                             metadata=self._metadata)
+        return await self._stub.AnalyzeBatch(batch, timeout=self.timeout_s, metadata=self._metadata)
 
     async def stream(
         self, chunks: AsyncIterator[common_pb2.LiveChunk] | Iterable[common_pb2.LiveChunk]
@@ -159,7 +173,9 @@ class AsyncClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()

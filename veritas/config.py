@@ -25,10 +25,15 @@ MODALITY_SERVICES = ("vision", "audio", "text", "physiology")
 # name -> (default, meaning). Defaults written as "<per service>" come from the tables above.
 VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_HOST": ("127.0.0.1", "interface to listen on (0.0.0.0 in containers)"),
-    "VERITAS_PORT": ("<per service>", "gRPC port: gateway 50051, fusion 50052, vision 50053, "
-                     "audio 50054, text 50055, physiology 50056"),
-    "VERITAS_METRICS_PORT": ("<per service>", "Prometheus /metrics port (9091-9096 in the "
-                             "same order); 0 disables"),
+    "VERITAS_PORT": (
+        "<per service>",
+        "gRPC port: gateway 50051, fusion 50052, vision 50053, "
+        "audio 50054, text 50055, physiology 50056",
+    ),
+    "VERITAS_METRICS_PORT": (
+        "<per service>",
+        "Prometheus /metrics port (9091-9096 in the same order); 0 disables",
+    ),
     "VERITAS_TRITON_URL": ("127.0.0.1:8001", "Triton gRPC address (modality services)"),
     "VERITAS_TRITON_TIMEOUT_S": ("5", "deadline for one Triton inference"),
     "VERITAS_GATEWAY_ADDR": ("127.0.0.1:50051", "gateway address (CLI, SDK examples)"),
@@ -37,12 +42,19 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_AUDIO_ADDR": ("127.0.0.1:50054", "audio service address (fusion)"),
     "VERITAS_TEXT_ADDR": ("127.0.0.1:50055", "text service address (fusion)"),
     "VERITAS_PHYSIOLOGY_ADDR": ("127.0.0.1:50056", "physiology service address (fusion)"),
-    "VERITAS_MEDIA_URI_ALLOWLIST": ("", "comma-separated URI prefixes fusion may fetch "
-                                    "media from (e.g. file:///data/media/); empty: none"),
+    "VERITAS_MEDIA_URI_ALLOWLIST": (
+        "",
+        "comma-separated URI prefixes fusion may fetch "
+        "media from (e.g. file:///data/media/); empty: none",
+    ),
     "VERITAS_DEFAULT_DEADLINE_S": ("30", "deadline when the caller sets none"),
     "VERITAS_MAX_DEADLINE_S": ("120", "longest deadline the gateway passes down"),
     "VERITAS_MAX_MESSAGE_MB": ("64", "largest gRPC message accepted (media travel inline)"),
     "VERITAS_SHUTDOWN_GRACE_S": ("10", "on SIGTERM: time allowed for in-flight calls"),
+    "VERITAS_VISION_MAX_DURATION_S": ("600", "longest video the vision service decodes"),
+    "VERITAS_VISION_MAX_BYTES": ("536870912", "largest video the vision service accepts"),
+    "VERITAS_AUDIO_MAX_S": ("600", "longest recording the audio service decodes"),
+    "VERITAS_DATA_DIR": ("../shared/data", "labelled data for `make models` (training only)"),
     "VERITAS_LOG_LEVEL": ("INFO", "log level of the JSON logs on stderr"),
     "VERITAS_TRACE_FILE": ("", "append finished spans as JSON lines to this file"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("", "OTLP/gRPC collector for traces; empty: no export"),

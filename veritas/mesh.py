@@ -91,13 +91,15 @@ class Mesh:
 
     def env(self, service: str) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "VERITAS_HOST": "127.0.0.1",
-            "VERITAS_PORT": str(self.ports.grpc[service]),
-            "VERITAS_METRICS_PORT": str(self.ports.metrics[service]),
-            "VERITAS_TRITON_URL": self.triton_url,
-            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        })
+        env.update(
+            {
+                "VERITAS_HOST": "127.0.0.1",
+                "VERITAS_PORT": str(self.ports.grpc[service]),
+                "VERITAS_METRICS_PORT": str(self.ports.metrics[service]),
+                "VERITAS_TRITON_URL": self.triton_url,
+                "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+            }
+        )
         for peer in SERVICES:
             env[f"VERITAS_{peer.upper()}_ADDR"] = self.address(peer)
         env.update(self.extra_env)
@@ -166,7 +168,7 @@ class Mesh:
         # Front to back: the gateway stops taking calls before the services behind it go.
         codes = {name: self.stop_service(name) for name in reversed(list(self.processes))}
         if self.triton is not None:
-            self.triton.stop()  # type: ignore[attr-defined]
+            codes["triton"] = self.triton.stop()  # type: ignore[attr-defined]
             self.triton = None
         return codes
 

@@ -36,6 +36,7 @@ log = logging.getLogger("veritas.modality")
 tracer = trace.get_tracer("veritas.modality")
 
 _DONE = object()
+DEFAULT_LIVE_WINDOW_S = 5.0
 UNCALIBRATED_NOTE = "uncalibrated cue model (no labelled data): a score, never a verdict"
 
 
@@ -201,10 +202,12 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             yield update
         log.info(
             "analysed",
-            extra={"fields": {
-                "request_id": request.request_id,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-            }},
+            extra={
+                "fields": {
+                    "request_id": request.request_id,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            },
         )
 
     async def AnalyzeLive(
@@ -212,41 +215,46 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         request_iterator: AsyncIterator[common_pb2.LiveChunk],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
-        """Buffer live chunks; analyse each completed window, then everything at the end."""
+        """Buffer live chunks; each time the input crosses a window edge, analyse all of it
+        so far (so cues keep their reference to the start of the recording) and send the
+        windows not sent yet, except the newest, which may still be filling. At the end of
+        the input, send the whole-input result."""
         started = time.perf_counter()
         config = common_pb2.StreamConfig()
         chunks: list[common_pb2.LiveChunk] = []
-        window_s = 0.0
         next_edge = 0.0
+        sent = 0
         async for chunk in request_iterator:
             if chunk.HasField("config"):
                 config = chunk.config
                 continue
             chunks.append(chunk)
-            window_s = window_s or config.options.window_s or 5.0
+            window_s = config.options.window_s or DEFAULT_LIVE_WINDOW_S
             next_edge = next_edge or window_s
             if chunk_time(chunk) < next_edge:
                 continue
-            in_window = [c for c in chunks if next_edge - window_s <= chunk_time(c) < next_edge]
-            next_edge += window_s * max(1, math.floor((chunk_time(chunk) - next_edge) / window_s) + 1)
-            if not in_window:
-                continue
-            prepared = await self._prepare_live(config, in_window, context)
+            next_edge = (math.floor(chunk_time(chunk) / window_s) + 1) * window_s
+            prepared = await self._prepare_live(config, chunks, context)
             spec = await self._spec(context)
-            async for window in _iterate_in_thread(
-                self.analyzer.windows(prepared, _whole_window(config.options))
-            ):
+            windows = [
+                w async for w in _iterate_in_thread(self.analyzer.windows(prepared, config.options))
+            ]
+            for window in windows[sent:-1]:
                 result = await self._score(window, spec, context, started)
                 yield modality_pb2.ModalityUpdate(result=result, final=False)
+            sent = max(sent, len(windows) - 1)
         if not chunks:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "stream: no input chunks for this modality"
             )
         prepared = await self._prepare_live(config, chunks, context)
         spec = await self._spec(context)
-        windows = [w async for w in _iterate_in_thread(
-            self.analyzer.windows(prepared, config.options)
-        )]
+        windows = [
+            w async for w in _iterate_in_thread(self.analyzer.windows(prepared, config.options))
+        ]
+        for window in windows[sent:]:
+            result = await self._score(window, spec, context, started)
+            yield modality_pb2.ModalityUpdate(result=result, final=False)
         summary = await asyncio.to_thread(self.analyzer.summarize, prepared, windows)
         final = await self._score(summary, spec, context, started)
         yield modality_pb2.ModalityUpdate(result=final, final=True)
@@ -275,14 +283,6 @@ def chunk_time(chunk: common_pb2.LiveChunk) -> float:
     if kind == "physio_samples":
         return chunk.physio_samples.start_s
     return 0.0
-
-
-def _whole_window(options: common_pb2.Options) -> common_pb2.Options:
-    """Options that make one live window a single analysis window."""
-    whole = common_pb2.Options()
-    whole.CopyFrom(options)
-    whole.window_s = 1e9
-    return whole
 
 
 def serve_modality(name: str, make_analyzer: Callable[[], Analyzer]) -> None:

@@ -33,15 +33,17 @@ def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
         model = f"{m.model.name} v{m.model.version}" if m.model.name else "-"
         if m.model.name and not m.model.calibrated:
             model += " (uncalibrated)"
-        rows.append([
-            common_pb2.Modality.Name(m.modality).lower(),
-            common_pb2.ModalityStatus.Name(m.status),
-            f"{m.score:.2f}" if ok else "-",
-            f"{m.confidence:.2f}" if ok else "-",
-            model,
-            f"{m.latency_ms:.0f} ms" if m.latency_ms else "-",
-            m.reason,
-        ])
+        rows.append(
+            [
+                common_pb2.Modality.Name(m.modality).lower(),
+                common_pb2.ModalityStatus.Name(m.status),
+                f"{m.score:.2f}" if ok else "-",
+                f"{m.confidence:.2f}" if ok else "-",
+                model,
+                f"{m.latency_ms:.0f} ms" if m.latency_ms else "-",
+                m.reason,
+            ]
+        )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)] + [0]
     lines += [_row(header, widths), _row(["-" * w for w in widths[:-1]] + ["----"], widths)]
     lines += [_row(r, widths) for r in rows]
@@ -51,9 +53,10 @@ def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
         top = [f for f in m.features if f.contribution][:features]
         if top:
             name = common_pb2.Modality.Name(m.modality).lower()
-            lines.append(f"  {name}: " + ", ".join(
-                f"{f.name}={f.value:.3g} ({f.contribution:+.2f})" for f in top
-            ))
+            lines.append(
+                f"  {name}: "
+                + ", ".join(f"{f.name}={f.value:.3g} ({f.contribution:+.2f})" for f in top)
+            )
     lines.append("")
     lines.append("Reasoning:")
     for step in result.reasoning:

@@ -60,9 +60,7 @@ def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def setup_tracing(
-    service: str, otlp_endpoint: str = "", trace_file: str = ""
-) -> TracerProvider:
+def setup_tracing(service: str, otlp_endpoint: str = "", trace_file: str = "") -> TracerProvider:
     """Install the global tracer provider for this process."""
     provider = TracerProvider(resource=Resource.create({"service.name": f"veritas-{service}"}))
     if otlp_endpoint:

@@ -85,9 +85,11 @@ class TritonClient:
 
     async def _load_spec(self, model: str) -> ModelSpec:
         try:
-            config = (await self._client.get_model_config(
-                model, as_json=True, client_timeout=self.timeout_s
-            ))["config"]
+            config = (
+                await self._client.get_model_config(
+                    model, as_json=True, client_timeout=self.timeout_s
+                )
+            )["config"]
             index = await self._client.get_model_repository_index(
                 as_json=True, client_timeout=self.timeout_s
             )
@@ -110,7 +112,8 @@ class TritonClient:
             feature_names=names,
             contribution_names=tuple(
                 n for n in params.get("contribution_names", "").split(",") if n
-            ) or names,
+            )
+            or names,
             calibrated=params.get("calibrated", "false").lower() == "true",
             card=params.get("card", ""),
             validated_auc=float(params.get("validated_auc", "0.5") or 0.5),
@@ -129,9 +132,7 @@ class TritonClient:
         inputs[0].set_data_from_numpy(features.reshape(1, -1).astype(np.float32))
         if spec.has_text_input:
             text_input = InferInput("text", [1, 1], "BYTES")
-            text_input.set_data_from_numpy(
-                np.array([[(text or "").encode("utf-8")]], dtype=object)
-            )
+            text_input.set_data_from_numpy(np.array([[(text or "").encode("utf-8")]], dtype=object))
             inputs.append(text_input)
         outputs = [InferRequestedOutput("probability"), InferRequestedOutput("contributions")]
         timeout = min(self.timeout_s, timeout_s) if timeout_s else self.timeout_s

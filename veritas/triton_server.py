@@ -243,14 +243,20 @@ class TritonServer:
         self.http_port: int | None = None
         self.grpc_port: int | None = None
         self.started_in_s: float | None = None
+        self.host = "127.0.0.1"
+        self._watcher: threading.Thread | None = None
+        self._watch_stop = threading.Event()
+
+    def _connect_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
 
     @property
     def grpc_url(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return f"{self._connect_host()}:{self.grpc_port}"
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self._connect_host()}:{self.http_port}"
 
     def command(
         self,
@@ -262,6 +268,7 @@ class TritonServer:
         otlp_url: str | None = None,
         poll_secs: int = 5,
         trace_rate: int = 1,
+        host: str = "127.0.0.1",
     ) -> list[str]:
         install = self._install or TritonInstall.find()
         cmd = [
@@ -269,8 +276,11 @@ class TritonServer:
             f"--model-repository={Path(repo).resolve()}",
             f"--backend-directory={self.backend_root.resolve()}",
             f"--cache-directory={install.caches}",
+            f"--grpc-address={host}",
             f"--grpc-port={grpc_port}",
+            f"--http-address={host}",
             f"--http-port={http_port}",
+            f"--metrics-address={host}",
             f"--metrics-port={metrics_port}",
             "--model-control-mode=poll",
             f"--repository-poll-secs={poll_secs}",
@@ -297,18 +307,28 @@ class TritonServer:
         *,
         otlp_endpoint: str | None = None,
         poll_secs: int = 5,
+        host: str = "127.0.0.1",
     ) -> TritonServer:
-        """Start tritonserver on `repo` (a python-backend repository) and wait until ready."""
+        """Start tritonserver on `repo` (a python-backend repository) and wait until ready.
+
+        Listens on `host` (loopback by default: this is the local server; pass 0.0.0.0 to
+        expose it)."""
         if self.process is not None:
             raise RuntimeError("already started")
         install = self._install = self._install or TritonInstall.find()
         install.prepare_backends(self.backend_root)
         self.log_path = Path(log_path or DEFAULT_RUN_DIR / "triton.log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.grpc_port, self.http_port = grpc_port, http_port
+        self.grpc_port, self.http_port, self.host = grpc_port, http_port, host
         otlp_url = otlp_traces_url(otlp_endpoint)
         cmd = self.command(
-            repo, grpc_port, http_port, metrics_port, otlp_url=otlp_url, poll_secs=poll_secs
+            repo,
+            grpc_port,
+            http_port,
+            metrics_port,
+            otlp_url=otlp_url,
+            poll_secs=poll_secs,
+            host=host,
         )
         log.info("starting %s", " ".join(cmd))
         began = time.monotonic()
@@ -355,8 +375,28 @@ class TritonServer:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def watch(self, src: Path, dst: Path, every_s: float = 5.0) -> None:
+        """Mirror the production repository `src` into the served `dst` every `every_s` seconds,
+        so a new model version written to `src` is loaded by Triton's poller, no restart."""
+        self._unwatch()
+        self._watch_stop = threading.Event()
+        self._watcher = threading.Thread(
+            target=_sync_forever,
+            args=(Path(src), Path(dst), self._watch_stop, every_s),
+            name="triton-repository-mirror",
+            daemon=True,
+        )
+        self._watcher.start()
+
+    def _unwatch(self) -> None:
+        if self._watcher is not None:
+            self._watch_stop.set()
+            self._watcher.join(timeout=30)
+            self._watcher = None
+
     def stop(self, grace_s: float = 15.0) -> int | None:
         """SIGTERM, wait up to `grace_s`, then SIGKILL its process group. Returns the exit code."""
+        self._unwatch()
         proc, self.process = self.process, None
         if proc is None:
             return None
@@ -406,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where the python-backend mirror of --repository is written",
     )
     parser.add_argument("--backend-directory", type=Path, default=None)
+    parser.add_argument("--address", default="127.0.0.1", help="listen address (0.0.0.0: all)")
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--metrics-port", type=int, default=8002)
@@ -431,18 +472,14 @@ def main(argv: list[str] | None = None) -> int:
         ready_timeout_s=args.ready_timeout,
         otlp_endpoint=args.otlp_endpoint,
         poll_secs=args.poll_secs,
+        host=args.address,
     )
     print(
         f"triton ready in {server.started_in_s:.2f} s: grpc {server.grpc_url}, "
         f"http {server.http_url}, log {args.log}",
         flush=True,
     )
-    syncer = threading.Thread(
-        target=_sync_forever,
-        args=(args.repository, args.local_repository, stop, float(args.poll_secs)),
-        daemon=True,
-    )
-    syncer.start()
+    server.watch(args.repository, args.local_repository, float(args.poll_secs))
     try:
         while not stop.wait(1.0):
             if server.process is None or server.process.poll() is not None:

@@ -13,8 +13,12 @@ def result(modality, score, *, calibrated=True, auc=0.8, confidence=1.0, status=
         status=status,
         score=score,
         confidence=confidence,
-        model=pb.ModelInfo(name=f"m{modality}", version="1", calibrated=calibrated,
-                           validated_auc=auc if calibrated else 0.0),
+        model=pb.ModelInfo(
+            name=f"m{modality}",
+            version="1",
+            calibrated=calibrated,
+            validated_auc=auc if calibrated else 0.0,
+        ),
     )
 
 
@@ -36,8 +40,9 @@ def test_disagreement_is_inconclusive_and_flagged_for_review():
 
 
 def test_uncalibrated_alone_is_never_a_verdict():
-    fused = fuse([result(pb.AUDIO, 0.99, calibrated=False),
-                  result(pb.PHYSIOLOGY, 0.99, calibrated=False)])
+    fused = fuse(
+        [result(pb.AUDIO, 0.99, calibrated=False), result(pb.PHYSIOLOGY, 0.99, calibrated=False)]
+    )
     assert fused.decision == pb.INCONCLUSIVE
     assert "uncalibrated" in fused.reason
 
@@ -45,9 +50,13 @@ def test_uncalibrated_alone_is_never_a_verdict():
 def test_uncalibrated_cannot_push_a_verdict_over_the_band():
     calibrated_only = fuse([result(pb.TEXT, 0.8, auc=0.7)])
     assert calibrated_only.decision == pb.INCONCLUSIVE
-    with_cues = fuse([result(pb.TEXT, 0.8, auc=0.7),
-                      result(pb.AUDIO, 0.99, calibrated=False),
-                      result(pb.PHYSIOLOGY, 0.99, calibrated=False)])
+    with_cues = fuse(
+        [
+            result(pb.TEXT, 0.8, auc=0.7),
+            result(pb.AUDIO, 0.99, calibrated=False),
+            result(pb.PHYSIOLOGY, 0.99, calibrated=False),
+        ]
+    )
     assert with_cues.decision == pb.INCONCLUSIVE
 
 

@@ -17,19 +17,25 @@ def test_a_request_without_input_names_the_request():
 
 
 def test_a_requested_modality_without_input_is_named():
-    request = pb.AnalysisRequest(transcript=pb.Transcript(text="hello"),
-                                 options=pb.Options(modalities=[pb.TEXT, pb.AUDIO]))
+    request = pb.AnalysisRequest(
+        transcript=pb.Transcript(text="hello"), options=pb.Options(modalities=[pb.TEXT, pb.AUDIO])
+    )
     assert field_of(request) == "request.options.modalities[1]"
 
 
-@pytest.mark.parametrize("options, field", [
-    (pb.Options(target_fps=500), "request.options.target_fps"),
-    (pb.Options(window_s=-1), "request.options.window_s"),
-    (pb.Options(strategy=99), "request.options.strategy"),
-    (pb.Options(modalities=[0]), "request.options.modalities[0]"),
-])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        (pb.Options(target_fps=500), "request.options.target_fps"),
+        (pb.Options(window_s=-1), "request.options.window_s"),
+        (pb.Options(strategy=99), "request.options.strategy"),
+        (pb.Options(modalities=[0]), "request.options.modalities[0]"),
+    ],
+)
 def test_bad_options_are_named(options, field):
-    assert field_of(pb.AnalysisRequest(transcript=pb.Transcript(text="x"), options=options)) == field
+    assert (
+        field_of(pb.AnalysisRequest(transcript=pb.Transcript(text="x"), options=options)) == field
+    )
 
 
 def test_a_plain_heart_rate_list_is_input():

@@ -138,14 +138,16 @@ def decode_media(
                 raise InvalidInput(data_field, f"{f.channels} channels; 1..{MAX_CHANNELS} accepted")
             if f.frames > 0 and f.frames / rate > max_s:  # refuse before decoding it all
                 raise InvalidInput(
-                    data_field, f"too long: {f.frames / rate:.1f} s; at most {max_s:g} s is accepted"
+                    data_field,
+                    f"too long: {f.frames / rate:.1f} s; at most {max_s:g} s is accepted",
                 )
             x = f.read(dtype="float32", always_2d=True)
             channels = f.channels
     except InvalidInput:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-        raise InvalidInput(data_field, f"could not decode audio ({e})") from e
+        reason = getattr(e, "error_string", "") or str(e)  # libsndfile's words, no object repr
+        raise InvalidInput(data_field, f"could not decode audio: {reason.rstrip('.')}") from e
     if x.size == 0:
         raise InvalidInput(data_field, "decoded to no samples")
     if not np.isfinite(x).all():
@@ -156,9 +158,7 @@ def decode_media(
     return Audio(samples, rate, channels, container)
 
 
-def decode_chunks(
-    chunks: Sequence[common_pb2.AudioChunk], max_s: float | None = None
-) -> Audio:
+def decode_chunks(chunks: Sequence[common_pb2.AudioChunk], max_s: float | None = None) -> Audio:
     """Join live pcm16 chunks (little-endian, interleaved) into one mono 16 kHz signal.
 
     Live buffers are not checked for length or silence: a quiet or short stretch of a live

@@ -33,6 +33,7 @@ MAX_RATE_HZ = 10_000.0
 MAX_SAMPLES = 20_000_000  # per channel: bounds memory (160 MB of float64)
 MIN_SAMPLES = 3
 HEART_RATE_RANGE_BPM = (25.0, 250.0)  # outside it a "heart rate" is a sensor or unit error
+EDA_MIN_US = -0.05  # conductance cannot be negative; a few nS below 0 is amplifier offset
 
 SPECS: Mapping[str, ChannelSpec] = {
     # A bpm series from a monitor or wearable; 0.2 Hz covers devices that report every 5 s.
@@ -226,11 +227,9 @@ def _samples(values: Sequence[float], name: str, at: str) -> np.ndarray:
         out = np.flatnonzero((samples < low) | (samples > high))
         if out.size:
             j = out[0]
-            raise InvalidInput(
-                f"{at}[{j}]", f"{samples[j]:g} bpm is outside {low:g}-{high:g} bpm"
-            )
+            raise InvalidInput(f"{at}[{j}]", f"{samples[j]:g} bpm is outside {low:g}-{high:g} bpm")
     if name == "eda":
-        neg = np.flatnonzero(samples < 0)
+        neg = np.flatnonzero(samples < EDA_MIN_US)
         if neg.size:
             j = neg[0]
             raise InvalidInput(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -133,7 +133,7 @@ def iter_video(
     max_duration_s: float = DEFAULT_MAX_DURATION_S,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_side: int = DEFAULT_MAX_SIDE,
-) -> Iterator[Frame]:
+) -> Generator[Frame, None, None]:
     """Yield frames sampled at `target_fps`, decoding lazily so memory stays one frame deep.
 
     `field` is the request path of the Media message (e.g. `video`, `baseline.video`).
@@ -160,6 +160,15 @@ def iter_video(
             capture.release()
     finally:
         os.unlink(path)
+
+
+def next_sample_time(t: float, due: float, step: float) -> float:
+    """After keeping a frame at `t` that was due at `due`: the next slot on the same grid.
+
+    A fixed grid keeps the average rate at 1/step even when the source's frame times do not
+    divide it (12 fps sampled to 10 fps keeps 10 frames a second, not 6).
+    """
+    return due + step * max(1, math.floor((t - due) / step) + 1)
 
 
 def _sample(
@@ -189,7 +198,7 @@ def _sample(
             continue
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        next_t += step * max(1, math.floor((t - next_t) / step) + 1)
+        next_t = next_sample_time(t, next_t, step)
         kept += 1
         yield Frame(timestamp_s=t, image=shrink(image, max_side))
     if kept == 0:

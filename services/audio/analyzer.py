@@ -1,0 +1,180 @@
+"""The audio modality: decoded speech -> windows of vocal features for the `audio_cues` model.
+
+The model reads `pitch_change_st` (see models/cards/audio_cues.md); every other feature is
+reported for a human reviewer with contribution 0. Changes are measured against the subject's
+baseline recording when one is given, otherwise against the recording's own average, which
+the windows' notes state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from services.audio import decode, features
+from services.audio.decode import Audio
+from services.audio.features import Tracks
+from veritas.analysis import InvalidInput, Window
+from veritas.v1 import common_pb2, modality_pb2
+
+DEFAULT_WINDOW_S = 5.0
+MIN_WINDOW_S = 1.0
+NO_BASELINE_NOTE = (
+    "no baseline recording given: changes are measured against this recording's own average, "
+    "so the whole-input result carries no pitch-change evidence"
+)
+BASELINE_NAMES = tuple(
+    name
+    for name in features.UNITS
+    if name not in {"pitch_change_st", "loudness_change_db", "articulation_rate_change_pct"}
+)
+_BASELINE_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedAudio:
+    """A decoded, analysed recording and what its changes are measured against."""
+
+    audio: Audio
+    tracks: Tracks | None  # None: too short to analyse (live buffers only)
+    reference: dict[str, float]  # the baseline's features, or the recording's own
+    has_baseline: bool
+    offset_s: float = 0.0  # where the recording starts on the stream's timeline
+    notes: tuple[str, ...] = ()
+
+
+def _spans(duration_s: float, window_s: float) -> list[tuple[float, float]]:
+    """Consecutive windows; a last piece shorter than half a window joins the one before."""
+    edges = [0.0]
+    while edges[-1] + window_s < duration_s:
+        edges.append(edges[-1] + window_s)
+    if len(edges) > 1 and duration_s - edges[-1] < window_s / 2:
+        edges.pop()
+    edges.append(duration_s)
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _window_length(options: common_pb2.Options) -> float:
+    w = options.window_s
+    if not math.isfinite(w) or w <= 0:
+        return DEFAULT_WINDOW_S
+    return max(w, MIN_WINDOW_S)
+
+
+class AudioAnalyzer:
+    """Implements veritas.analysis.Analyzer for speech audio."""
+
+    modality = common_pb2.AUDIO
+    model_name = "audio_cues"
+
+    def __init__(self, max_duration_s: float | None = None) -> None:
+        self.max_duration_s = decode.max_duration_s() if max_duration_s is None else max_duration_s
+        self._baselines: OrderedDict[bytes, dict[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ baseline
+
+    def _baseline(self, media: common_pb2.Media) -> dict[str, float] | None:
+        """Whole-recording features of the baseline (cached: live streams reuse it per window)."""
+        if not media.data and media.WhichOneof("source") != "uri":
+            return None
+        key = hashlib.sha256(media.mime_type.encode() + b"\0" + media.data).digest()
+        with self._lock:
+            if key in self._baselines:
+                self._baselines.move_to_end(key)
+                return self._baselines[key]
+        audio = decode.decode_media(media, "baseline.audio", self.max_duration_s)
+        tracks = features.analyse(audio.samples)
+        measured = features.measure(tracks, 0.0, tracks.duration_s)
+        if not measured["pitch_mean_hz"] > 0:
+            raise InvalidInput(
+                "baseline.audio.data",
+                f"only {measured['voiced_s']:.2f} s of voiced speech; a baseline needs at least "
+                f"{features.MIN_VOICED_S} s to measure pitch",
+            )
+        with self._lock:
+            self._baselines[key] = measured
+            while len(self._baselines) > _BASELINE_CACHE_SIZE:
+                self._baselines.popitem(last=False)
+        return measured
+
+    def _prepare(
+        self, audio: Audio, baseline: dict[str, float] | None, offset_s: float = 0.0
+    ) -> PreparedAudio:
+        notes: list[str] = []
+        if audio.duration_s < decode.MIN_DURATION_S:
+            notes.append(f"only {audio.duration_s:.2f} s of audio: too short to analyse")
+            return PreparedAudio(
+                audio, None, baseline or {}, baseline is not None, offset_s, tuple(notes)
+            )
+        tracks = features.analyse(audio.samples)
+        if baseline is None:
+            notes.append(NO_BASELINE_NOTE)
+            reference = features.measure(tracks, 0.0, tracks.duration_s)
+        else:
+            reference = baseline
+        return PreparedAudio(audio, tracks, reference, baseline is not None, offset_s, tuple(notes))
+
+    # ------------------------------------------------------------------ Analyzer
+
+    def prepare(self, request: modality_pb2.ModalityRequest) -> PreparedAudio:
+        audio = decode.decode_media(request.input.media, "audio", self.max_duration_s)
+        baseline = self._baseline(request.baseline.media)
+        return self._prepare(audio, baseline)
+
+    def prepare_live(
+        self, config: common_pb2.StreamConfig, chunks: Sequence[common_pb2.LiveChunk]
+    ) -> PreparedAudio:
+        pieces = [c.audio_chunk for c in chunks if c.WhichOneof("payload") == "audio_chunk"]
+        if not pieces:
+            raise InvalidInput("audio_chunk", "no audio chunks in the stream")
+        audio = decode.decode_chunks(pieces, self.max_duration_s)
+        baseline = self._baseline(config.baseline.audio)
+        return self._prepare(audio, baseline, offset_s=pieces[0].timestamp_s)
+
+    def _window(self, prepared: PreparedAudio, start_s: float, end_s: float) -> Window:
+        t0, t1 = prepared.offset_s + start_s, prepared.offset_s + end_s
+        notes = list(prepared.notes)
+        if prepared.tracks is None:
+            return Window(t0, t1, {}, quality=0.0, notes=notes, usable=False)
+        measured = features.measure(prepared.tracks, start_s, end_s)
+        measured |= features.changes(measured, prepared.reference)
+        usable = measured["voiced_s"] >= features.MIN_VOICED_S
+        if not usable:
+            notes.append(
+                f"only {measured['voiced_s']:.2f} s of voiced speech in this window; at least "
+                f"{features.MIN_VOICED_S} s is needed to measure pitch"
+            )
+        baseline = (
+            {k: prepared.reference[k] for k in BASELINE_NAMES if k in prepared.reference}
+            if prepared.has_baseline
+            else {}
+        )
+        baseline = {k: v for k, v in baseline.items() if math.isfinite(v)}
+        return Window(
+            start_s=t0,
+            end_s=t1,
+            features=measured,
+            units={k: features.UNITS[k] for k in measured},
+            baseline=baseline,
+            quality=measured["speech_ratio"],
+            notes=notes,
+            usable=usable,
+        )
+
+    def windows(self, prepared: PreparedAudio, options: common_pb2.Options) -> Iterator[Window]:
+        for start, end in _spans(prepared.audio.duration_s, _window_length(options)):
+            yield self._window(prepared, start, end)
+
+    def summarize(self, prepared: PreparedAudio, windows: Sequence[Window]) -> Window:
+        summary = self._window(prepared, 0.0, prepared.audio.duration_s)
+        unusable = sum(1 for w in windows if not w.usable)
+        if unusable and len(windows) > 1:
+            summary.notes.append(
+                f"{unusable} of {len(windows)} windows had too little voiced speech"
+            )
+        return summary

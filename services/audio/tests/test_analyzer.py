@@ -1,0 +1,121 @@
+"""AudioAnalyzer end to end on the bundled speech sample and on known signals."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.audio.analyzer import NO_BASELINE_NOTE, AudioAnalyzer
+from services.audio.tests.signals import encode, harmonic
+from veritas.analysis import InvalidInput
+from veritas.v1 import common_pb2, modality_pb2
+
+SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "speech.wav"
+
+
+def request(
+    data: bytes, baseline: bytes = b"", window_s: float = 0.0
+) -> modality_pb2.ModalityRequest:
+    r = modality_pb2.ModalityRequest(options=common_pb2.Options(window_s=window_s))
+    r.input.media.CopyFrom(common_pb2.Media(data=data, mime_type="audio/wav"))
+    if baseline:
+        r.baseline.media.CopyFrom(common_pb2.Media(data=baseline))
+    return r
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> AudioAnalyzer:
+    return AudioAnalyzer()
+
+
+def test_identity() -> None:
+    assert AudioAnalyzer.modality == common_pb2.AUDIO
+    assert AudioAnalyzer.model_name == "audio_cues"
+
+
+def test_sample_without_baseline(analyzer: AudioAnalyzer) -> None:
+    r = request(SAMPLE.read_bytes(), window_s=2.0)
+    prepared = analyzer.prepare(r)
+    windows = list(analyzer.windows(prepared, r.options))
+    assert [(w.start_s, w.end_s) for w in windows] == [(0.0, 2.0), (2.0, 4.0)]
+    assert all(w.usable and 0 < w.quality <= 1 for w in windows)
+    assert all(NO_BASELINE_NOTE in w.notes and not w.baseline for w in windows)
+    summary = analyzer.summarize(prepared, windows)
+    assert (summary.start_s, summary.end_s) == (0.0, 4.0)
+    assert summary.features["pitch_change_st"] == pytest.approx(0.0, abs=1e-9)
+    assert set(summary.units) == set(summary.features)
+
+
+def test_baseline_changes_are_against_the_baseline(analyzer: AudioAnalyzer) -> None:
+    def wav(f0: float) -> bytes:
+        return encode(harmonic(f0, 2.0), 16_000, "WAV")
+
+    r = request(wav(150.0), baseline=wav(100.0))
+    prepared = analyzer.prepare(r)
+    summary = analyzer.summarize(prepared, list(analyzer.windows(prepared, r.options)))
+    assert summary.features["pitch_change_st"] == pytest.approx(12 * math.log2(1.5), abs=0.02)
+    assert summary.baseline["pitch_mean_hz"] == pytest.approx(100.0, abs=0.5)
+    assert NO_BASELINE_NOTE not in summary.notes
+
+
+def test_default_window_and_short_tail_merge(analyzer: AudioAnalyzer) -> None:
+    r = request(encode(harmonic(150.0, 11.0), 16_000, "WAV"))
+    spans = [(w.start_s, w.end_s) for w in analyzer.windows(analyzer.prepare(r), r.options)]
+    assert spans == [(0.0, 5.0), (5.0, 11.0)]
+
+
+def test_window_without_voice_is_unusable(analyzer: AudioAnalyzer) -> None:
+    x = np.concatenate([harmonic(150.0, 2.0), np.zeros(32_000, np.float32)])
+    r = request(encode(x, 16_000, "WAV"), window_s=2.0)
+    windows = list(analyzer.windows(analyzer.prepare(r), r.options))
+    assert [w.usable for w in windows] == [True, False]
+    assert "voiced speech" in windows[1].notes[-1]
+
+
+def test_bad_input_and_bad_baseline(analyzer: AudioAnalyzer) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        analyzer.prepare(request(b"\x00garbage" * 50))
+    assert caught.value.field == "audio.data"
+    noise = np.random.default_rng(0).normal(0, 0.05, 16_000).astype(np.float32)
+    with pytest.raises(InvalidInput) as caught:
+        analyzer.prepare(request(SAMPLE.read_bytes(), baseline=encode(noise, 16_000, "WAV")))
+    assert caught.value.field == "baseline.audio.data"
+
+
+def live_chunks(x: np.ndarray, seconds: float, start: float = 0.0) -> list[common_pb2.LiveChunk]:
+    n = int(16_000 * seconds)
+    return [
+        common_pb2.LiveChunk(
+            audio_chunk=common_pb2.AudioChunk(
+                pcm16=(x[i : i + n] * 32767).astype("<i2").tobytes(),
+                sample_rate_hz=16_000,
+                channels=1,
+                timestamp_s=start + i / 16_000,
+            )
+        )
+        for i in range(0, len(x), n)
+    ]
+
+
+def test_live_chunks_keep_the_stream_timeline(analyzer: AudioAnalyzer) -> None:
+    config = common_pb2.StreamConfig(options=common_pb2.Options(window_s=2.0))
+    chunks = live_chunks(harmonic(150.0, 4.0), 0.5, start=10.0)
+    prepared = analyzer.prepare_live(config, chunks)
+    windows = list(analyzer.windows(prepared, config.options))
+    assert [(w.start_s, w.end_s) for w in windows] == [(10.0, 12.0), (12.0, 14.0)]
+    assert windows[0].features["pitch_mean_hz"] == pytest.approx(150.0, abs=0.5)
+
+
+def test_short_or_silent_live_buffer_is_an_unusable_window_not_an_error(
+    analyzer: AudioAnalyzer,
+) -> None:
+    config = common_pb2.StreamConfig()
+    for x in (harmonic(150.0, 0.2), np.zeros(16_000, np.float32)):
+        prepared = analyzer.prepare_live(config, live_chunks(x, 0.1))
+        windows = list(analyzer.windows(prepared, config.options))
+        assert len(windows) == 1 and not windows[0].usable
+    with pytest.raises(InvalidInput):
+        analyzer.prepare_live(config, [common_pb2.LiveChunk(config=config)])

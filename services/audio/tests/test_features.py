@@ -1,0 +1,91 @@
+"""Features on signals whose answers are known."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from services.audio import features
+from services.audio.tests.signals import RATE, harmonic, syllables, with_gaps
+
+SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "speech.wav"
+
+
+def whole(x: np.ndarray) -> dict[str, float]:
+    tracks = features.analyse(x)
+    return features.measure(tracks, 0.0, tracks.duration_s)
+
+
+@pytest.mark.parametrize("f0", [100.0, 150.0, 220.0])
+def test_harmonic_tone_pitch_is_its_fundamental(f0: float) -> None:
+    m = whole(harmonic(f0, 1.0))
+    assert m["pitch_mean_hz"] == pytest.approx(f0, abs=0.5)
+    assert m["pitch_sd_st"] < 0.05
+    assert m["pitch_range_st"] < 0.1
+
+
+def test_perfectly_periodic_tone_has_no_jitter_and_high_hnr() -> None:
+    m = whole(harmonic(150.0, 1.0))
+    assert m["jitter_local_pct"] < 0.05  # Praat: healthy sustained vowels are < ~1 %
+    assert m["shimmer_local_pct"] < 0.1
+    assert m["hnr_db"] > 30
+
+
+def test_known_silent_gaps_are_the_pauses() -> None:
+    gaps = [0.6, 1.0, 0.4]
+    tracks = features.analyse(with_gaps(gaps))
+    lengths = tracks.pauses[:, 1] - tracks.pauses[:, 0]
+    assert len(lengths) == len(gaps)
+    # 30 ms VAD frames: each edge can be off by up to one frame.
+    np.testing.assert_allclose(lengths, gaps, atol=0.065)
+    m = features.measure(tracks, 0.0, tracks.duration_s)
+    assert m["pause_count"] == 3
+    assert m["pause_longest_s"] == pytest.approx(1.0, abs=0.065)
+    assert m["pause_mean_s"] == pytest.approx(np.mean(gaps), abs=0.065)
+    assert m["speech_ratio"] == pytest.approx(6.0 / 8.0, abs=0.03)
+
+
+def test_gaps_shorter_than_the_pause_threshold_and_margins_are_not_pauses() -> None:
+    x = np.concatenate([np.zeros(RATE, np.float32), with_gaps([0.15]), np.zeros(RATE, np.float32)])
+    m = whole(x)
+    assert m["pause_count"] == 0
+
+
+def test_window_counts_only_its_own_pauses() -> None:
+    tracks = features.analyse(with_gaps([0.6, 1.0]))  # pauses at 1.5-2.1 s and 3.6-4.6 s
+    assert features.measure(tracks, 0.0, 3.0)["pause_count"] == 1
+    assert features.measure(tracks, 3.0, 6.1)["pause_longest_s"] == pytest.approx(1.0, abs=0.065)
+
+
+def test_syllable_nuclei_follow_the_modulation_rate() -> None:
+    for rate in (3.0, 5.0):
+        m = whole(syllables(4.0, rate_hz=rate))
+        assert m["articulation_rate_syl_s"] == pytest.approx(rate, rel=0.1)
+
+
+def test_changes_against_a_reference() -> None:
+    low = whole(harmonic(100.0, 1.0))
+    high = whole(harmonic(150.0, 1.0, level=0.15))
+    c = features.changes(high, low)
+    assert c["pitch_change_st"] == pytest.approx(12 * math.log2(1.5), abs=0.02)
+    assert c["loudness_change_db"] == pytest.approx(-6.0, abs=0.5)
+
+
+def test_silence_has_no_pitch() -> None:
+    m = whole(np.zeros(RATE, np.float32))
+    assert m["voiced_s"] == 0 and math.isnan(m["pitch_mean_hz"])
+    assert m["speech_ratio"] == 0 and m["pause_count"] == 0
+
+
+def test_real_speech_sample_is_in_human_ranges() -> None:
+    x, rate = sf.read(SAMPLE, dtype="float32")
+    assert rate == RATE
+    m = whole(x)
+    assert 75 < m["pitch_mean_hz"] < 250
+    assert 2.0 < m["articulation_rate_syl_s"] < 8.0
+    assert 0.3 < m["speech_ratio"] <= 1.0
+    assert set(m) <= set(features.UNITS)

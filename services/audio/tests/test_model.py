@@ -1,0 +1,60 @@
+"""The audio_cues ONNX model computes exactly its stated weights, and the repo copy is current."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from models.training import audio_cues
+from services.audio import features
+
+MODEL = audio_cues.MODEL_DIR / audio_cues.VERSION / "model.onnx"
+CONFIG = audio_cues.MODEL_DIR / "config.pbtxt"
+
+
+def numpy_model(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The card's formula, written independently of the ONNX graph."""
+    reference = np.array([c.reference for c in audio_cues.CUES])
+    scale = np.array([c.scale for c in audio_cues.CUES])
+    coef = np.array([c.coef for c in audio_cues.CUES])
+    contributions = (x - reference) / scale * coef
+    return 1 / (1 + np.exp(-contributions.sum(axis=1, keepdims=True))), contributions
+
+
+@pytest.fixture(scope="module")
+def session() -> ort.InferenceSession:
+    return ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+
+
+def test_onnx_output_equals_numpy(session: ort.InferenceSession) -> None:
+    k = len(audio_cues.CUES)
+    x = np.random.default_rng(0).normal(0, 4, size=(64, k)).astype(np.float32)
+    prob, contrib = session.run(["probability", "contributions"], {"features": x})
+    want_prob, want_contrib = numpy_model(x.astype(np.float64))
+    np.testing.assert_allclose(contrib, want_contrib, atol=1e-6)
+    np.testing.assert_allclose(prob, want_prob, atol=1e-6)
+
+
+def test_committed_artifacts_match_the_build_script() -> None:
+    model, config = audio_cues.build()
+    assert MODEL.read_bytes() == model.SerializeToString()
+    assert CONFIG.read_text() == config
+
+
+def test_config_declares_an_uncalibrated_model_and_its_card() -> None:
+    text = CONFIG.read_text()
+    params = dict(re.findall(r'key: "(\w+)"\s*value: \{ string_value: "([^"]*)" \}', text))
+    assert params["calibrated"] == "false"
+    assert params["card"] == audio_cues.CARD_PATH
+    assert params["feature_names"] == params["contribution_names"]
+    assert 'platform: "onnxruntime_onnx"' in text and "max_batch_size: 64" in text
+    card = (audio_cues.REPO_ROOT / audio_cues.CARD_PATH).read_text()
+    assert "Uncalibrated" in card and "never a verdict" in card
+
+
+def test_model_inputs_are_features_the_analyzer_emits() -> None:
+    for cue in audio_cues.CUES:
+        assert cue.name in features.UNITS

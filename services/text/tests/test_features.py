@@ -1,0 +1,90 @@
+"""Cue counts on texts whose answers are known by construction, with the spans that matched."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.text import features as tf
+
+
+def hits(text: str, category: str) -> list[tuple[str, str]]:
+    """(phrase, the original text at its span) for one category."""
+    return [(m.phrase, text[m.start : m.end]) for m in tf.measure(text).matches[category]]
+
+
+def test_three_hedges_are_counted_with_their_spans() -> None:
+    text = "Maybe I left at six. Perhaps it was later, I guess."
+    assert hits(text, "hedges") == [
+        ("maybe", "Maybe"),
+        ("perhaps", "Perhaps"),
+        ("i guess", "I guess"),
+    ]
+    cues = tf.measure(text)
+    assert cues.count("hedges") == 3
+    assert cues.word_count == 11
+    assert cues.rate("hedges") == pytest.approx(300 / 11)
+
+
+def test_negations_including_contractions_and_curly_apostrophes() -> None:
+    text = "I didn\u2019t go. No, I never saw him and I don't know why; it was not me."
+    assert [p for p, _ in hits(text, "negations")] == ["didn't", "no", "never", "don't", "not"]
+    assert hits(text, "negations")[0][1] == "didn\u2019t"  # the span points at the original
+
+
+def test_longest_phrase_wins_without_double_counting() -> None:
+    # "i'm not sure" is one hedge, not "not sure" plus more; "not" is still a negation.
+    text = "I'm not sure."
+    assert hits(text, "hedges") == [("i'm not sure", "I'm not sure")]
+    assert [p for p, _ in hits(text, "negations")] == ["not"]
+
+
+def test_pronouns_and_exclusive_words() -> None:
+    text = "We went home, but my brother stayed without us except on Sunday."
+    assert [p for p, _ in hits(text, "first_person_plural")] == ["we", "us"]
+    assert [p for p, _ in hits(text, "first_person_singular")] == ["my"]
+    assert [p for p, _ in hits(text, "exclusive")] == ["but", "without", "except"]
+
+
+def test_words_inside_other_words_do_not_match() -> None:
+    assert hits("Knowledge is notable; the Maybelline ad.", "negations") == []
+    assert hits("Knowledge is notable; the Maybelline ad.", "hedges") == []
+
+
+def test_sentiment_readability_and_diversity() -> None:
+    sad = tf.measure("I hated it. It was awful and I was scared.")
+    happy = tf.measure("It was a lovely, wonderful day and we were happy.")
+    assert sad.sentiment_compound < -0.5 < 0.5 < happy.sentiment_compound
+    assert (
+        tf.measure("The cat sat.").flesch_reading_ease
+        > tf.measure(
+            "Institutional accountability necessitates comprehensive organisational transparency."
+        ).flesch_reading_ease
+    )
+    assert tf.measure("the the the the").type_token_ratio == pytest.approx(0.25)
+
+
+def test_empty_text_has_zero_rates() -> None:
+    cues = tf.measure("")
+    assert cues.word_count == 0
+    assert all(v == 0.0 for v in tf.cue_rates(cues).values())
+
+
+def test_feature_values_names_and_units() -> None:
+    values = tf.feature_values(tf.measure("I think so."))
+    assert list(values)[: len(tf.CATEGORIES)] == list(tf.CATEGORIES)
+    assert set(values) == set(tf.FEATURE_UNITS)
+
+
+def test_sentence_spans() -> None:
+    text = 'He said "stop." Then we left!  Why?\n\nNew paragraph without a stop'
+    assert tf.split_sentences(text) == [
+        'He said "stop."',
+        "Then we left!",
+        "Why?",
+        "New paragraph without a stop",
+    ]
+
+
+def test_describe_matches_shows_words_and_offsets() -> None:
+    notes = tf.describe_matches(tf.measure("Maybe not."), offset=10)
+    assert notes == ['negations (1): "not"@16-19', 'hedges (1): "maybe"@10-15']

@@ -1,0 +1,292 @@
+"""The vision modality: video -> per-window MUMIN behaviour-code rates for `vision_behaviour`.
+
+All the expensive work (decoding, face finding, landmarks, head pose) happens once in
+`prepare` / `prepare_live`, which the shared servicer runs in a worker thread; `windows` and
+`summarize` only aggregate the per-frame measures, so any window length costs the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.vision import behaviour
+from services.vision.decode import (
+    DEFAULT_MAX_SIDE,
+    Frame,
+    check_target_fps,
+    decode_image,
+    iter_video,
+    next_sample_time,
+    shrink,
+)
+from services.vision.face import FaceTracker, FrameStatus, load_models
+from services.vision.features import FrameMeasures, measure_frame
+from veritas.analysis import InvalidInput, Window
+from veritas.config import env
+from veritas.v1 import common_pb2, modality_pb2
+
+DEFAULT_WINDOW_S = 2.0
+MIN_WINDOW_S = 0.5
+BASELINE_CACHE_SIZE = 8
+
+
+@dataclass
+class Measured:
+    """Per-frame measures of one video and what the behaviour codes need from them."""
+
+    frames: list[FrameMeasures]
+    duration_s: float
+    reference: behaviour.Neutral | None
+    codes: dict[str, np.ndarray] = field(default_factory=dict)
+    blink_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    frame_s: float = 0.1  # the sampling interval
+
+    def window(self, start_s: float, end_s: float) -> tuple[dict[str, float], int, int]:
+        return behaviour.window_features(
+            self.frames, self.codes, self.blink_starts, start_s, end_s, self.frame_s
+        )
+
+
+@dataclass
+class PreparedVideo:
+    """What `prepare` hands to `windows`: the input and, when given, the subject's baseline."""
+
+    video: Measured
+    baseline: Measured | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def measure(frames: Iterable[Frame], tracker: FaceTracker | None = None) -> list[FrameMeasures]:
+    """Face and geometry per frame, in time order."""
+    tracker = tracker or FaceTracker()
+    out = []
+    for frame in frames:
+        h, w = frame.image.shape[:2]
+        out.append(measure_frame(tracker.observe(frame.image), frame.timestamp_s, w, h))
+    return out
+
+
+def summarise_measures(
+    frames: list[FrameMeasures], reference: behaviour.Neutral | None
+) -> Measured:
+    """Attach the per-frame behaviour codes, read against `reference` (the neutral face)."""
+    step = float(np.median(np.diff([f.timestamp_s for f in frames]))) if len(frames) > 1 else 0.1
+    duration = frames[-1].timestamp_s + step if frames else 0.0
+    result = Measured(frames=frames, duration_s=duration, reference=reference, frame_s=step)
+    if reference is not None:
+        result.codes, result.blink_starts = behaviour.frame_codes(frames, reference)
+    return result
+
+
+def frame_notes(frames: Sequence[FrameMeasures]) -> list[str]:
+    """What a human should know about the frames that could not be measured."""
+    counts = {status: 0 for status in FrameStatus}
+    for f in frames:
+        counts[f.status] += 1
+    notes = []
+    n = len(frames)
+    if counts[FrameStatus.NO_FACE]:
+        notes.append(f"no face in {counts[FrameStatus.NO_FACE]} of {n} frames")
+    if counts[FrameStatus.SEVERAL_FACES]:
+        notes.append(
+            f"several faces in {counts[FrameStatus.SEVERAL_FACES]} of {n} frames "
+            "(not measured: whose face it is would be a guess)"
+        )
+    if counts[FrameStatus.TOO_DARK]:
+        notes.append(f"too dark to measure in {counts[FrameStatus.TOO_DARK]} of {n} frames")
+    return notes
+
+
+class VisionAnalyzer:
+    """Implements veritas.analysis.Analyzer for video.
+
+    Limits default to VERITAS_VISION_MAX_DURATION_S and VERITAS_VISION_MAX_BYTES.
+    """
+
+    modality = common_pb2.VISION
+    model_name = "vision_behaviour"
+
+    def __init__(
+        self,
+        max_duration_s: float | None = None,
+        max_bytes: int | None = None,
+        max_side: int = DEFAULT_MAX_SIDE,
+        max_live_frames: int = 20_000,
+    ) -> None:
+        self.max_duration_s = max_duration_s or float(env("VERITAS_VISION_MAX_DURATION_S"))
+        self.max_bytes = max_bytes or int(float(env("VERITAS_VISION_MAX_BYTES")))
+        self.max_side = max_side
+        self.max_live_frames = max_live_frames
+        self._baseline_cache: dict[tuple[bytes, str, float], Measured] = {}
+        self._cache_lock = threading.Lock()
+        load_models()
+
+    # --- decoding -------------------------------------------------------------------------
+
+    def _measure_media(self, media: common_pb2.Media, field: str, fps: float) -> Measured:
+        if media.WhichOneof("source") == "uri":
+            raise InvalidInput(
+                f"{field}.uri", "the vision service reads video bytes only; send `data`"
+            )
+        frames = iter_video(
+            media.data,
+            media.mime_type,
+            field=field,
+            target_fps=fps,
+            max_duration_s=self.max_duration_s,
+            max_bytes=self.max_bytes,
+            max_side=self.max_side,
+        )
+        measures = measure(frames)
+        return summarise_measures(measures, behaviour.neutral(measures))
+
+    def prepare(self, request: modality_pb2.ModalityRequest) -> PreparedVideo:
+        fps = check_target_fps(request.options.target_fps)
+        if not request.input.HasField("media"):
+            raise InvalidInput("video", "no video given")
+        video = self._measure_media(request.input.media, "video", fps)
+        baseline = None
+        if request.baseline.HasField("media") and request.baseline.media.WhichOneof("source"):
+            baseline = self._baseline(request.baseline.media, fps)
+        return self._prepared(video, baseline)
+
+    def prepare_live(
+        self, config: common_pb2.StreamConfig, chunks: Sequence[common_pb2.LiveChunk]
+    ) -> PreparedVideo:
+        fps = check_target_fps(config.options.target_fps)
+        step = 1.0 / fps
+        frames: list[Frame] = []
+        next_t = -math.inf
+        for i, chunk in enumerate(c for c in chunks if c.WhichOneof("payload") == "video_frame"):
+            vf = chunk.video_frame
+            t = vf.timestamp_s if vf.timestamp_s or i == 0 else i * step
+            if frames and t < frames[-1].timestamp_s:
+                raise InvalidInput("video_frame.timestamp_s", "frames must arrive in time order")
+            if t + 1e-6 < next_t:
+                continue  # faster than target_fps: drop, as for files
+            image = decode_image(vf.image, vf.mime_type, field="video_frame")
+            frames.append(Frame(timestamp_s=t, image=shrink(image, self.max_side)))
+            next_t = next_sample_time(t, t if math.isinf(next_t) else next_t, step)
+            if len(frames) > self.max_live_frames:
+                raise InvalidInput("video_frame", f"more than {self.max_live_frames} frames")
+        if not frames:
+            raise InvalidInput("video_frame", "no video frames in the stream")
+        video = summarise_measures(measure(frames), None)
+        baseline = None
+        if config.baseline.HasField("video") and config.baseline.video.WhichOneof("source"):
+            baseline = self._baseline(config.baseline.video, fps)
+        return self._prepared(video, baseline)
+
+    def _baseline(self, media: common_pb2.Media, fps: float) -> Measured:
+        """The baseline's measures, cached: a live stream sends the same baseline with every
+        window, and measuring a 30 s baseline takes seconds."""
+        key = (hashlib.blake2b(media.data, digest_size=16).digest(), media.mime_type, fps)
+        with self._cache_lock:
+            cached = self._baseline_cache.get(key)
+        if cached is None:
+            cached = self._measure_media(media, "baseline.video", fps)
+            with self._cache_lock:
+                self._baseline_cache[key] = cached
+                while len(self._baseline_cache) > BASELINE_CACHE_SIZE:
+                    self._baseline_cache.pop(next(iter(self._baseline_cache)))
+        return cached
+
+    def _prepared(self, video: Measured, baseline: Measured | None) -> PreparedVideo:
+        """Read the input against the baseline's neutral face when there is one."""
+        notes = []
+        reference = baseline.reference if baseline and baseline.reference else None
+        if baseline is not None and baseline.reference is None:
+            notes.append("baseline video has no measurable face; input read against itself")
+        if reference is None:
+            reference = behaviour.neutral(video.frames)
+        if reference is not video.reference:
+            video = summarise_measures(video.frames, reference)
+        return PreparedVideo(video=video, baseline=baseline, notes=notes)
+
+    # --- windows --------------------------------------------------------------------------
+
+    @staticmethod
+    def _window_s(options: common_pb2.Options) -> float:
+        window_s = options.window_s
+        if not math.isfinite(window_s) or window_s < 0:
+            raise InvalidInput("options.window_s", "must be 0 (default) or a positive length")
+        return max(window_s, MIN_WINDOW_S) if window_s else DEFAULT_WINDOW_S
+
+    @staticmethod
+    def _spans(video: Measured, window_s: float) -> list[tuple[float, float]]:
+        if not video.frames:
+            return []
+        start = video.frames[0].timestamp_s  # 0 for files; where a live batch begins
+        end = max(video.duration_s, video.frames[-1].timestamp_s + 1e-6)
+        spans = []
+        while start < end:
+            spans.append((start, min(start + window_s, end)))
+            start += window_s
+        return spans
+
+    def _baseline_means(self, baseline: Measured | None, window_s: float) -> dict[str, float]:
+        """Mean of each feature over the baseline's windows (same window length)."""
+        if baseline is None or baseline.reference is None:
+            return {}
+        rows = [baseline.window(a, b)[0] for a, b in self._spans(baseline, window_s)]
+        names = {name for row in rows for name in row}
+        means = {}
+        for name in names:
+            values = [row[name] for row in rows if name in row and math.isfinite(row[name])]
+            if values:
+                means[name] = float(np.mean(values))
+        return means
+
+    def _window(
+        self, video: Measured, start: float, end: float, baseline: dict[str, float]
+    ) -> Window:
+        features, total, measured = video.window(start, end)
+        in_span = [f for f in video.frames if start <= f.timestamp_s < end]
+        notes = frame_notes(in_span)
+        if total == 0:
+            notes.append("no video frames in this window")
+        elif measured == 0:
+            notes.append("no single face measurable in this window: no score")
+        return Window(
+            start_s=start,
+            end_s=end,
+            features=features,
+            units={k: v for k, v in behaviour.UNITS.items() if k in features},
+            baseline={k: v for k, v in baseline.items() if k in features},
+            quality=measured / total if total else 0.0,
+            notes=notes,
+            usable=measured > 0,
+        )
+
+    def windows(self, prepared: PreparedVideo, options: common_pb2.Options) -> Iterator[Window]:
+        window_s = self._window_s(options)
+        baseline = self._baseline_means(prepared.baseline, window_s)
+        baseline.pop("blink_count", None)  # a count over another length; the rate compares
+        for start, end in self._spans(prepared.video, window_s):
+            yield self._window(prepared.video, start, end, baseline)
+
+    def summarize(self, prepared: PreparedVideo, windows: Sequence[Window]) -> Window:
+        video = prepared.video
+        start = video.frames[0].timestamp_s if video.frames else 0.0
+        end = max(video.duration_s, start)
+        whole = self._window(video, start, end + 1e-6, {})
+        whole.end_s = end
+        if prepared.baseline is not None and prepared.baseline.reference is not None:
+            span = prepared.baseline.duration_s + 1e-6
+            whole.baseline = {
+                k: v
+                for k, v in prepared.baseline.window(0.0, span)[0].items()
+                if k in whole.features and k != "blink_count"
+            }
+        whole.notes = prepared.notes + whole.notes
+        if whole.usable and whole.quality < 0.5:
+            whole.notes.append(
+                f"a single face was measurable in only {whole.quality:.0%} of frames"
+            )
+        return whole
