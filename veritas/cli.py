@@ -130,15 +130,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         mesh.start()
-        print(f"Mesh ready in {time.monotonic() - started:.1f} s; gateway on "
-              f"{mesh.address('gateway')}\n", flush=True)
+        print(
+            f"Mesh ready in {time.monotonic() - started:.1f} s; gateway on "
+            f"{mesh.address('gateway')}\n",
+            flush=True,
+        )
         if not args.no_sample:
             with Client(mesh.address("gateway"), timeout_s=120) as client:
                 result = client.analyze(sample_request())  # type: ignore[arg-type]
             print("Analysis of the bundled sample (samples/):\n")
             print(format_result(result))
-        print("\nServing. Try: .venv/bin/veritas health   |   Ctrl-C stops everything.",
-              flush=True)
+        print("\nServing. Try: .venv/bin/veritas health   |   Ctrl-C stops everything.", flush=True)
         while not stop.wait(1.0):
             pass
     finally:

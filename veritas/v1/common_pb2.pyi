@@ -37,6 +37,7 @@ class FusionStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOG_ODDS: _ClassVar[FusionStrategy]
     WEIGHTED_AVERAGE: _ClassVar[FusionStrategy]
     MAJORITY_VOTE: _ClassVar[FusionStrategy]
+    STACKER: _ClassVar[FusionStrategy]
 MODALITY_UNSPECIFIED: Modality
 VISION: Modality
 AUDIO: Modality
@@ -56,6 +57,7 @@ FUSION_STRATEGY_UNSPECIFIED: FusionStrategy
 LOG_ODDS: FusionStrategy
 WEIGHTED_AVERAGE: FusionStrategy
 MAJORITY_VOTE: FusionStrategy
+STACKER: FusionStrategy
 
 class Media(_message.Message):
     __slots__ = ("data", "uri", "mime_type")
@@ -193,21 +195,49 @@ class AnalysisRequest(_message.Message):
     options: Options
     def __init__(self, request_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., video: _Optional[_Union[Media, _Mapping]] = ..., audio: _Optional[_Union[Media, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., physiology: _Optional[_Union[Physiology, _Mapping]] = ..., baseline: _Optional[_Union[Baseline, _Mapping]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
 
+class TextSpan(_message.Message):
+    __slots__ = ("start", "end", "text")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    text: str
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("name", "onset_s", "apex_s", "offset_s", "magnitude", "detail")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ONSET_S_FIELD_NUMBER: _ClassVar[int]
+    APEX_S_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_S_FIELD_NUMBER: _ClassVar[int]
+    MAGNITUDE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    onset_s: float
+    apex_s: float
+    offset_s: float
+    magnitude: float
+    detail: str
+    def __init__(self, name: _Optional[str] = ..., onset_s: _Optional[float] = ..., apex_s: _Optional[float] = ..., offset_s: _Optional[float] = ..., magnitude: _Optional[float] = ..., detail: _Optional[str] = ...) -> None: ...
+
 class Feature(_message.Message):
-    __slots__ = ("name", "value", "contribution", "unit", "baseline_value", "has_baseline")
+    __slots__ = ("name", "value", "contribution", "unit", "baseline_value", "has_baseline", "spans")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
     BASELINE_VALUE_FIELD_NUMBER: _ClassVar[int]
     HAS_BASELINE_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
     name: str
     value: float
     contribution: float
     unit: str
     baseline_value: float
     has_baseline: bool
-    def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., contribution: _Optional[float] = ..., unit: _Optional[str] = ..., baseline_value: _Optional[float] = ..., has_baseline: _Optional[bool] = ...) -> None: ...
+    spans: _containers.RepeatedCompositeFieldContainer[TextSpan]
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., contribution: _Optional[float] = ..., unit: _Optional[str] = ..., baseline_value: _Optional[float] = ..., has_baseline: _Optional[bool] = ..., spans: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "version", "calibrated", "card", "validated_auc")
@@ -224,7 +254,7 @@ class ModelInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., calibrated: _Optional[bool] = ..., card: _Optional[str] = ..., validated_auc: _Optional[float] = ...) -> None: ...
 
 class ModalityResult(_message.Message):
-    __slots__ = ("modality", "status", "reason", "score", "confidence", "features", "model", "latency_ms", "window_start_s", "window_end_s", "notes")
+    __slots__ = ("modality", "status", "reason", "score", "confidence", "features", "model", "latency_ms", "window_start_s", "window_end_s", "notes", "events")
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +266,7 @@ class ModalityResult(_message.Message):
     WINDOW_START_S_FIELD_NUMBER: _ClassVar[int]
     WINDOW_END_S_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     modality: Modality
     status: ModalityStatus
     reason: str
@@ -247,7 +278,8 @@ class ModalityResult(_message.Message):
     window_start_s: float
     window_end_s: float
     notes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, modality: _Optional[_Union[Modality, str]] = ..., status: _Optional[_Union[ModalityStatus, str]] = ..., reason: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., latency_ms: _Optional[float] = ..., window_start_s: _Optional[float] = ..., window_end_s: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, modality: _Optional[_Union[Modality, str]] = ..., status: _Optional[_Union[ModalityStatus, str]] = ..., reason: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., latency_ms: _Optional[float] = ..., window_start_s: _Optional[float] = ..., window_end_s: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
 
 class ReasoningStep(_message.Message):
     __slots__ = ("kind", "text", "modality")
@@ -277,8 +309,20 @@ class Timing(_message.Message):
     ms: float
     def __init__(self, stage: _Optional[str] = ..., ms: _Optional[float] = ...) -> None: ...
 
+class Uncertainty(_message.Message):
+    __slots__ = ("model", "disagreement", "missing", "total")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DISAGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    model: float
+    disagreement: float
+    missing: float
+    total: float
+    def __init__(self, model: _Optional[float] = ..., disagreement: _Optional[float] = ..., missing: _Optional[float] = ..., total: _Optional[float] = ...) -> None: ...
+
 class AnalysisResult(_message.Message):
-    __slots__ = ("request_id", "decision", "deception_probability", "confidence", "modalities", "reasoning", "timings", "trace_id", "summary", "human_review", "review_reason", "strategy", "final", "probability_low", "probability_high")
+    __slots__ = ("request_id", "decision", "deception_probability", "confidence", "modalities", "reasoning", "timings", "trace_id", "summary", "human_review", "review_reason", "strategy", "final", "probability_low", "probability_high", "uncertainty", "window_start_s", "window_end_s", "decision_reason")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     DECEPTION_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -294,6 +338,10 @@ class AnalysisResult(_message.Message):
     FINAL_FIELD_NUMBER: _ClassVar[int]
     PROBABILITY_LOW_FIELD_NUMBER: _ClassVar[int]
     PROBABILITY_HIGH_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_START_S_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_S_FIELD_NUMBER: _ClassVar[int]
+    DECISION_REASON_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     decision: Decision
     deception_probability: float
@@ -309,7 +357,11 @@ class AnalysisResult(_message.Message):
     final: bool
     probability_low: float
     probability_high: float
-    def __init__(self, request_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., deception_probability: _Optional[float] = ..., confidence: _Optional[float] = ..., modalities: _Optional[_Iterable[_Union[ModalityResult, _Mapping]]] = ..., reasoning: _Optional[_Iterable[_Union[ReasoningStep, _Mapping]]] = ..., timings: _Optional[_Iterable[_Union[Timing, _Mapping]]] = ..., trace_id: _Optional[str] = ..., summary: _Optional[str] = ..., human_review: _Optional[bool] = ..., review_reason: _Optional[str] = ..., strategy: _Optional[_Union[FusionStrategy, str]] = ..., final: _Optional[bool] = ..., probability_low: _Optional[float] = ..., probability_high: _Optional[float] = ...) -> None: ...
+    uncertainty: Uncertainty
+    window_start_s: float
+    window_end_s: float
+    decision_reason: str
+    def __init__(self, request_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., deception_probability: _Optional[float] = ..., confidence: _Optional[float] = ..., modalities: _Optional[_Iterable[_Union[ModalityResult, _Mapping]]] = ..., reasoning: _Optional[_Iterable[_Union[ReasoningStep, _Mapping]]] = ..., timings: _Optional[_Iterable[_Union[Timing, _Mapping]]] = ..., trace_id: _Optional[str] = ..., summary: _Optional[str] = ..., human_review: _Optional[bool] = ..., review_reason: _Optional[str] = ..., strategy: _Optional[_Union[FusionStrategy, str]] = ..., final: _Optional[bool] = ..., probability_low: _Optional[float] = ..., probability_high: _Optional[float] = ..., uncertainty: _Optional[_Union[Uncertainty, _Mapping]] = ..., window_start_s: _Optional[float] = ..., window_end_s: _Optional[float] = ..., decision_reason: _Optional[str] = ...) -> None: ...
 
 class VideoFrame(_message.Message):
     __slots__ = ("image", "mime_type", "timestamp_s")
