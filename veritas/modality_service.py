@@ -37,7 +37,7 @@ tracer = trace.get_tracer("veritas.modality")
 
 _DONE = object()
 DEFAULT_LIVE_WINDOW_S = 5.0
-UNCALIBRATED_NOTE = "uncalibrated cue model (no labelled data): a score, never a verdict"
+UNCALIBRATED_NOTE = "uncalibrated for this input (see the model card): a score, never a verdict"
 
 
 async def _iterate_in_thread(iterator: Iterator[Window]) -> AsyncIterator[Window]:
@@ -104,6 +104,8 @@ def build_result(
     ]
     features.sort(key=lambda f: abs(f.contribution), reverse=True)
     notes = list(window.notes)
+    if spec.caveat:
+        notes.append(spec.caveat)
     if not spec.calibrated:
         notes.append(UNCALIBRATED_NOTE)
     result = common_pb2.ModalityResult(

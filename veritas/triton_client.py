@@ -41,6 +41,7 @@ class ModelSpec:
     card: str
     validated_auc: float  # subject/group-separated ROC AUC from the model card; 0.5 if none
     has_text_input: bool
+    caveat: str = ""  # one line every result of this model carries in its notes
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class TritonClient:
             card=params.get("card", ""),
             validated_auc=float(params.get("validated_auc", "0.5") or 0.5),
             has_text_input=any(i.get("name") == "text" for i in config.get("input", [])),
+            caveat=params.get("caveat", ""),
         )
 
     async def predict(
