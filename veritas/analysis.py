@@ -24,6 +24,22 @@ class InvalidInput(ValueError):
         self.problem = problem
 
 
+@dataclass(frozen=True)
+class Event:
+    """A timestamped event in the input: a blink, a micro-expression, a skin conductance
+    response. Times in seconds on the input's timeline."""
+
+    name: str
+    onset_s: float
+    apex_s: float
+    offset_s: float
+    magnitude: float = 0.0
+    detail: str = ""
+
+
+Span = tuple[int, int, str]  # character offsets [start, end) into the transcript, and the text
+
+
 @dataclass
 class Window:
     """Features measured over one span of the input (or over all of it, for the final result).
@@ -41,6 +57,8 @@ class Window:
     notes: list[str] = field(default_factory=list)
     text: str | None = None  # raw text, for models with a string input (text)
     usable: bool = True  # False: nothing measurable (e.g. no face); not sent to the model
+    events: list[Event] = field(default_factory=list)
+    spans: dict[str, list[Span]] = field(default_factory=dict)  # feature name -> matches
 
 
 class Analyzer(Protocol):

@@ -92,6 +92,10 @@ def build_result(
             unit=window.units.get(name, ""),
             baseline_value=window.baseline.get(name, 0.0),
             has_baseline=name in window.baseline,
+            spans=[
+                common_pb2.TextSpan(start=start, end=end, text=text)
+                for start, end, text in window.spans.get(name, ())
+            ],
         )
         for name, value in window.features.items()
         if math.isfinite(value)
@@ -123,6 +127,17 @@ def build_result(
         window_start_s=window.start_s,
         window_end_s=window.end_s,
         notes=notes,
+        events=[
+            common_pb2.Event(
+                name=e.name,
+                onset_s=e.onset_s,
+                apex_s=e.apex_s,
+                offset_s=e.offset_s,
+                magnitude=e.magnitude,
+                detail=e.detail,
+            )
+            for e in window.events
+        ],
     )
     if prediction:
         result.score = prediction.probability
