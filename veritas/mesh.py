@@ -108,8 +108,8 @@ class Mesh:
     def start_triton(self, ready_timeout_s: float = 120) -> None:
         from veritas.triton_server import TritonServer, prepare_local_repository
 
-        repo = self.run_dir / "model_repository"
-        prepare_local_repository(ROOT / "models" / "repository", repo)
+        source, repo = ROOT / "models" / "repository", self.run_dir / "model_repository"
+        prepare_local_repository(source, repo)
         server = TritonServer()
         server.start(
             repo,
@@ -119,6 +119,7 @@ class Mesh:
             log_path=self.run_dir / "logs" / "triton.log",
             ready_timeout_s=ready_timeout_s,
         )
+        server.watch(source, repo)  # new model versions in models/ load without a restart
         self.triton = server
 
     def start_service(self, name: str) -> None:
