@@ -64,7 +64,7 @@ class Window:
 class Analyzer(Protocol):
     """What one modality service implements (see services/*/analyzer.py)."""
 
-    modality: common_pb2.Modality.ValueType
+    modality: common_pb2.Modality
     model_name: str  # the Triton model that scores this modality's windows
 
     def prepare(self, request: modality_pb2.ModalityRequest) -> Any:

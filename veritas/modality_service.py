@@ -76,7 +76,7 @@ def feature_vector(window: Window, spec: ModelSpec) -> tuple[np.ndarray, list[st
 
 
 def build_result(
-    modality: common_pb2.Modality.ValueType,
+    modality: common_pb2.Modality,
     window: Window,
     spec: ModelSpec,
     prediction: Prediction | None,

@@ -127,17 +127,17 @@ def prepare_local_repository(
         out = dst / model_dir.name
         if not out.exists():
             files = {"config.pbtxt": config}
-            for v, data in versions.items():
-                files |= {f"{v}/model.onnx": data, f"{v}/model.py": model_code}
+            for version, data in versions.items():
+                files |= {f"{version}/model.onnx": data, f"{version}/model.py": model_code}
             _stage_then_move(out, files, dst.parent)
         else:
-            for v, data in sorted(versions.items()):
-                if not (out / v).exists():
+            for version, data in sorted(versions.items()):
+                if not (out / version).exists():
                     _stage_then_move(
-                        out / v, {"model.onnx": data, "model.py": model_code}, dst.parent
+                        out / version, {"model.onnx": data, "model.py": model_code}, dst.parent
                     )
                 else:
-                    _write_if_changed(out / v / "model.onnx", data)
+                    _write_if_changed(out / version / "model.onnx", data)
                     _write_if_changed(out / v / "model.py", model_code)
             _write_if_changed(out / "config.pbtxt", config)
             for stale in out.iterdir():
