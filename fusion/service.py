@@ -1,10 +1,12 @@
 """Fusion: fan out to the modality services at once, consume their streams as they arrive,
 fuse what has arrived, and answer by the deadline with whatever there is.
 
-Every modality update produces a progressive AnalysisResult (final=False); the last message
-is the final result (final=True), in which a modality that did not finish is TIMED_OUT and
-one whose service failed is FAILED, with the reason. Bad input reported by any modality
-service fails the whole call with INVALID_ARGUMENT: the caller has to fix it.
+Every modality update produces a progressive AnalysisResult (final=False) about the moment
+of that update, fusing each modality's evidence about the same moment (aggregate.py); the
+last message is the final result (final=True), in which a modality that did not finish is
+TIMED_OUT and one whose service failed is FAILED, with the reason. Bad input reported by any
+modality service fails the whole call with INVALID_ARGUMENT: the caller has to fix it. An
+unknown strategy is INVALID_ARGUMENT; STACKER with no trained stacker is FAILED_PRECONDITION.
 """
 
 from __future__ import annotations
@@ -14,30 +16,27 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import grpc
 from opentelemetry import trace
 
-from fusion import reasoning, strategies
+from fusion.aggregate import ALL_MODALITIES, Aggregate
 from fusion.media import resolve
+from fusion.stacker import Stacker, StackerError, StackerStore, stacker_path
 from veritas.analysis import InvalidInput
 from veritas.config import env
-from veritas.telemetry import current_trace_id
 from veritas.v1 import common_pb2, fusion_pb2_grpc, modality_pb2, modality_pb2_grpc
 
 log = logging.getLogger("veritas.fusion")
 tracer = trace.get_tracer("veritas.fusion")
 
 M = common_pb2
-ALL_MODALITIES = (M.VISION, M.AUDIO, M.TEXT, M.PHYSIOLOGY)
 LIVE_KIND = {
     "video_frame": M.VISION,
     "audio_chunk": M.AUDIO,
     "transcript_segment": M.TEXT,
     "physio_samples": M.PHYSIOLOGY,
 }
-UNEXPLAINED_FEATURES = 5  # features kept per modality when options.explain is false
 
 
 def _has_media(media: common_pb2.Media) -> bool:
@@ -97,94 +96,36 @@ def modality_request(
     return out
 
 
-@dataclass
-class Aggregate:
-    """The latest state of every modality in one analysis."""
-
-    request_id: str
-    options: common_pb2.Options
-    started: float = field(default_factory=time.perf_counter)
-    state: dict[int, common_pb2.ModalityResult] = field(default_factory=dict)
-    finished: set[int] = field(default_factory=set)
-
-    def open(self, modality: int) -> None:
-        self.state[modality] = M.ModalityResult(modality=modality, status=M.PENDING)
-
-    def skip(self, modality: int, reason: str) -> None:
-        self.state[modality] = M.ModalityResult(modality=modality, status=M.SKIPPED, reason=reason)
-        self.finished.add(modality)
-
-    @property
-    def running(self) -> list[int]:
-        return [m for m in self.state if m not in self.finished]
-
-    def update(self, modality: int, update: modality_pb2.ModalityUpdate) -> None:
-        result = update.result
-        if update.final:
-            self.state[modality] = result
-            self.finished.add(modality)
-        elif result.status == M.OK:
-            result.status = M.PENDING  # a window's score: the modality is still running
-            self.state[modality] = result
-
-    def fail(self, modality: int, status: int, reason: str) -> None:
-        last = self.state.get(modality)
-        self.state[modality] = M.ModalityResult(
-            modality=modality,
-            status=status,
-            reason=reason,
-            model=last.model if last else None,
-            latency_ms=(time.perf_counter() - self.started) * 1000,
-        )
-        self.finished.add(modality)
-
-    def result(self, final: bool) -> common_pb2.AnalysisResult:
-        strategy = self.options.strategy or M.LOG_ODDS
-        results = [self.state[m] for m in ALL_MODALITIES if m in self.state]
-        fused = strategies.fuse(results, strategy)
-        human_review, why = reasoning.review(fused)
-        if not self.options.explain:
-            results = [_trim(r) for r in results]
-        timings = [
-            M.Timing(stage=common_pb2.Modality.Name(r.modality).lower(), ms=r.latency_ms)
-            for r in results
-            if r.latency_ms
-        ]
-        timings.append(M.Timing(stage="total", ms=(time.perf_counter() - self.started) * 1000))
-        return M.AnalysisResult(
-            request_id=self.request_id,
-            decision=fused.decision,
-            deception_probability=fused.probability,
-            probability_low=fused.low,
-            probability_high=fused.high,
-            confidence=fused.confidence,
-            modalities=results,
-            reasoning=reasoning.trace(results, fused, strategy),
-            timings=timings,
-            trace_id=current_trace_id(),
-            summary=reasoning.summary(results, fused),
-            human_review=human_review,
-            review_reason=why,
-            strategy=strategy,
-            final=final,
-        )
-
-
-def _trim(result: common_pb2.ModalityResult) -> common_pb2.ModalityResult:
-    trimmed = M.ModalityResult()
-    trimmed.CopyFrom(result)
-    del trimmed.features[UNEXPLAINED_FEATURES:]
-    return trimmed
-
-
 Event = tuple[int, modality_pb2.ModalityUpdate | None, grpc.aio.AioRpcError | None]
 WAKE = -1  # an Event that only makes the aggregator re-check its deadline
 
 
+class StrategyUnavailable(Exception):
+    """The request asks for a strategy this server cannot run now (FAILED_PRECONDITION)."""
+
+
 class FusionServicer(fusion_pb2_grpc.FusionServicer):
-    def __init__(self, channels: dict[int, grpc.aio.Channel], default_deadline_s: float) -> None:
+    def __init__(
+        self,
+        channels: dict[int, grpc.aio.Channel],
+        default_deadline_s: float,
+        stackers: StackerStore | None = None,
+    ) -> None:
         self.stubs = {m: modality_pb2_grpc.ModalityAnalyzerStub(c) for m, c in channels.items()}
         self.default_deadline_s = default_deadline_s
+        self.stackers = stackers or StackerStore(stacker_path())
+
+    def stacker_for(self, options: common_pb2.Options, field: str) -> Stacker | None:
+        """The trained stacker when the request asks for STACKER. Raises InvalidInput for an
+        unknown strategy, StrategyUnavailable when STACKER has no trained stacker."""
+        if options.strategy not in common_pb2.FusionStrategy.values():
+            raise InvalidInput(f"{field}.strategy", f"unknown fusion strategy {options.strategy}")
+        if options.strategy != M.STACKER:
+            return None
+        try:
+            return self.stackers.get()
+        except StackerError as e:
+            raise StrategyUnavailable(f"{field}.strategy: STACKER is unavailable: {e}") from e
 
     def budget(self, options: common_pb2.Options, context: grpc.aio.ServicerContext) -> float:
         """Seconds left to answer: the tightest of the gRPC deadline, the request's own
@@ -223,8 +164,9 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.details())
                 agg.fail(modality, M.FAILED, f"{error.code().name}: {error.details()}")
             elif update is None:
-                if modality not in agg.finished:
-                    agg.fail(modality, M.FAILED, "stream ended without a final result")
+                if modality in agg.finished:
+                    continue  # the stream closed after its final result: nothing new
+                agg.fail(modality, M.FAILED, "stream ended without a final result")
             else:
                 agg.update(modality, update)
             yield agg.result(final=False)
@@ -241,14 +183,17 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         self, request: common_pb2.AnalysisRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[common_pb2.AnalysisResult]:
         request_id = request.request_id or uuid.uuid4().hex
-        agg = Aggregate(request_id, request.options)
-        budget = self.budget(request.options, context)
-        deadline = asyncio.get_running_loop().time() + budget
         try:
+            stacker = self.stacker_for(request.options, "options")
             with tracer.start_as_current_span("fusion.plan"):
                 calls, skipped = await asyncio.to_thread(plan, request)
         except InvalidInput as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        except StrategyUnavailable as e:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+        agg = Aggregate(request_id, request.options, stacker)
+        budget = self.budget(request.options, context)
+        deadline = asyncio.get_running_loop().time() + budget
         for m, reason in skipped.items():
             agg.skip(m, reason)
         events: asyncio.Queue[Event] = asyncio.Queue()
@@ -308,6 +253,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         reading.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (context.time_remaining() or 24 * 3600)
+        refused: list[tuple[grpc.StatusCode, str]] = []
 
         async def route() -> None:
             nonlocal config, deadline
@@ -318,6 +264,14 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                         config = chunk.config
                         agg.request_id = config.request_id or agg.request_id
                         agg.options = config.options
+                        try:
+                            agg.stacker = self.stacker_for(config.options, "config.options")
+                        except InvalidInput as e:
+                            refused.append((grpc.StatusCode.INVALID_ARGUMENT, str(e)))
+                            return
+                        except StrategyUnavailable as e:
+                            refused.append((grpc.StatusCode.FAILED_PRECONDITION, str(e)))
+                            return
                         continue
                     modality = LIVE_KIND.get(kind or "")
                     if modality is None:
@@ -350,6 +304,8 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             router.cancel()
             for t in tasks:
                 t.cancel()
+        if refused:
+            await context.abort(*refused[0])
         if not agg.state:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "stream: no input chunks")
         yield agg.result(final=True)

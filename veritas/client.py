@@ -39,6 +39,7 @@ STRATEGY_NAMES = {
     "log_odds": common_pb2.LOG_ODDS,
     "weighted_average": common_pb2.WEIGHTED_AVERAGE,
     "majority_vote": common_pb2.MAJORITY_VOTE,
+    "stacker": common_pb2.STACKER,
 }
 
 

@@ -47,6 +47,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "comma-separated URI prefixes fusion may fetch "
         "media from (e.g. file:///data/media/); empty: none",
     ),
+    "VERITAS_FUSION_STACKER": ("", "trained stacker file for the STACKER strategy (fusion); "
+                               "empty: models/fusion/stacker.json"),
     "VERITAS_DEFAULT_DEADLINE_S": ("30", "deadline when the caller sets none"),
     "VERITAS_MAX_DEADLINE_S": ("120", "longest deadline the gateway passes down"),
     "VERITAS_MAX_MESSAGE_MB": ("64", "largest gRPC message accepted (media travel inline)"),

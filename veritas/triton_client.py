@@ -21,6 +21,16 @@ from veritas.telemetry import traceparent_headers
 tracer = trace.get_tracer("veritas.triton")
 
 
+CHANNEL_ARGS = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.keepalive_time_ms", 30000),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+]
+
+
 class TritonUnavailable(RuntimeError):
     """Triton could not be reached or did not answer in time."""
 
@@ -59,7 +69,8 @@ class TritonClient:
     def __init__(self, url: str, timeout_s: float) -> None:
         self.url = url
         self.timeout_s = timeout_s
-        self._client = triton_aio.InferenceServerClient(url)
+        # Reconnect quickly after Triton restarts (gRPC's default backoff grows to 2 min).
+        self._client = triton_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
         self._specs: dict[str, ModelSpec] = {}
         self._lock = asyncio.Lock()
 

@@ -1,0 +1,170 @@
+"""The state of one analysis while the modality streams arrive, and the results built from it.
+
+Each modality's window results are kept on the shared timeline. A progressive result is
+about the moment of the update that triggered it and fuses, from every modality, the result
+about that moment (timeline.py); the final result fuses each modality's whole-input answer,
+or marks it FAILED / TIMED_OUT with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import cast
+
+from fusion import reasoning, strategies, timeline
+from fusion.evidence import name
+from fusion.stacker import Stacker
+from veritas.telemetry import current_trace_id
+from veritas.v1 import common_pb2, modality_pb2
+
+M = common_pb2
+ALL_MODALITIES: tuple[common_pb2.Modality, ...] = (M.VISION, M.AUDIO, M.TEXT, M.PHYSIOLOGY)
+UNEXPLAINED_FEATURES = 5  # features kept per modality when options.explain is false
+CLOSED = (M.SKIPPED, M.FAILED, M.TIMED_OUT)
+
+
+def _when(result: common_pb2.ModalityResult) -> str:
+    s = timeline.span(result)
+    return "untimed" if s is None else f"{s[0]:.1f}-{s[1]:.1f} s"
+
+
+@dataclass
+class Aggregate:
+    request_id: str
+    options: common_pb2.Options
+    stacker: Stacker | None = None
+    started: float = field(default_factory=time.perf_counter)
+    state: dict[int, common_pb2.ModalityResult] = field(default_factory=dict)
+    finished: set[int] = field(default_factory=set)
+    windows: dict[int, list[common_pb2.ModalityResult]] = field(default_factory=dict)
+    moment: timeline.Span | None = None  # what the latest progressive result is about
+
+    def open(self, modality: int) -> None:
+        self.state[modality] = _result(modality, M.PENDING)
+        self.windows[modality] = []
+
+    def skip(self, modality: int, reason: str) -> None:
+        self.state[modality] = _result(modality, M.SKIPPED, reason)
+        self.finished.add(modality)
+
+    @property
+    def running(self) -> list[int]:
+        return [m for m in self.state if m not in self.finished]
+
+    def update(self, modality: int, update: modality_pb2.ModalityUpdate) -> None:
+        result = update.result
+        if update.final:
+            self.state[modality] = result
+            self.finished.add(modality)
+        else:
+            if result.status == M.OK:
+                result.status = M.PENDING  # a window's score: the modality is still running
+                self.state[modality] = result
+            self.windows.setdefault(modality, []).append(result)
+        self.moment = timeline.span(result)
+
+    def fail(self, modality: int, status: int, reason: str) -> None:
+        last = self.state.get(modality)
+        self.state[modality] = _result(modality, status, reason)
+        if last is not None and last.model.name:
+            self.state[modality].model.CopyFrom(last.model)
+        self.state[modality].latency_ms = (time.perf_counter() - self.started) * 1000
+        self.finished.add(modality)
+
+    def aligned(self) -> tuple[list[common_pb2.ModalityResult], str]:
+        """Each modality's result about the current moment, and how they were aligned."""
+        moment = self.moment
+        out: list[common_pb2.ModalityResult] = []
+        used, none = [], []
+        for m in ALL_MODALITIES:
+            if m not in self.state:
+                continue
+            state = self.state[m]
+            if state.status in CLOSED and not self.windows.get(m):
+                out.append(state)
+                continue
+            candidates = list(self.windows.get(m, []))
+            if m in self.finished and state.status not in CLOSED:
+                candidates.append(state)
+            match = timeline.best_match(moment, candidates)
+            if match is not None:
+                out.append(match)
+                used.append(f"{name(m)} {_when(match)}")
+            elif state.status in CLOSED:
+                out.append(state)
+            else:
+                seen = timeline.covered(candidates)
+                if seen is not None:
+                    where = f"it covers {_when_span(seen)}"
+                else:
+                    where = "its results carry no timestamps" if candidates else "nothing yet"
+                reason = f"no result about {timeline.describe(moment)} ({where})"
+                out.append(_result(m, M.PENDING, reason))
+                none.append(name(m))
+        text = f"aligned on {timeline.describe(moment)}: " + (", ".join(used) or "nothing")
+        if none:
+            text += f"; no result about this moment from {', '.join(none)}"
+        return out, text
+
+    def result(self, final: bool) -> common_pb2.AnalysisResult:
+        strategy = self.options.strategy or M.LOG_ODDS
+        if final:
+            results = [self.state[m] for m in ALL_MODALITIES if m in self.state]
+            moment, alignment = timeline.covered(results), ""
+        else:
+            results, alignment = self.aligned()
+            moment = self.moment
+        fused = strategies.fuse(results, strategy, self.stacker)
+        human_review, why = reasoning.review(fused, results)
+        steps = reasoning.trace(results, fused, alignment, why)
+        summary = reasoning.summary(results, fused, "" if final else timeline.describe(moment))
+        if not self.options.explain:
+            results = [_trim(r) for r in results]
+        timings = [
+            M.Timing(stage=name(r.modality), ms=r.latency_ms) for r in results if r.latency_ms
+        ]
+        timings.append(M.Timing(stage="total", ms=(time.perf_counter() - self.started) * 1000))
+        u = fused.uncertainty
+        return M.AnalysisResult(
+            request_id=self.request_id,
+            decision=fused.decision,
+            decision_reason=fused.reason,
+            deception_probability=fused.probability,
+            probability_low=fused.low,
+            probability_high=fused.high,
+            uncertainty=M.Uncertainty(
+                model=u.model, disagreement=u.disagreement, missing=u.missing, total=u.total
+            ),
+            confidence=fused.confidence,
+            modalities=results,
+            reasoning=steps,
+            timings=timings,
+            trace_id=current_trace_id(),
+            summary=summary,
+            human_review=human_review,
+            review_reason=why,
+            strategy=strategy,
+            final=final,
+            window_start_s=moment[0] if moment else 0.0,
+            window_end_s=moment[1] if moment else 0.0,
+        )
+
+
+def _result(modality: int, status: int, reason: str = "") -> common_pb2.ModalityResult:
+    return M.ModalityResult(
+        modality=cast(common_pb2.Modality, modality),
+        status=cast(common_pb2.ModalityStatus, status),
+        reason=reason,
+    )
+
+
+def _when_span(s: timeline.Span) -> str:
+    return f"{s[0]:.1f}-{s[1]:.1f} s"
+
+
+def _trim(result: common_pb2.ModalityResult) -> common_pb2.ModalityResult:
+    trimmed = M.ModalityResult()
+    trimmed.CopyFrom(result)
+    del trimmed.features[UNEXPLAINED_FEATURES:]
+    return trimmed
