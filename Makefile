@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/veritas/v1/*.proto)
 
-.PHONY: setup proto run test test-unit lint models evaluate clean
+.PHONY: setup proto run test test-unit lint models evaluate clean images images-push
 
 setup: $(STAMP)
 
@@ -42,6 +42,22 @@ models: setup
 	$(PY) -m models.training.vision
 	$(PY) -m models.training.audio_cues
 	$(PY) -m models.training.physiology_cues
+
+IMAGES       := gateway fusion vision audio text physiology model-repository
+IMAGE_TAG    ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' helm/veritas/Chart.yaml)
+IMAGE_PREFIX ?= veritas-
+DOCKER       ?= docker
+
+# One image per deployable (docker/*.Dockerfile) plus Triton's model repository, tagged
+# $(IMAGE_PREFIX)<name>:$(IMAGE_TAG), the names helm/veritas expects. Needs a Docker engine.
+images:
+	@for name in $(IMAGES); do \
+	  echo "$(DOCKER) build -f docker/$$name.Dockerfile -t $(IMAGE_PREFIX)$$name:$(IMAGE_TAG) ."; \
+	  $(DOCKER) build -f docker/$$name.Dockerfile -t $(IMAGE_PREFIX)$$name:$(IMAGE_TAG) . || exit 1; \
+	done
+
+images-push: images
+	@for name in $(IMAGES); do $(DOCKER) push $(IMAGE_PREFIX)$$name:$(IMAGE_TAG) || exit 1; done
 
 clean:
 	rm -rf .run .pytest_cache .ruff_cache .mypy_cache

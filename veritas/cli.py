@@ -177,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-sample", action="store_true")
     up.set_defaults(func=cmd_up)
 
+    from veritas import cluster
+
+    cluster.add_parser(sub)
+
     args = parser.parse_args(argv)
     return int(args.func(args))
 

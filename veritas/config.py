@@ -47,11 +47,19 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "comma-separated URI prefixes fusion may fetch "
         "media from (e.g. file:///data/media/); empty: none",
     ),
-    "VERITAS_FUSION_STACKER": ("", "trained stacker file for the STACKER strategy (fusion); "
-                               "empty: models/fusion/stacker.json"),
+    "VERITAS_FUSION_STACKER": (
+        "",
+        "trained stacker file for the STACKER strategy (fusion); empty: models/fusion/stacker.json",
+    ),
     "VERITAS_DEFAULT_DEADLINE_S": ("30", "deadline when the caller sets none"),
     "VERITAS_MAX_DEADLINE_S": ("120", "longest deadline the gateway passes down"),
     "VERITAS_MAX_MESSAGE_MB": ("64", "largest gRPC message accepted (media travel inline)"),
+    "VERITAS_MAX_CONNECTION_AGE_S": (
+        "0",
+        "servers close each client connection after about "
+        "this many seconds (in-flight calls finish) so clients "
+        "re-resolve DNS and reach new pods; 0: never",
+    ),
     "VERITAS_SHUTDOWN_GRACE_S": ("10", "on SIGTERM: time allowed for in-flight calls"),
     "VERITAS_VISION_MAX_DURATION_S": ("600", "longest video the vision service decodes"),
     "VERITAS_VISION_MAX_BYTES": ("536870912", "largest video the vision service accepts"),
@@ -79,6 +87,7 @@ class ServiceConfig:
     metrics_port: int
     max_message_bytes: int
     shutdown_grace_s: float
+    max_connection_age_s: float
     log_level: str
     otlp_endpoint: str
     trace_file: str
@@ -92,6 +101,7 @@ class ServiceConfig:
             metrics_port=int(os.environ.get("VERITAS_METRICS_PORT", DEFAULT_METRICS_PORTS[name])),
             max_message_bytes=int(float(env("VERITAS_MAX_MESSAGE_MB")) * 1024 * 1024),
             shutdown_grace_s=float(env("VERITAS_SHUTDOWN_GRACE_S")),
+            max_connection_age_s=float(env("VERITAS_MAX_CONNECTION_AGE_S")),
             log_level=env("VERITAS_LOG_LEVEL"),
             otlp_endpoint=env("OTEL_EXPORTER_OTLP_ENDPOINT"),
             trace_file=env("VERITAS_TRACE_FILE"),
@@ -103,13 +113,28 @@ def service_address(name: str) -> str:
     return env(f"VERITAS_{name.upper()}_ADDR")
 
 
-def channel_options(max_message_bytes: int | None = None) -> list[tuple[str, int]]:
-    """gRPC options raising the 4 MiB default deliberately: media travel inline."""
+def channel_options(max_message_bytes: int | None = None) -> list[tuple[str, int | str]]:
+    """Client channel options: the 4 MiB default raised deliberately (media travel inline),
+    and round robin over every address a `dns:///` target resolves to (headless Services
+    in Kubernetes), so load spreads across pods instead of pinning to the first."""
     limit = max_message_bytes or int(float(env("VERITAS_MAX_MESSAGE_MB")) * 1024 * 1024)
     return [
         ("grpc.max_send_message_length", limit),
         ("grpc.max_receive_message_length", limit),
+        ("grpc.lb_policy_name", "round_robin"),
     ]
+
+
+def server_options(config: ServiceConfig) -> list[tuple[str, int]]:
+    """Server options: message limits, and a maximum connection age (no grace: live streams
+    are never cut) so clients reconnect and discover new pods."""
+    options = [
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+    ]
+    if config.max_connection_age_s > 0:
+        options.append(("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)))
+    return options
 
 
 def markdown_table() -> str:

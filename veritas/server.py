@@ -16,7 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-from veritas.config import ServiceConfig, channel_options
+from veritas.config import ServiceConfig, server_options
 from veritas.metrics import MetricsInterceptor, start_metrics
 from veritas.telemetry import setup_logging, setup_tracing
 
@@ -36,7 +36,7 @@ async def serve(
     """Serve until SIGTERM/SIGINT (or `stop` is set), then drain and return."""
     server = grpc.aio.server(
         interceptors=[aio_server_interceptor(), MetricsInterceptor(config.name)],
-        options=channel_options(config.max_message_bytes),
+        options=server_options(config),
     )
     names = list(register(server))
     health_servicer = health.aio.HealthServicer()

@@ -16,18 +16,17 @@ from opentelemetry import trace
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException
 
+from veritas.config import channel_options
 from veritas.telemetry import traceparent_headers
 
 tracer = trace.get_tracer("veritas.triton")
 
 
-CHANNEL_ARGS = [
+RECONNECT_ARGS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
     ("grpc.keepalive_time_ms", 30000),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
 ]
 
 
@@ -70,7 +69,9 @@ class TritonClient:
         self.url = url
         self.timeout_s = timeout_s
         # Reconnect quickly after Triton restarts (gRPC's default backoff grows to 2 min).
-        self._client = triton_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
+        self._client = triton_aio.InferenceServerClient(
+            url, channel_args=[*channel_options(), *RECONNECT_ARGS]
+        )
         self._specs: dict[str, ModelSpec] = {}
         self._lock = asyncio.Lock()
 
