@@ -8,6 +8,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/veritas/v1/*.proto)
 
+
+.PHONY: sysdeps
 .PHONY: setup proto run test test-unit lint models evaluate clean images images-push
 
 setup: $(STAMP)
@@ -25,7 +27,14 @@ proto: $(STAMP)
 run: setup proto
 	$(PY) -m veritas.cli up
 
-test: setup
+# System packages the tests need: redis-server (the gateway's rate limits shared across
+# replicas). Installed with apt when missing (as root, e.g. in CI).
+sysdeps:
+	@command -v redis-server >/dev/null || { echo "installing redis-server (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends redis-server; }
+
+test: setup sysdeps
 	$(PY) -m pytest -q -ra
 
 test-unit: setup
@@ -58,6 +67,10 @@ images:
 
 images-push: images
 	@for name in $(IMAGES); do $(DOCKER) push $(IMAGE_PREFIX)$$name:$(IMAGE_TAG) || exit 1; done
+
+# Retrain every model, rewrite its card, check every card has its sections (docs/models.md).
+evaluate: setup
+	$(PY) -m models.evaluate
 
 clean:
 	rm -rf .run .pytest_cache .ruff_cache .mypy_cache

@@ -1,33 +1,36 @@
-"""The seam for authentication, authorisation and rate limiting.
+"""Who is calling and what they may do.
 
-The gateway asks its `AccessPolicy` to admit every call before doing any work. This
-version ships `OpenPolicy`, which admits everything, for local use on loopback; the
-authenticated, rate-limited policy plugs in here without touching the servicer.
+`Principal` is the authenticated caller; `require_role` is the one authorisation rule:
+analysts analyse, admins manage keys and read usage (a key may hold both roles).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import grpc
+
+from gateway.errors import Refused
+
+ANALYST = "analyst"
+ADMIN = "admin"
 
 
 @dataclass(frozen=True)
 class Principal:
     tenant: str
     roles: frozenset[str]
+    subject: str = ""  # JWT `sub`, or the API key's name
+    key_id: str = ""  # API key id, or the JWT's `kid`
+    method: str = "none"  # how it authenticated: key, jwt, none
 
 
-class AccessPolicy(Protocol):
-    async def admit(self, method: str, context: grpc.aio.ServicerContext) -> Principal:
-        """Return who is calling, or abort the call (UNAUTHENTICATED, PERMISSION_DENIED,
-        RESOURCE_EXHAUSTED)."""
-        ...
+ANONYMOUS = Principal(tenant="local", roles=frozenset({ANALYST}), subject="anonymous")
 
 
-class OpenPolicy:
-    """Admit every call as the local tenant. Only for a gateway bound to loopback."""
-
-    async def admit(self, method: str, context: grpc.aio.ServicerContext) -> Principal:
-        return Principal(tenant="local", roles=frozenset({"analyst"}))
+def require_role(principal: Principal, role: str) -> None:
+    if role not in principal.roles:
+        raise Refused(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"tenant {principal.tenant!r}: this call needs the {role!r} role",
+        )

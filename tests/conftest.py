@@ -24,7 +24,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     run_dir = tmp_path_factory.mktemp("mesh")
     trace_file = run_dir / "spans.jsonl"
-    with Mesh(run_dir, extra_env={"VERITAS_TRACE_FILE": str(trace_file)}).start() as m:
+    # Auth is off for this loopback mesh; the gateway tests start their own gateways with it on.
+    env = {"VERITAS_TRACE_FILE": str(trace_file), "VERITAS_AUTH": "none"}
+    with Mesh(run_dir, extra_env=env).start() as m:
         yield m
 
 

@@ -14,32 +14,60 @@ from veritas.v1 import common_pb2 as pb
 
 
 def test_analyze_prints_a_readable_result(mesh: Mesh, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main([
-        "--target", mesh.address("gateway"), "analyze",
-        "--audio", str(SAMPLES / "speech.wav"),
-        "--transcript", f"@{SAMPLES / 'transcript.txt'}",
-        "--physio", str(SAMPLES / "physiology.csv"),
-    ])
+    code = main(
+        [
+            "--target",
+            mesh.address("gateway"),
+            "analyze",
+            "--audio",
+            str(SAMPLES / "speech.wav"),
+            "--transcript",
+            f"@{SAMPLES / 'transcript.txt'}",
+            "--physio",
+            str(SAMPLES / "physiology.csv"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("Decision:")
-    for expected in ("P(deceptive):", "modality", "audio", "text", "physiology", "SKIPPED",
-                     "Reasoning:", "[act] decide"):
+    for expected in (
+        "P(deceptive):",
+        "modality",
+        "audio",
+        "text",
+        "physiology",
+        "SKIPPED",
+        "Reasoning:",
+        "[act] decide",
+    ):
         assert expected in out
 
 
 def test_analyze_json(mesh: Mesh, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--target", mesh.address("gateway"), "analyze", "--transcript",
-                 "I went to the shop, then I drove home.", "--json"])
+    code = main(
+        [
+            "--target",
+            mesh.address("gateway"),
+            "analyze",
+            "--transcript",
+            "I went to the shop, then I drove home.",
+            "--json",
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert result["decision"] in ("TRUTHFUL", "DECEPTIVE", "INCONCLUSIVE")
     assert {m["modality"] for m in result["modalities"]} == {
-        "VISION", "AUDIO", "TEXT", "PHYSIOLOGY"}
+        "VISION",
+        "AUDIO",
+        "TEXT",
+        "PHYSIOLOGY",
+    }
 
 
-def test_analyze_reports_bad_input(mesh: Mesh, capsys: pytest.CaptureFixture[str],
-                                   tmp_path) -> None:
+def test_analyze_reports_bad_input(
+    mesh: Mesh, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"not audio at all")
     code = main(["--target", mesh.address("gateway"), "analyze", "--audio", str(junk)])
@@ -58,7 +86,14 @@ def test_health_shows_every_service_and_triton(
     assert code == 0, out
     lines = out.splitlines()
     assert [line.split()[0] for line in lines] == [
-        "gateway", "fusion", "vision", "audio", "text", "physiology", "triton"]
+        "gateway",
+        "fusion",
+        "vision",
+        "audio",
+        "text",
+        "physiology",
+        "triton",
+    ]
     assert all("SERVING" in line for line in lines)
     assert "text_deception" in lines[-1]
 

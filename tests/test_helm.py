@@ -348,14 +348,7 @@ def documented_variables() -> set[str]:
     """Environment variables the code reads and docs/configuration.md lists."""
     from veritas import config
 
-    names = set(config.VARIABLES)
-    try:  # the gateway's own settings, until they move into veritas.config.VARIABLES
-        from gateway import settings
-
-        names |= set(settings.VARIABLES)
-    except ImportError:
-        pass
-    return names
+    return set(config.VARIABLES)
 
 
 def test_chart_sets_only_variables_the_code_reads(docs: list[hc.Doc]) -> None:

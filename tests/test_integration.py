@@ -26,7 +26,8 @@ ONE_MODALITY = {
     "text": dict(transcript=TRANSCRIPT),
     "physiology": dict(physiology=SAMPLES / "physiology.csv"),
 }
-UNCALIBRATED = {"audio", "physiology"}
+# Vision: trained on human-coded behaviour codes, served automatic ones (see its card).
+UNCALIBRATED = {"audio", "physiology", "vision"}
 
 
 def by_name(result: pb.AnalysisResult) -> dict[str, pb.ModalityResult]:

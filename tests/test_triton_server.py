@@ -234,6 +234,8 @@ def test_prepare_rewrites_only_the_platform_line(tmp_path: Path) -> None:
     mtime = (version / "model.onnx").stat().st_mtime_ns
     prepare_local_repository(tmp_path / "src", tmp_path / "dst")  # idempotent: no reload
     assert (version / "model.onnx").stat().st_mtime_ns == mtime
+    # The source repository is only read, on the first pass and on every later one.
+    assert sorted(p.name for p in (tmp_path / "src" / "t_linear" / "1").iterdir()) == ["model.onnx"]
 
 
 def test_local_config_requires_the_onnx_platform() -> None:

@@ -45,7 +45,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"veritas: {e}", file=sys.stderr)
         return 2
-    with Client(args.target, timeout_s=args.timeout) as client:
+    with Client(args.target, timeout_s=args.timeout, api_key=args.api_key) as client:
         try:
             result = client.analyze(request)
         except grpc.RpcError as e:
@@ -120,12 +120,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from veritas import keys
     from veritas.mesh import Mesh, Ports
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    mesh = Mesh(ROOT / ".run", Ports.defaults())
+    run_dir = ROOT / ".run"
+    key = keys.ensure_local_key(run_dir / "keys.json")
+    mesh = Mesh(
+        run_dir,
+        Ports.defaults(),
+        extra_env={
+            "VERITAS_AUTH": "keys",
+            "VERITAS_API_KEYS_FILE": str(run_dir / "keys.json"),
+            "VERITAS_TRACE_FILE": str(run_dir / "spans.jsonl"),
+            "VERITAS_AUDIT_FILE": str(run_dir / "audit.jsonl"),
+        },
+    )
     print("Starting Triton and the six services (logs in .run/logs/) ...", flush=True)
     started = time.monotonic()
     try:
@@ -155,6 +167,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="veritas", description=__doc__.split("\n")[0])
     parser.add_argument("--target", default=env("VERITAS_GATEWAY_ADDR"), help="gateway address")
+    parser.add_argument(
+        "--api-key", default=env("VERITAS_API_KEY") or None, help="API key (VERITAS_API_KEY)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     analyze = sub.add_parser("analyze", help="analyse media, a transcript and signals")
@@ -177,9 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-sample", action="store_true")
     up.set_defaults(func=cmd_up)
 
-    from veritas import cluster
+    from veritas import cluster, keys, tracing_view
+    from veritas import train as train_command
+
+    retrain = sub.add_parser(
+        "train", help="refit a model on your labelled features, publish a new version"
+    )
+    train_command.add_arguments(retrain)
+    retrain.set_defaults(func=train_command.run)
 
     cluster.add_parser(sub)
+    keys.add_subcommand(sub)
+    tracing_view.add_subcommand(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -67,6 +67,51 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_DATA_DIR": ("../shared/data", "labelled data for `make models` (training only)"),
     "VERITAS_LOG_LEVEL": ("INFO", "log level of the JSON logs on stderr"),
     "VERITAS_TRACE_FILE": ("", "append finished spans as JSON lines to this file"),
+    # gateway
+    "VERITAS_AUTH": (
+        "keys",
+        "gateway authentication: comma-separated `keys`, `jwt`; `none` admits anonymous "
+        "callers as tenant `local` (loopback only)",
+    ),
+    "VERITAS_API_KEYS_FILE": (
+        "",
+        "JSON file of hashed API keys (`veritas keys`); re-read when it changes",
+    ),
+    "VERITAS_JWT_JWKS": ("", "JWKS for bearer tokens: an https:// URL or a file path"),
+    "VERITAS_JWT_ISSUER": ("", "required `iss` of bearer tokens"),
+    "VERITAS_JWT_AUDIENCE": ("", "required `aud` of bearer tokens"),
+    "VERITAS_JWT_LEEWAY_S": ("30", "clock skew allowed on `exp`/`nbf`/`iat`"),
+    "VERITAS_JWT_TENANT_CLAIM": ("tenant", "claim naming the caller's tenant"),
+    "VERITAS_JWT_ROLES_CLAIM": ("roles", "claim listing the caller's roles (list or spaces)"),
+    "VERITAS_REDIS_URL": (
+        "",
+        "Redis shared by gateway replicas for rate limits and usage; empty: per replica",
+    ),
+    "VERITAS_RATE_LIMIT_RPS": ("10", "token bucket refill per tenant, analyses per second"),
+    "VERITAS_RATE_LIMIT_BURST": ("20", "token bucket size per tenant"),
+    "VERITAS_MAX_STREAMS_PER_TENANT": ("4", "concurrent AnalyzeStream calls per tenant"),
+    "VERITAS_MAX_REQUEST_MB": (
+        "64",
+        "largest request the gateway reads (gRPC message; HTTP body of /v1/*)",
+    ),
+    "VERITAS_MAX_LEGACY_REQUEST_KB": ("1024", "largest body of POST /api/analyze"),
+    "VERITAS_GATEWAY_BUDGET_MS": (
+        "50",
+        "time the gateway keeps from the caller's deadline before passing it down",
+    ),
+    "VERITAS_MAX_STREAM_S": ("3600", "longest AnalyzeStream call"),
+    "VERITAS_HTTP_PORT": ("8080", "gateway HTTP/JSON port; 0 disables"),
+    "VERITAS_TLS_CERT": ("", "PEM certificate (chain) for the gateway's public ports"),
+    "VERITAS_TLS_KEY": ("", "PEM private key for VERITAS_TLS_CERT"),
+    "VERITAS_AUDIT_FILE": (
+        "",
+        "append the audit log (JSON lines) to this file; empty: to the service log",
+    ),
+    "VERITAS_API_KEY": ("", "API key the CLI and SDK examples send to the gateway"),
+    # mutual TLS between services (all three, or none)
+    "VERITAS_MTLS_CA": ("", "PEM CA that signs every service's certificate; set: mutual TLS"),
+    "VERITAS_MTLS_CERT": ("", "this service's PEM certificate (server and client)"),
+    "VERITAS_MTLS_KEY": ("", "this service's PEM private key"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("", "OTLP/gRPC collector for traces; empty: no export"),
 }
 

@@ -41,6 +41,7 @@ class Ports:
     triton_grpc: int
     triton_http: int
     triton_metrics: int
+    http: int = 8080  # the gateway's HTTP/JSON API
 
     @classmethod
     def defaults(cls) -> Ports:
@@ -54,6 +55,7 @@ class Ports:
             free_port(),
             free_port(),
             free_port(),
+            http=free_port(),
         )
 
 
@@ -86,6 +88,10 @@ class Mesh:
         return f"127.0.0.1:{self.ports.grpc[service]}"
 
     @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.http}"
+
+    @property
     def triton_url(self) -> str:
         return f"127.0.0.1:{self.ports.triton_grpc}"
 
@@ -102,6 +108,8 @@ class Mesh:
         )
         for peer in SERVICES:
             env[f"VERITAS_{peer.upper()}_ADDR"] = self.address(peer)
+        if service == "gateway":
+            env["VERITAS_HTTP_PORT"] = str(self.ports.http)
         env.update(self.extra_env)
         return env
 

@@ -138,7 +138,7 @@ def prepare_local_repository(
                     )
                 else:
                     _write_if_changed(out / version / "model.onnx", data)
-                    _write_if_changed(out / v / "model.py", model_code)
+                    _write_if_changed(out / version / "model.py", model_code)
             _write_if_changed(out / "config.pbtxt", config)
             for stale in out.iterdir():
                 if stale.is_dir() and stale.name.isdigit() and stale.name not in versions:

@@ -28,8 +28,8 @@ def test_a_requested_modality_without_input_is_named():
     [
         (pb.Options(target_fps=500), "request.options.target_fps"),
         (pb.Options(window_s=-1), "request.options.window_s"),
-        (pb.Options(strategy=99), "request.options.strategy"),
-        (pb.Options(modalities=[0]), "request.options.modalities[0]"),
+        (pb.Options(strategy=99), "request.options.strategy"),  # type: ignore[arg-type]
+        (pb.Options(modalities=[0]), "request.options.modalities[0]"),  # type: ignore[list-item]
     ],
 )
 def test_bad_options_are_named(options, field):

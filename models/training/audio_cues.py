@@ -26,12 +26,18 @@ import onnx
 import onnxruntime as ort
 
 from models.training.linear_onnx import linear_model, save
+from models.training.triton_config import config_pbtxt
 
 MODEL_NAME = "audio_cues"
 VERSION = "1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = REPO_ROOT / "models" / "repository" / MODEL_NAME
 CARD_PATH = "models/cards/audio_cues.md"
+SAMPLE = REPO_ROOT / "samples" / "speech.wav"
+CAVEAT = (
+    "explicit cue model: published meta-analytic effects (DePaulo et al. 2003), no labelled "
+    "speech behind it, never validated; pitch change only"
+)
 
 DEPAULO = (
     "DePaulo, B. M., Lindsay, J. J., Malone, B. E., Muhlenbruck, L., Charlton, K., & Cooper, "
@@ -77,35 +83,99 @@ CUES: tuple[Cue, ...] = (
     ),
 )
 
-# Measured and reported by the audio service, but given no weight, and why.
-UNWEIGHTED: tuple[tuple[str, str], ...] = (
+# Measured and reported by the audio service, but given no weight, and why. "egemaps.*" stands
+# for the 88 eGeMAPS functionals. tests/test_model.py checks that every emitted name is here.
+UNWEIGHTED: tuple[tuple[tuple[str, ...], str], ...] = (
     (
-        "pause_count, pause_rate_per_min, pause_mean_s, pause_longest_s",
+        ("pitch_mean_hz",),
+        "absolute pitch is set by the speaker's sex, age and voice; the cue is its change from "
+        "the same speaker's reference, `pitch_change_st`.",
+    ),
+    (
+        (
+            "pause_count",
+            "pause_rate_per_min",
+            "pause_mean_s",
+            "pause_longest_s",
+            "pause_rate_change_per_min",
+            "pause_mean_change_s",
+        ),
         "silent pauses showed no reliable association with deception in DePaulo et al. (2003) "
         "(a near-zero, non-significant combined effect); a prior of zero is the honest weight.",
     ),
     (
-        "articulation_rate_syl_s, articulation_rate_change_pct",
+        (
+            "speech_rate_syl_s",
+            "articulation_rate_syl_s",
+            "speech_rate_change_pct",
+            "articulation_rate_change_pct",
+        ),
         "rate of speaking: near-zero, non-significant combined effect in DePaulo et al. (2003).",
     ),
     (
-        "loudness_mean_dbfs, loudness_sd_db, loudness_change_db",
+        ("onset_latency_s",),
+        "Sporer & Schwandt (2006) report response latency as positively related to deception, "
+        "DePaulo et al. (2003) found no reliable effect: the two meta-analyses do not agree on "
+        "it, and both moderate it by preparation. Also, the service measures the time from the "
+        "start of the recording to the first speech, which is a response latency only when the "
+        "recording starts as the question ends; the service does not see the question.",
+    ),
+    (
+        ("loudness_mean_dbfs", "loudness_sd_db", "loudness_change_db"),
         "no loudness effect size that this project can cite with confidence; absolute level "
         "also depends on the microphone.",
     ),
     (
-        "jitter_local_pct, shimmer_local_pct, hnr_db, pitch_sd_st, pitch_range_st",
+        (
+            "jitter_local_pct",
+            "shimmer_local_pct",
+            "hnr_db",
+            "pitch_sd_st",
+            "pitch_range_st",
+            "jitter_local_change_pp",
+            "shimmer_local_change_pp",
+            "hnr_change_db",
+            "pitch_sd_change_st",
+        ),
         "no effect size for these acoustic measures could be confirmed in either "
         'meta-analysis. DePaulo et al. report perceived "vocal tension" (d = 0.26), but it is '
         "a listener's rating with no established acoustic measure, so none is substituted.",
     ),
     (
-        "speech_ratio, speech_s, voiced_s, syllable_count",
+        (
+            "alpha_ratio_db",
+            "hammarberg_index_db",
+            "spectral_slope_0_500_db_hz",
+            "spectral_slope_500_1500_db_hz",
+            "alpha_ratio_change_db",
+            "hammarberg_index_change_db",
+        ),
+        "spectral tilt follows vocal effort, but neither meta-analysis reports it as a cue; "
+        "using it as a stand-in for perceived vocal tension would be a guess.",
+    ),
+    (
+        ("egemaps.*",),
+        "the eGeMAPS v02 functionals (Eyben et al. 2016), the field's standard set, reported "
+        "so results compare with the literature; no meta-analysis gives deception effects for "
+        "these parameters.",
+    ),
+    (
+        ("speech_ratio", "speech_s", "voiced_s", "syllable_count", "speech_ratio_change"),
         "describe how much speech was measured (the basis of the window's quality), not cues. "
         "Message duration (shorter for lies in Sporer & Schwandt 2006) depends on the question "
         "asked, which this service does not see.",
     ),
 )
+
+
+def unweighted(name: str) -> bool:
+    """Whether the card lists `name` as measured but not weighted."""
+    for names, _ in UNWEIGHTED:
+        for listed in names:
+            if name == listed or (listed.endswith("*") and name.startswith(listed[:-1])):
+                return True
+    return False
+
 
 PROBE_CHANGES_ST = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
@@ -122,50 +192,7 @@ def build() -> tuple[onnx.ModelProto, str]:
         calibration=(1.0, 0.0),
         doc="audio_cues: uncalibrated vocal-cue model (meta-analytic weights, no training data)",
     )
-    joined = ",".join(names)
-    k = len(names)
-    config = f"""name: "{MODEL_NAME}"
-platform: "onnxruntime_onnx"
-max_batch_size: 64
-input [
-  {{
-    name: "features"
-    data_type: TYPE_FP32
-    dims: [ {k} ]
-  }}
-]
-output [
-  {{
-    name: "probability"
-    data_type: TYPE_FP32
-    dims: [ 1 ]
-  }},
-  {{
-    name: "contributions"
-    data_type: TYPE_FP32
-    dims: [ {k} ]
-  }}
-]
-dynamic_batching {{
-  max_queue_delay_microseconds: 500
-}}
-parameters {{
-  key: "feature_names"
-  value: {{ string_value: "{joined}" }}
-}}
-parameters {{
-  key: "contribution_names"
-  value: {{ string_value: "{joined}" }}
-}}
-parameters {{
-  key: "calibrated"
-  value: {{ string_value: "false" }}
-}}
-parameters {{
-  key: "card"
-  value: {{ string_value: "{CARD_PATH}" }}
-}}
-"""
+    config = config_pbtxt(MODEL_NAME, names, calibrated=False, card=CARD_PATH, caveat=CAVEAT)
     return model, config
 
 
@@ -178,14 +205,71 @@ def probe(model_bytes: bytes) -> list[tuple[float, float, float]]:
     return [(float(v), float(p), float(c)) for v, p, c in zip(x[:, 0], prob[:, 0], contrib[:, 0])]
 
 
-def card(rows: list[tuple[float, float, float]]) -> str:
-    """The model card; every number in it comes from CUES or from running the built model."""
+SAMPLE_FEATURES = (
+    "onset_latency_s",
+    "speech_ratio",
+    "pause_count",
+    "speech_rate_syl_s",
+    "articulation_rate_syl_s",
+    "pitch_mean_hz",
+    "pitch_change_st",
+    "jitter_local_pct",
+    "shimmer_local_pct",
+    "hnr_db",
+    "loudness_mean_dbfs",
+    "alpha_ratio_db",
+    "hammarberg_index_db",
+    "egemaps.F0semitoneFrom27.5Hz_sma3nz_amean",
+    "egemaps.loudness_sma3_amean",
+)
+SAMPLE_WINDOW_S = 2.0
+
+
+def sample_analysis(model_bytes: bytes) -> str:
+    """samples/speech.wav through the audio analyzer (2 s windows) and the built model."""
+    from services.audio.analyzer import AudioAnalyzer
+    from veritas.v1 import common_pb2, modality_pb2
+
+    request = modality_pb2.ModalityRequest(options=common_pb2.Options(window_s=SAMPLE_WINDOW_S))
+    request.input.media.CopyFrom(common_pb2.Media(data=SAMPLE.read_bytes(), mime_type="audio/wav"))
+    analyzer = AudioAnalyzer()
+    prepared = analyzer.prepare(request)
+    windows = list(analyzer.windows(prepared, request.options))
+    columns = [*windows, analyzer.summarize(prepared, windows)]
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    x = np.array([[w.features[c.name] for c in CUES] for w in columns], dtype=np.float32)
+    prob = session.run(["probability"], {"features": x})[0][:, 0]
+    head = " | ".join(f"{w.start_s:g}-{w.end_s:g} s" for w in windows)
+    lines = [
+        f"| feature | unit | {head} | whole |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for name in SAMPLE_FEATURES:
+        cells = " | ".join(
+            f"{w.features[name]:.3g}" if name in w.features else "-" for w in columns
+        )
+        lines.append(f"| `{name}` | {columns[-1].units[name]} | {cells} |")
+    lines.append("| model probability | | " + " | ".join(f"{p:.3f}" for p in prob) + " |")
+    n_egemaps = sum(k.startswith("egemaps.") for k in columns[-1].features)
+    return (
+        "\n".join(lines) + f"\n\nEach column carries {len(columns[-1].features)} features in all "
+        f"({n_egemaps} of them eGeMAPS); the table shows one or two of each family. "
+        "No baseline was given, so changes are against the recording's own average: the "
+        "whole-input pitch change is 0 by construction and the model says 0.5."
+    )
+
+
+def card(rows: list[tuple[float, float, float]], sample: str) -> str:
+    """The model card; every number in it comes from CUES, from running the built model, or
+    from running the audio analyzer on the bundled sample."""
     weights = "\n".join(
         f"| `{c.name}` | {c.unit} | {c.reference:g} | {c.scale:g} | {c.coef:+.2f} | {c.source} |"
         for c in CUES
     )
     scale_notes = "\n".join(f"- `{c.name}`: {c.scale_note}" for c in CUES)
-    unweighted = "\n".join(f"- `{names}`: {why}" for names, why in UNWEIGHTED)
+    unweighted = "\n".join(
+        f"- {', '.join(f'`{n}`' for n in names)}: {why}" for names, why in UNWEIGHTED
+    )
     probe_rows = "\n".join(f"| {v:+.1f} | {c:+.4f} | {p:.4f} |" for v, p, c in rows)
     return f"""# Model card: audio_cues (version {VERSION})
 
@@ -193,11 +277,12 @@ def card(rows: list[tuple[float, float, float]]) -> str:
 restates published, small average effects from meta-analyses of vocal cues to deception as a
 linear log-odds score. Nothing in it was fitted to, or validated on, recordings of lies and
 truths, and no accuracy figure exists for it. Triton config parameter `calibrated` is
-`"false"`, and the service attaches that caveat to every score it returns.
+`"false"` and parameter `caveat` reads "{CAVEAT}"; the service adds both
+to the notes of every score it returns.
 
 Built by `models/training/audio_cues.py` (`.venv/bin/python -m models.training.audio_cues`),
-which also wrote this card; the numbers below come from its constants or from running the
-built `model.onnx` with onnxruntime.
+which also wrote this card; the numbers below come from its constants, from running the
+built `model.onnx` with onnxruntime, or from running the audio analyzer on the sample.
 
 ## What it computes
 Input `features` = [{", ".join(f"`{c.name}`" for c in CUES)}] (FP32), produced by the audio
@@ -227,11 +312,38 @@ mean F0), F0 from Praat (two-pass autocorrelation pitch). The reference is the s
 baseline recording (`baseline.audio`, truthful control answers) when one is given. Without a
 baseline the reference is the recording's own mean F0: windows then show only within-recording
 variation, and the whole-input result is exactly 0 (no pitch evidence). A live stream without
-a baseline is analysed one window at a time, so each live window is also 0: live analysis needs
-a baseline to carry pitch evidence. The service says so in the result's notes.
+a baseline is measured against the stream so far, so its windows' changes move as the stream
+grows. The service says which reference was used in the result's notes.
+
+## What the audio service measures (every window, and the whole input)
+Input: wav, flac, ogg or mp3, any rate from 8 to 192 kHz, mono or up to 8 channels; decoded
+with libsndfile, mixed to mono, resampled to 16 kHz (polyphase filter).
+- Voice activity and pauses: webrtcvad (30 ms frames) gated by level; silent pauses of at
+  least 250 ms between speech: `pause_count`, `pause_rate_per_min`, `pause_mean_s`,
+  `pause_longest_s`, `speech_ratio`, `speech_s`.
+- Speech rate: syllable nuclei after de Jong & Wempe (2009) per second of the span
+  (`speech_rate_syl_s`) and per second of speech (`articulation_rate_syl_s`).
+- Onset latency (`onset_latency_s`, in the window that starts the recording and in the
+  whole-input result): seconds from the start of the recording to the first speech frame.
+  It equals the response latency when the recording starts as the question ends; the
+  service sees only its own audio, not the question's timing.
+- Pitch (mean F0, SD and 5-95% range in semitones), jitter, shimmer, HNR: Praat via
+  parselmouth, the reference implementation (two-pass pitch range fitted to the speaker).
+- Loudness: Praat intensity over speech frames in dBFS (mean, SD), and eGeMAPS loudness.
+- Spectral tilt: alpha ratio, Hammarberg index and spectral slopes 0-500 and 500-1500 Hz over
+  voiced frames, from eGeMAPS, under plain names (`alpha_ratio_db`, ...).
+- eGeMAPS v02 functionals (88, `egemaps.<name>`) via openSMILE 2.6 (Eyben et al. 2016).
+- Changes against the reference (baseline, or the recording itself): pitch in semitones,
+  rates in percent, the rest as differences (`*_change_*`).
 
 ## Measured but not weighted
 {unweighted}
+
+## The bundled sample, analysed
+`samples/speech.wav` (4 s of read speech, no ground truth; see samples/AUDIO_SOURCE.md),
+2 s windows:
+
+{sample}
 
 ## Behaviour of the built model (onnxruntime)
 | pitch_change_st | contribution | probability |
@@ -241,7 +353,7 @@ a baseline to carry pitch evidence. The service says so in the result's notes.
 ## Data, split, metrics, calibration
 - Training data: none. Split: none. Metrics (balanced accuracy, ROC AUC, bootstrap CIs): none,
   because there are no labelled recordings to measure them on. Calibration (ECE): not
-  measurable, not calibrated.
+  measurable, not calibrated. Reliability plot: none, for the same reason.
 - Baselines: the only honest baseline is chance (0.5). There is no evidence that this model
   beats it on any data set.
 
@@ -271,6 +383,10 @@ a baseline to carry pitch evidence. The service says so in the result's notes.
   speech rate automatically. Behavior Research Methods, 41(2), 385-390 (articulation rate).
 - Boersma, P., & Weenink, D. Praat: doing phonetics by computer (pitch, jitter, shimmer, HNR),
   via parselmouth (Jadoul, Thompson & de Boer, 2018, Journal of Phonetics 71, 1-15).
+- Eyben, F., Scherer, K. R., Schuller, B. W., et al. (2016). The Geneva Minimalistic Acoustic
+  Parameter Set (GeMAPS) for voice research and affective computing. IEEE Transactions on
+  Affective Computing, 7(2), 190-202 (eGeMAPS), computed with openSMILE (Eyben, Woellmer &
+  Schuller, 2010, ACM Multimedia).
 """
 
 
@@ -280,7 +396,8 @@ def main() -> None:
     (MODEL_DIR / "config.pbtxt").write_text(config)
     card_path = REPO_ROOT / CARD_PATH
     card_path.parent.mkdir(parents=True, exist_ok=True)
-    card_path.write_text(card(probe(model.SerializeToString())))
+    model_bytes = model.SerializeToString()
+    card_path.write_text(card(probe(model_bytes), sample_analysis(model_bytes)))
     print(f"wrote {MODEL_DIR / VERSION / 'model.onnx'}, {MODEL_DIR / 'config.pbtxt'}, {card_path}")
 
 

@@ -11,7 +11,9 @@ Data: the Real-life Trial clips' hand-coded MUMIN behaviour codes (Pérez-Rosas 
   every reported number is out of fold. Balanced accuracy and ROC AUC carry 95% intervals
   from a bootstrap over subjects, next to the "female => lie" rule and the majority class.
 - Export: the final model (fitted on all clips, Platt map fitted on out-of-fold logits) goes
-  through linear_onnx so Triton returns per-code contributions with the probability.
+  through linear_onnx so Triton returns per-code contributions with the probability. The
+  served config says `calibrated: false`: the probabilities are calibrated on human-coded
+  clips, not on the automatic per-window codes the service sends (see the card).
 
 Run: `.venv/bin/python -m models.training.vision` (writes the ONNX file, config.pbtxt, the
 model card and its reliability plot; ~1 minute on 2 cores).
@@ -33,6 +35,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from models.training.linear_onnx import linear_model, save
+from models.training.triton_config import config_pbtxt
 
 MODEL_NAME = "vision_behaviour"
 VERSION = "1"
@@ -46,6 +49,11 @@ INNER_FOLDS = 4
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 BOOTSTRAP = 2000
 CAL_BINS = 5  # 121 clips: 10 bins would leave most of them nearly empty
+# Every result of this model carries this line (config.pbtxt `caveat`).
+CAVEAT = (
+    "trained on human-coded behaviour codes; scores automatic per-window codes, "
+    "not validated on them"
+)
 
 # gestures.csv columns the service measures automatically AND the model reads. The service
 # also emits `closeMouth`; in the coded data it is exactly 1 - openMouth, so it adds nothing.
@@ -253,33 +261,6 @@ def plot_reliability(y: np.ndarray, raw: np.ndarray, cal: np.ndarray, path: Path
     plt.close(fig)
 
 
-def config_pbtxt(features: tuple[str, ...], validated_auc: float) -> str:
-    k = len(features)
-    names = ",".join(features)
-    params = {
-        "feature_names": names,
-        "contribution_names": names,
-        "calibrated": "true",
-        "card": CARD,
-        "validated_auc": f"{validated_auc:.3f}",
-    }
-    parameters = "".join(
-        f'parameters {{\n  key: "{key}"\n  value: {{ string_value: "{value}" }}\n}}\n'
-        for key, value in params.items()
-    )
-    return (
-        f'name: "{MODEL_NAME}"\n'
-        'platform: "onnxruntime_onnx"\n'
-        "max_batch_size: 64\n"
-        'input [\n  {\n    name: "features"\n    data_type: TYPE_FP32\n'
-        f"    dims: [ {k} ]\n  }}\n]\n"
-        'output [\n  {\n    name: "probability"\n    data_type: TYPE_FP32\n    dims: [ 1 ]\n  },\n'
-        '  {\n    name: "contributions"\n    data_type: TYPE_FP32\n'
-        f"    dims: [ {k} ]\n  }}\n]\n"
-        "dynamic_batching {\n  max_queue_delay_microseconds: 500\n}\n" + parameters
-    )
-
-
 def fmt(ci: tuple[float, float, float]) -> str:
     return f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
 
@@ -287,8 +268,9 @@ def fmt(ci: tuple[float, float, float]) -> str:
 def sample_illustration(session: ort.InferenceSession) -> str:
     """Run the real vision service on samples/face.mp4 and this model: what the shift looks like.
 
-    The sample is a still photograph swaying, so it cannot blink or change expression; the
-    human codes it is compared with describe people talking for half a minute.
+    The sample is one photograph with movements drawn onto it (samples/make_face_video.py):
+    it smiles throughout and never speaks; the human codes it is compared with describe
+    people talking for half a minute.
     """
     from services.vision.analyzer import VisionAnalyzer
     from veritas.v1 import common_pb2, modality_pb2
@@ -303,11 +285,14 @@ def sample_illustration(session: ort.InferenceSession) -> str:
     prob, contrib = session.run(None, {"features": x})
     terms = sorted(zip(FEATURES, x[0], contrib[0], strict=True), key=lambda t: -abs(t[2]))[:4]
     listed = "; ".join(f"`{n}` = {v:.2f} -> {c:+.2f}" for n, v, c in terms)
+    found = ", ".join(sorted({e.name for e in whole.events}))
     return (
-        f"On `samples/face.mp4` (a still photograph of a smiling face, swaying: it cannot blink "
-        f"or change expression) the service's rates give P(deceptive) = {prob[0, 0]:.2f}. The "
-        f"largest terms (rate -> log-odds): {listed}. A rate of 0 for a code that 40-70% of "
-        "the coded clips show reads as unusual, whatever the reason it is 0."
+        f"On `samples/face.mp4` (one smiling photograph with blinks, brow movements, a shake, "
+        f"nods, a glance aside and a head turn drawn onto it; the service finds "
+        f"{len(whole.events)} events: {found}) the whole-clip rates give P(deceptive) = "
+        f"{prob[0, 0]:.2f}. The largest terms (rate -> log-odds): {listed}. A rate of 0 for "
+        "a code that 40-70% of the coded clips show reads as unusual, whatever the reason "
+        "it is 0."
     )
 
 
@@ -377,7 +362,12 @@ def main() -> None:
     assert contrib.shape == x.shape
 
     auc = metrics["model (calibrated)"][2][0]
-    (MODEL_DIR / "config.pbtxt").write_text(config_pbtxt(FEATURES, auc))
+    # calibrated=False: the Platt map was fitted on human clip-level codes, not on the
+    # automatic per-window rates the service sends, so fusion never lets it decide alone.
+    config = config_pbtxt(
+        MODEL_NAME, FEATURES, calibrated=False, card=CARD, validated_auc=auc, caveat=CAVEAT
+    )
+    (MODEL_DIR / "config.pbtxt").write_text(config)
     coefs = sorted(zip(FEATURES, lr.coef_[0], strict=True), key=lambda t: -abs(t[1]))
     illustration = sample_illustration(session)
     card = write_card(
@@ -416,6 +406,7 @@ def write_card(
 ) -> str:
     n, subjects = len(df), df["subject"].nunique()
     lies = int(df["y"].sum())
+    served_auc = metrics["model (calibrated)"][2][0]
     metric_rows = "\n".join(
         f"| {name} | {fmt(acc)} | {fmt(ba)} | {fmt(auc)} |"
         for name, (acc, ba, auc) in metrics.items()
@@ -459,11 +450,26 @@ Inputs, in order: {", ".join(f"`{f}`" for f in FEATURES)}.
 **The model was trained on binary codes that human annotators assigned to whole clips. The
 vision service feeds it something else: automatic per-window rates (the fraction of face
 frames in a 2 s window where a landmark-based detector sees the behaviour), computed with
-heuristic thresholds from dlib's 68 landmarks and a head-pose estimate.** Nobody has checked
-here that the automatic measurements agree with the human codes (the trial videos are not in
-this project's data), gaze is approximated by head pose (no iris landmarks), and a 2 s window
-is not a 30 s clip. The metrics below describe the model on human codes; they are an upper
-bound for the service, not its measured accuracy. Treat the vision score as weak evidence.
+heuristic thresholds from dlib's 68 landmarks, a head-pose estimate and a pupil estimate.**
+Nobody has checked here that the automatic measurements agree with the human codes (the
+trial videos are not in this project's data); gaze is the head's direction plus a pupil
+position estimated from the darkest region inside the eyelids (dlib has no iris landmarks),
+used only while the head is near its neutral pose; and a 2 s window is not a 30 s clip. The
+metrics below describe the model on human codes; they are an upper bound for the service,
+not its measured accuracy.
+
+## How it is served: uncalibrated
+`config.pbtxt` says `calibrated: "false"` although the model has a Platt calibration: that
+calibration was fitted on human clip-level codes, not on the automatic per-window codes the
+service sends, so its probabilities are not calibrated for what it is actually given.
+Fusion therefore never lets this score make a verdict on its own. `validated_auc`
+({served_auc:.4f}) is the subject-separated ROC AUC on the human codes (below), not on
+automatic ones. Every result carries the caveat: "{CAVEAT}".
+
+The service also reports, per frame and as timestamped events (blinks with their
+durations, micro-expressions, brow raises and frowns, lip-corner movements, lip presses,
+nods, shakes, tilts, head turns, gaze aversions), measures that are not inputs of this
+model: they are there for a human reader, not for the score.
 
 {illustration}
 

@@ -1,9 +1,11 @@
 """The audio modality: decoded speech -> windows of vocal features for the `audio_cues` model.
 
-The model reads `pitch_change_st` (see models/cards/audio_cues.md); every other feature is
-reported for a human reviewer with contribution 0. Changes are measured against the subject's
-baseline recording when one is given, otherwise against the recording's own average, which
-the windows' notes state.
+Per window and for the whole input: pauses and speech rate, Praat pitch and voice quality,
+loudness (features.py), the 88 eGeMAPS functionals and spectral tilt (egemaps.py), and the
+onset latency in the window that starts the recording. The model reads `pitch_change_st`
+(see models/cards/audio_cues.md); every other feature is reported for a human reviewer with
+contribution 0. Changes are measured against the subject's baseline recording when one is
+given, otherwise against the recording's own average, which the windows' notes state.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from services.audio import decode, features
+import numpy as np
+
+from services.audio import decode, egemaps, features
 from services.audio.decode import Audio
 from services.audio.features import Tracks
 from veritas.analysis import InvalidInput, Window
@@ -27,12 +31,17 @@ NO_BASELINE_NOTE = (
     "no baseline recording given: changes are measured against this recording's own average, "
     "so the whole-input result carries no pitch-change evidence"
 )
-BASELINE_NAMES = tuple(
-    name
-    for name in features.UNITS
-    if name not in {"pitch_change_st", "loudness_change_db", "articulation_rate_change_pct"}
-)
 _BASELINE_CACHE_SIZE = 32
+_EGEMAPS_CACHE_SIZE = 256  # live streams re-analyse every window at each window edge
+
+
+def unit(name: str) -> str:
+    """The unit of any feature the audio service reports."""
+    if name in features.UNITS:
+        return features.UNITS[name]
+    if name in egemaps.TILT_UNITS:
+        return egemaps.TILT_UNITS[name]
+    return egemaps.unit(name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +54,7 @@ class PreparedAudio:
     has_baseline: bool
     offset_s: float = 0.0  # where the recording starts on the stream's timeline
     notes: tuple[str, ...] = ()
+    whole: dict[str, float] | None = None  # the whole recording's features, when measured
 
 
 def _spans(duration_s: float, window_s: float) -> list[tuple[float, float]]:
@@ -74,7 +84,38 @@ class AudioAnalyzer:
     def __init__(self, max_duration_s: float | None = None) -> None:
         self.max_duration_s = decode.max_duration_s() if max_duration_s is None else max_duration_s
         self._baselines: OrderedDict[bytes, dict[str, float]] = OrderedDict()
+        self._egemaps: OrderedDict[bytes, dict[str, float]] = OrderedDict()
         self._lock = threading.Lock()
+        egemaps.functionals(np.zeros(decode.TARGET_RATE, np.float32))  # load openSMILE now
+
+    # ------------------------------------------------------------------ measuring
+
+    def _functionals(self, samples: np.ndarray) -> dict[str, float]:
+        """eGeMAPS of a span, cached by its samples (a live stream's finished windows recur)."""
+        key = hashlib.sha256(np.ascontiguousarray(samples).tobytes()).digest()
+        with self._lock:
+            if key in self._egemaps:
+                self._egemaps.move_to_end(key)
+                return self._egemaps[key]
+        values = egemaps.functionals(samples)
+        with self._lock:
+            self._egemaps[key] = values
+            while len(self._egemaps) > _EGEMAPS_CACHE_SIZE:
+                self._egemaps.popitem(last=False)
+        return values
+
+    def _measure(
+        self, samples: np.ndarray, tracks: Tracks, start_s: float, end_s: float
+    ) -> dict[str, float]:
+        """Every feature of one span except the changes; onset latency when it starts at 0."""
+        rate = decode.TARGET_RATE
+        measured = features.measure(tracks, start_s, end_s)
+        if start_s == 0.0:
+            measured["onset_latency_s"] = features.onset_latency_s(tracks)
+        functionals = self._functionals(
+            samples[int(round(start_s * rate)) : int(round(end_s * rate))]
+        )
+        return measured | egemaps.spectral_tilt(functionals) | functionals
 
     # ------------------------------------------------------------------ baseline
 
@@ -89,7 +130,7 @@ class AudioAnalyzer:
                 return self._baselines[key]
         audio = decode.decode_media(media, "baseline.audio", self.max_duration_s)
         tracks = features.analyse(audio.samples)
-        measured = features.measure(tracks, 0.0, tracks.duration_s)
+        measured = self._measure(audio.samples, tracks, 0.0, tracks.duration_s)
         if not measured["pitch_mean_hz"] > 0:
             raise InvalidInput(
                 "baseline.audio.data",
@@ -112,12 +153,16 @@ class AudioAnalyzer:
                 audio, None, baseline or {}, baseline is not None, offset_s, tuple(notes)
             )
         tracks = features.analyse(audio.samples)
+        whole = None
         if baseline is None:
             notes.append(NO_BASELINE_NOTE)
-            reference = features.measure(tracks, 0.0, tracks.duration_s)
+            whole = self._measure(audio.samples, tracks, 0.0, tracks.duration_s)
+            reference = whole
         else:
             reference = baseline
-        return PreparedAudio(audio, tracks, reference, baseline is not None, offset_s, tuple(notes))
+        return PreparedAudio(
+            audio, tracks, reference, baseline is not None, offset_s, tuple(notes), whole
+        )
 
     # ------------------------------------------------------------------ Analyzer
 
@@ -141,7 +186,10 @@ class AudioAnalyzer:
         notes = list(prepared.notes)
         if prepared.tracks is None:
             return Window(t0, t1, {}, quality=0.0, notes=notes, usable=False)
-        measured = features.measure(prepared.tracks, start_s, end_s)
+        if prepared.whole is not None and (start_s, end_s) == (0.0, prepared.audio.duration_s):
+            measured = dict(prepared.whole)
+        else:
+            measured = self._measure(prepared.audio.samples, prepared.tracks, start_s, end_s)
         measured |= features.changes(measured, prepared.reference)
         usable = measured["voiced_s"] >= features.MIN_VOICED_S
         if not usable:
@@ -150,16 +198,19 @@ class AudioAnalyzer:
                 f"{features.MIN_VOICED_S} s is needed to measure pitch"
             )
         baseline = (
-            {k: prepared.reference[k] for k in BASELINE_NAMES if k in prepared.reference}
+            {
+                k: v
+                for k, v in prepared.reference.items()
+                if k in measured and k not in features.CHANGES and math.isfinite(v)
+            }
             if prepared.has_baseline
             else {}
         )
-        baseline = {k: v for k, v in baseline.items() if math.isfinite(v)}
         return Window(
             start_s=t0,
             end_s=t1,
             features=measured,
-            units={k: features.UNITS[k] for k in measured},
+            units={k: unit(k) for k in measured},
             baseline=baseline,
             quality=measured["speech_ratio"],
             notes=notes,

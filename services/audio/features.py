@@ -6,9 +6,13 @@
 - Loudness: Praat intensity, expressed in dB relative to digital full scale (dBFS). Absolute
   levels depend on microphone gain and distance, so only changes against a reference mean
   anything about the speaker.
-- Articulation rate: syllable nuclei counted as voiced intensity peaks that stand out of
-  their surroundings, after de Jong & Wempe (2009), Behavior Research Methods 41(2), divided
-  by speaking time.
+- Speech rate and articulation rate: syllable nuclei counted as voiced intensity peaks that
+  stand out of their surroundings, after de Jong & Wempe (2009), Behavior Research Methods
+  41(2), divided by the span's duration (speech rate) or by speaking time (articulation rate).
+- Onset latency: time from the start of the recording to its first speech. The audio service
+  does not see when the question ended, so this is the response latency only when the
+  recording starts at the end of the question (see `onset_latency_s`).
+- Changes against a reference (the subject's baseline, or the recording itself): `changes`.
 
 The signal is analysed once (`analyse`), then any span is measured from the tracks
 (`measure`), so windows and the whole-input summary share one pass over the audio.
@@ -47,6 +51,7 @@ MIN_SPEECH_FOR_RATE_S = 0.5
 UNITS: dict[str, str] = {
     "speech_ratio": "ratio",
     "speech_s": "s",
+    "onset_latency_s": "s",
     "pause_count": "count",
     "pause_rate_per_min": "1/min",
     "pause_mean_s": "s",
@@ -61,11 +66,26 @@ UNITS: dict[str, str] = {
     "loudness_mean_dbfs": "dBFS",
     "loudness_sd_db": "dB",
     "syllable_count": "count",
+    "speech_rate_syl_s": "syl/s",
     "articulation_rate_syl_s": "syl/s",
-    "pitch_change_st": "st",
-    "loudness_change_db": "dB",
-    "articulation_rate_change_pct": "%",
 }
+# Changes against the reference (`changes`): name -> (unit, the measure it compares).
+CHANGES: dict[str, tuple[str, str]] = {
+    "pitch_change_st": ("st", "pitch_mean_hz"),
+    "pitch_sd_change_st": ("st", "pitch_sd_st"),
+    "loudness_change_db": ("dB", "loudness_mean_dbfs"),
+    "articulation_rate_change_pct": ("%", "articulation_rate_syl_s"),
+    "speech_rate_change_pct": ("%", "speech_rate_syl_s"),
+    "speech_ratio_change": ("ratio", "speech_ratio"),
+    "pause_rate_change_per_min": ("1/min", "pause_rate_per_min"),
+    "pause_mean_change_s": ("s", "pause_mean_s"),
+    "jitter_local_change_pp": ("percentage points", "jitter_local_pct"),
+    "shimmer_local_change_pp": ("percentage points", "shimmer_local_pct"),
+    "hnr_change_db": ("dB", "hnr_db"),
+    "alpha_ratio_change_db": ("dB", "alpha_ratio_db"),
+    "hammarberg_index_change_db": ("dB", "hammarberg_index_db"),
+}
+UNITS |= {name: unit for name, (unit, _) in CHANGES.items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +160,7 @@ def silent_pauses(speech: np.ndarray, min_pause_s: float = MIN_PAUSE_S) -> np.nd
     """[start, end] seconds of each non-speech run between two speech runs, >= min_pause_s.
 
     Silence before the first and after the last speech is not a pause (it is the recording's
-    margin, or response latency, which needs the question's timing to measure).
+    margin, or the response latency: see `onset_latency_s`).
     """
     runs = _runs(~speech)
     first = np.argmax(speech) if speech.any() else len(speech)
@@ -242,6 +262,18 @@ def analyse(samples: np.ndarray) -> Tracks:
     )
 
 
+def onset_latency_s(tracks: Tracks) -> float:
+    """Seconds from the start of the recording to its first speech frame (NaN: no speech).
+
+    This is the response latency when the recording starts as the question ends, which the
+    caller controls; when it starts earlier (during the question, or with a margin), it is
+    the latency plus that offset. Resolution: one VAD frame (30 ms).
+    """
+    if not tracks.speech.any():
+        return math.nan
+    return float(np.argmax(tracks.speech)) * FRAME_S
+
+
 def pause_stats(pauses: np.ndarray, start_s: float, end_s: float) -> dict[str, float]:
     """Pauses clipped to [start_s, end_s); a clipped pause still counts if >= MIN_PAUSE_S."""
     clipped = np.clip(pauses, start_s, end_s) if len(pauses) else pauses
@@ -318,6 +350,7 @@ def measure(tracks: Tracks, start_s: float, end_s: float) -> dict[str, float]:
         "loudness_mean_dbfs": float(level.mean()) if len(level) else math.nan,
         "loudness_sd_db": float(level.std()) if len(level) else math.nan,
         "syllable_count": float(nuclei),
+        "speech_rate_syl_s": nuclei / span_s if speech_s >= MIN_SPEECH_FOR_RATE_S else math.nan,
         "articulation_rate_syl_s": (
             nuclei / speech_s if speech_s >= MIN_SPEECH_FOR_RATE_S else math.nan
         ),
@@ -325,24 +358,24 @@ def measure(tracks: Tracks, start_s: float, end_s: float) -> dict[str, float]:
     return features
 
 
+def _ratio_pct(value: float, reference: float) -> float:
+    return 100 * (value / reference - 1) if reference > 0 else math.nan
+
+
 def changes(features: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
-    """Changes against a reference (the subject's baseline, or the recording itself).
+    """Each measure in `CHANGES` against a reference (the subject's baseline, or the recording).
 
-    Pitch change is in semitones (12 * log2 of the ratio of mean F0), the scale on which
-    pitch differences are perceived and compared across voices of different height.
+    Pitch change is in semitones (12 * log2 of the ratio of mean F0), the scale on which pitch
+    differences are perceived and compared across voices of different height; rates change
+    in percent; levels, spreads, ratios and durations as differences in their own unit.
     """
-
-    def get(d: dict[str, float], k: str) -> float:
-        return d.get(k, math.nan)
-
-    f0, f0_ref = get(features, "pitch_mean_hz"), get(reference, "pitch_mean_hz")
-    rate, rate_ref = (
-        get(features, "articulation_rate_syl_s"),
-        get(reference, "articulation_rate_syl_s"),
-    )
-    return {
-        "pitch_change_st": (12 * math.log2(f0 / f0_ref) if f0 > 0 and f0_ref > 0 else math.nan),
-        "loudness_change_db": get(features, "loudness_mean_dbfs")
-        - get(reference, "loudness_mean_dbfs"),
-        "articulation_rate_change_pct": (100 * (rate / rate_ref - 1) if rate_ref > 0 else math.nan),
-    }
+    out: dict[str, float] = {}
+    for name, (_, source) in CHANGES.items():
+        value, ref = features.get(source, math.nan), reference.get(source, math.nan)
+        if name == "pitch_change_st":
+            out[name] = 12 * math.log2(value / ref) if value > 0 and ref > 0 else math.nan
+        elif name.endswith("_pct"):
+            out[name] = _ratio_pct(value, ref)
+        else:
+            out[name] = value - ref
+    return out

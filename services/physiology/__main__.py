@@ -1,4 +1,4 @@
-"""The physiology service: `python -m services.physiology` (configuration: docs/configuration.md)."""
+"""The physiology service: `python -m services.physiology` (settings: docs/configuration.md)."""
 
 from services.physiology.analyzer import PhysiologyAnalyzer
 from veritas.modality_service import serve_modality

@@ -6,6 +6,11 @@ whole recording and the baseline (features.py); `windows` then measures each spa
 (cues.py), which the `physiology_cues` model scores. Arousal is not deception: the model
 is an uncalibrated cue model and its output is never a verdict (models/cards).
 
+With question markers, the final result also carries each question's responses and their
+comparison-question (CQT) scores and decision (examination.py, cqt.py) as features and
+notes; without them, a note says the result is arousal only, with no verdict. Skin
+conductance responses are reported as timestamped events.
+
 Without baseline physiology the reference is the recording's first window, which is then
 scored 0.5 with quality (hence confidence) 0. A live update analyses only its own window's
 chunks, so without a baseline every live update is such a reference; the final result,
@@ -18,8 +23,9 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from services.physiology import cues, features, signals
-from veritas.analysis import InvalidInput, Window
+from services.physiology import cues, examination, features, signals
+from services.physiology.responses import ONSET_AFTER_ANSWER_S
+from veritas.analysis import Event, InvalidInput, Window
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 10.0
@@ -106,8 +112,14 @@ class PhysiologyAnalyzer:
         reference, ref_notes = self._reference(prepared, first)
         # With no baseline and a recording no longer than its reference, nothing changed.
         only_reference = prepared.baseline is None and first[1] >= end
-        window = self._window(prepared, start, end, reference, ref_notes, only_reference)
-        window.notes = list(dict.fromkeys(list(prepared.derived.notes) + window.notes))
+        window = self._window(
+            prepared, start, end, reference, ref_notes, only_reference, marker_notes=False
+        )
+        report = examination.examine(prepared.derived, rec.markers)
+        window.features.update(report.features)
+        window.units.update(report.units)
+        notes = list(prepared.derived.notes) + window.notes + report.notes
+        window.notes = list(dict.fromkeys(notes))
         return window
 
     @staticmethod
@@ -130,6 +142,7 @@ class PhysiologyAnalyzer:
         reference: dict[str, float],
         ref_notes: list[str],
         is_reference: bool,
+        marker_notes: bool = True,
     ) -> Window:
         m = features.measure(prepared.derived, start, end)
         cue_vals, missing = cues.cue_values(m.values, reference)
@@ -141,7 +154,8 @@ class PhysiologyAnalyzer:
             )
         elif missing and len(missing) < len(cue_vals):
             notes.append(f"not measurable here, set to no change: {', '.join(missing)}")
-        notes.extend(_marker_notes(prepared.recording.markers, start, end))
+        if marker_notes:  # the final result lists every question in its q<n>_* features
+            notes.extend(_marker_notes(prepared.recording.markers, start, end))
         units = {k: features.UNITS[k] for k in m.values}
         units.update({c.name: c.unit for c in cues.CUES})
         baseline = {}
@@ -161,6 +175,7 @@ class PhysiologyAnalyzer:
             quality=quality,
             notes=notes,
             usable=usable,
+            events=scr_events(prepared.derived, prepared.recording.markers, start, end),
         )
 
 
@@ -170,4 +185,35 @@ def _marker_notes(markers: Sequence[signals.Marker], start: float, end: float) -
         if mk.start_s < end and mk.end_s > start:
             label = f" '{mk.label}'" if mk.label else ""
             out.append(f"{mk.kind} question{label} at {mk.start_s:g}-{mk.end_s:g} s")
+    return out
+
+
+def scr_events(
+    derived: features.Derived, markers: Sequence[signals.Marker], start: float, end: float
+) -> list[Event]:
+    """Skin conductance responses peaking in [start, end), each with the question it follows
+    when it starts after a question's onset and within 5 s of its end (the answer)."""
+    e = derived.eda
+    if e is None:
+        return []
+    onsets = e.scr_onsets_s if e.scr_onsets_s is not None else e.scr_times_s
+    out = []
+    for onset, peak, amp in zip(onsets, e.scr_times_s, e.scr_amplitudes_us, strict=True):
+        if not start <= peak < end:
+            continue
+        detail = f"{amp:.3f} uS"
+        for mk in markers:
+            if mk.start_s < onset <= mk.end_s + ONSET_AFTER_ANSWER_S:
+                label = f" '{mk.label}'" if mk.label else ""
+                detail += f", {onset - mk.start_s:.1f} s after {mk.kind} question{label}"
+        out.append(
+            Event(
+                name="skin_conductance_response",
+                onset_s=float(onset),
+                apex_s=float(peak),
+                offset_s=float(peak),
+                magnitude=float(amp),
+                detail=detail,
+            )
+        )
     return out

@@ -5,12 +5,14 @@ boundary) and windows stay cheap:
 
 1. `derive(recording)` runs the signal processing once per recording: heart beats from ECG
    or PPG (neurokit2 `ecg_clean` + `ecg_peaks`, `ppg_clean` + `ppg_peaks`; the full
-   `ecg_process` is ~30x slower and computes much we do not use), the EDA tonic/phasic split
-   and skin conductance responses (`eda_clean` + `eda_phasic` + `eda_peaks`, the parts of
-   `eda_process`), and breaths (`rsp_clean` + `rsp_peaks`).
+   `ecg_process` is ~30x slower and computes much we do not use) with their template-match
+   quality, the EDA tonic/phasic split and skin conductance responses (`eda_clean` +
+   `eda_phasic` + `eda_peaks`, the parts of `eda_process`), and breaths (`rsp_clean` +
+   `rsp_peaks`); artefacts are flagged once (quality.py) and left out of everything below.
 2. `measure(derived, start_s, end_s)` summarises one span: heart rate mean/max/change, HRV
-   (RMSSD, SDNN), EDA tonic level and SCRs, respiration rate and amplitude, plus a quality
-   score (the share of the span that could be measured) and notes for a human.
+   (RMSSD, SDNN; HF and LF power when the span is long enough, hrv.py), EDA tonic level and
+   SCRs, respiration rate and amplitude, plus a quality score (the share of the span that
+   could be measured, scaled down for a poor cardiac signal) and notes for a human.
 
 HRV uses the Task Force (1996, Circulation 93) time-domain definitions (RMSSD: root mean
 square of successive RR differences; SDNN: standard deviation of RR intervals), the same
@@ -29,16 +31,19 @@ import neurokit2 as nk
 import numpy as np
 from scipy.ndimage import median_filter
 
+from services.physiology import hrv, quality
 from services.physiology.signals import Channel, Recording
 
 RR_RANGE_S = (0.3, 2.0)  # 200-30 bpm: intervals outside are missed or spurious beats
 RR_MAX_JUMP = 0.25  # > 25% off the local median of 5 intervals: ectopic or missed beat
 MIN_RR_DIFFS = 4  # successive differences needed before RMSSD/SDNN mean anything
+RR_ARTIFACT_NOTE = 0.05  # share of implausible intervals worth a note
 # Minimum SCR amplitude: the upper end of the 0.01-0.05 uS criteria in common use
 # (Boucsein et al., 2012, Psychophysiology 49); rejects filter ripple at low rates.
 SCR_MIN_AMPLITUDE_US = 0.05
-EDA_PLAUSIBLE_US = (0.05, 100.0)  # outside it: electrode off, or not microsiemens
+EDA_PLAUSIBLE_US = quality.EDA_RANGE_US  # a median level outside it: electrode off, or unit
 BREATH_RANGE_S = (1.0, 20.0)  # 60-3 breaths/min
+HR_SERIES_HZ = 4.0  # instantaneous heart rate, resampled for the question responses
 
 UNITS: dict[str, str] = {
     "hr_mean_bpm": "bpm",
@@ -46,13 +51,18 @@ UNITS: dict[str, str] = {
     "hr_change_bpm": "bpm",
     "hrv_rmssd_ms": "ms",
     "hrv_sdnn_ms": "ms",
+    "hrv_hf_ms2": "ms^2",
+    "hrv_lf_ms2": "ms^2",
     "rr_artifact_fraction": "fraction",
+    "cardiac_signal_quality": "0-1",
     "eda_tonic_us": "uS",
     "eda_scr_count": "count",
     "eda_scr_rate_per_min": "1/min",
     "eda_scr_amplitude_us": "uS",
+    "eda_artifact_fraction": "fraction",
     "resp_rate_per_min": "breaths/min",
     "resp_amplitude": "signal units",
+    "resp_artifact_fraction": "fraction",
 }
 
 
@@ -66,12 +76,25 @@ def _quiet() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
+class Series:
+    """A sampled signal on the shared timeline."""
+
+    times_s: np.ndarray
+    values: np.ndarray
+
+    def between(self, start_s: float, end_s: float) -> np.ndarray:
+        sel = (self.times_s >= start_s) & (self.times_s < end_s)
+        return np.asarray(self.values[sel])
+
+
+@dataclass(frozen=True)
 class Beats:
     """Heart beats: times on the shared timeline and, per RR interval, whether it is plausible."""
 
     times_s: np.ndarray
     valid: np.ndarray  # len(times_s) - 1 booleans, one per interval
     source: str  # "ecg" or "ppg"
+    sqi: Series | None = None  # template-match quality of the source signal, per sample
 
     @property
     def rr_s(self) -> np.ndarray:
@@ -86,6 +109,9 @@ class Electrodermal:
     tonic_us: np.ndarray
     scr_times_s: np.ndarray  # SCR peak times
     scr_amplitudes_us: np.ndarray  # peak minus onset
+    scr_onsets_s: np.ndarray | None = None  # where each SCR starts to rise
+    clean_us: np.ndarray | None = None  # the cleaned (low-passed) signal
+    ok: np.ndarray | None = None  # per sample: not flagged as an artefact
 
 
 @dataclass(frozen=True)
@@ -95,6 +121,8 @@ class Breathing:
     peak_times_s: np.ndarray
     amplitudes: np.ndarray
     intervals_s: np.ndarray  # from the previous peak; NaN for the first
+    signal: Series | None = None  # the cleaned respiration signal
+    ok: np.ndarray | None = None  # per sample of `signal`: not flagged as an artefact
 
 
 @dataclass(frozen=True)
@@ -147,7 +175,7 @@ def plausible_rr(rr_s: np.ndarray) -> np.ndarray:
 
 
 def detect_beats(channel: Channel) -> Beats:
-    """R-peaks (ECG) or systolic peaks (PPG), refined to sub-sample times."""
+    """R-peaks (ECG) or systolic peaks (PPG), refined to sub-sample times, with their quality."""
     fs = channel.rate_hz
     with _quiet():
         if channel.name == "ecg":
@@ -161,7 +189,13 @@ def detect_beats(channel: Channel) -> Beats:
         else:
             raise ValueError(f"no beats in a {channel.name} channel")
     times = channel.start_s + refine_peaks(clean, peaks) / fs
-    return Beats(times, plausible_rr(np.diff(times)), channel.name)
+    sqi = quality.cardiac_sqi(channel.name, clean, peaks, fs)
+    return Beats(
+        times,
+        plausible_rr(np.diff(times)),
+        channel.name,
+        None if sqi is None else Series(channel.times(), sqi),
+    )
 
 
 def hrv_time_domain(rr_ms: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
@@ -191,8 +225,12 @@ def trend(times_s: np.ndarray, values: np.ndarray) -> float:
     return float(slope * span)
 
 
-def decompose_eda(channel: Channel) -> Electrodermal:
-    """Tonic level (0.05 Hz low-pass) and SCRs (peaks of the high-passed phasic part)."""
+def decompose_eda(channel: Channel) -> tuple[Electrodermal, quality.Flags]:
+    """Tonic level (0.05 Hz low-pass) and SCRs (peaks of the high-passed phasic part).
+
+    SCRs whose onset or peak falls on a flagged sample are dropped: an artefact's edge
+    looks like a response.
+    """
     fs = channel.rate_hz
     with _quiet():
         clean = np.asarray(nk.eda_clean(channel.samples, sampling_rate=fs), dtype=float)
@@ -202,34 +240,67 @@ def decompose_eda(channel: Channel) -> Electrodermal:
         # amplitude_min=None: keep every peak, then apply an absolute criterion below
         # (neurokit's default threshold is relative to the largest peak in the recording).
         _, info = nk.eda_peaks(phasic, sampling_rate=fs, method="neurokit", amplitude_min=None)
+    flags = quality.eda_flags(channel.samples, clean, fs, SCR_MIN_AMPLITUDE_US)
+    ok = ~flags.any
     peaks = np.asarray(info["SCR_Peaks"], dtype=float)
+    onsets = np.asarray(info["SCR_Onsets"], dtype=float)
     amps = np.asarray(info["SCR_Amplitude"], dtype=float)
     keep = np.isfinite(peaks) & np.isfinite(amps) & (amps >= SCR_MIN_AMPLITUDE_US)
-    return Electrodermal(
-        times_s=channel.times(),
-        tonic_us=tonic,
-        scr_times_s=channel.start_s + peaks[keep] / fs,
-        scr_amplitudes_us=amps[keep],
+    onsets = np.where(np.isfinite(onsets), onsets, peaks)
+    for i in np.flatnonzero(keep):
+        lo, hi = int(onsets[i]), int(peaks[i])
+        if not ok[max(0, min(lo, hi)) : max(lo, hi) + 1].all():
+            keep[i] = False
+    return (
+        Electrodermal(
+            times_s=channel.times(),
+            tonic_us=tonic,
+            scr_times_s=channel.start_s + peaks[keep] / fs,
+            scr_amplitudes_us=amps[keep],
+            scr_onsets_s=channel.start_s + onsets[keep] / fs,
+            clean_us=clean,
+            ok=ok,
+        ),
+        flags,
     )
 
 
-def detect_breaths(channel: Channel) -> Breathing:
-    """Inhalation peaks of the cleaned respiration signal, with each breath's amplitude."""
+def detect_breaths(channel: Channel) -> tuple[Breathing, quality.Flags]:
+    """Inhalation peaks of the cleaned respiration signal, with each breath's amplitude.
+
+    Breaths peaking on a clipped sample are dropped: their amplitude is cut off.
+    """
     fs = channel.rate_hz
     with _quiet():
         clean = np.asarray(nk.rsp_clean(channel.samples, sampling_rate=fs), dtype=float)
         _, info = nk.rsp_peaks(clean, sampling_rate=fs)
+    flags = quality.respiration_flags(channel.samples, fs)
+    ok = ~flags.any
     peaks = np.asarray(info["RSP_Peaks"], dtype=np.int64)
     troughs = np.asarray(info["RSP_Troughs"], dtype=np.int64)
     before = np.searchsorted(troughs, peaks) - 1  # the trough preceding each peak
     has = before >= 0
     peaks, before = peaks[has], before[has]
     amps = clean[peaks] - clean[troughs[before]]
-    keep = amps > 0
+    keep = (amps > 0) & ok[peaks]
     peaks, amps = peaks[keep], amps[keep]
     times = channel.start_s + peaks / fs
     intervals = np.concatenate([[math.nan], np.diff(times)]) if times.size else times
-    return Breathing(times, amps, intervals)
+    return Breathing(times, amps, intervals, Series(channel.times(), clean), ok), flags
+
+
+def heart_rate_series(derived: Derived) -> Series | None:
+    """Instantaneous heart rate (bpm) on a 4 Hz grid from plausible beats, or the bpm series."""
+    if derived.beats is not None:
+        b = derived.beats
+        t, rr = b.times_s[1:][b.valid], b.rr_s[b.valid]
+        if t.size < 2:
+            return None
+        grid = np.arange(t[0], t[-1], 1.0 / HR_SERIES_HZ)
+        return Series(grid, np.interp(grid, t, 60.0 / rr))
+    if derived.heart_rate is not None:
+        return Series(derived.heart_rate.times(), derived.heart_rate.samples)
+    return None
 
 
 def derive(recording: Recording) -> Derived:
@@ -241,6 +312,9 @@ def derive(recording: Recording) -> Derived:
     cardiac = [n for n in ("ecg", "ppg", "heart_rate") if n in ch]
     for name in cardiac:  # ECG R-peaks time beats more precisely than the pulse wave
         if name == "heart_rate" or beats is not None:
+            continue
+        if np.ptp(ch[name].samples) == 0:
+            notes.append(f"{name}: flat signal (sensor off?), not analysed")
             continue
         found = detect_beats(ch[name])
         if found.valid.sum() >= 2:
@@ -258,9 +332,7 @@ def derive(recording: Recording) -> Derived:
     if heart_rate is not None:
         notes.append("heart rate from the bpm series: no HRV (needs beat-to-beat intervals)")
     if beats is not None:
-        bad = 1.0 - float(beats.valid.mean()) if beats.valid.size else 0.0
-        if bad > 0.05:
-            notes.append(f"{beats.source}: {bad:.0%} of RR intervals implausible, excluded")
+        notes.extend(_beat_notes(beats))
 
     eda = None
     if "eda" in ch:
@@ -269,7 +341,8 @@ def derive(recording: Recording) -> Derived:
         if np.ptp(c.samples) == 0:
             notes.append("eda: flat signal (electrode off?), not analysed")
         else:
-            eda = decompose_eda(c)
+            eda, flags = decompose_eda(c)
+            notes.extend(flags.notes("eda", c.rate_hz))
             level = float(np.median(c.samples))
             low, high = EDA_PLAUSIBLE_US
             if not low <= level <= high:
@@ -285,10 +358,28 @@ def derive(recording: Recording) -> Derived:
         if np.ptp(c.samples) == 0:
             notes.append("respiration: flat signal, not analysed")
         else:
-            breathing = detect_breaths(c)
+            breathing, flags = detect_breaths(c)
+            notes.extend(flags.notes("respiration", c.rate_hz))
             if breathing.peak_times_s.size == 0:
                 notes.append("respiration: no breaths detected")
     return Derived(beats, heart_rate, eda, breathing, spans, tuple(notes))
+
+
+def _beat_notes(beats: Beats) -> list[str]:
+    notes = []
+    bad = 1.0 - float(beats.valid.mean()) if beats.valid.size else 0.0
+    if bad > RR_ARTIFACT_NOTE:
+        notes.append(f"{beats.source}: {bad:.0%} of RR intervals implausible, excluded")
+    if beats.sqi is None:
+        notes.append(f"{beats.source}: too few beats to assess signal quality")
+    else:
+        sqi = float(beats.sqi.values.mean())
+        if sqi < quality.CARDIAC_SQI_OK:
+            notes.append(
+                f"{beats.source}: poor signal quality (template match {sqi:.2f} < "
+                f"{quality.CARDIAC_SQI_OK:g}): heart measures are unreliable"
+            )
+    return notes
 
 
 def _overlap(span: tuple[float, float], start: float, end: float) -> float:
@@ -313,10 +404,16 @@ def _cardiac(d: Derived, start: float, end: float) -> tuple[dict[str, float], fl
             values["hr_change_bpm"] = trend(ends[sel][valid], hr)
             rmssd, sdnn = hrv_time_domain(rr * 1000.0, valid)
             values["hrv_rmssd_ms"], values["hrv_sdnn_ms"] = rmssd, sdnn
+            values.update(hrv.frequency_domain(b.times_s, b.valid, start, end))
         else:
             notes.append(f"{b.source}: too few clean beats in this span")
-        quality = min(1.0, float(rr[valid].sum()) / covered) if covered > 0 else 0.0
-    elif d.heart_rate is not None:
+        q = min(1.0, float(rr[valid].sum()) / covered) if covered > 0 else 0.0
+        sqi = b.sqi.between(start, end) if b.sqi is not None else np.zeros(0)
+        if sqi.size:
+            values["cardiac_signal_quality"] = float(sqi.mean())
+            q *= quality.sqi_factor(float(sqi.mean()))
+        return values, q, notes
+    if d.heart_rate is not None:
         hr_ch = d.heart_rate
         t = hr_ch.times()
         sel = (t >= start) & (t < end)
@@ -325,10 +422,9 @@ def _cardiac(d: Derived, start: float, end: float) -> tuple[dict[str, float], fl
             values["hr_mean_bpm"] = float(x.mean())
             values["hr_max_bpm"] = float(x.max())
             values["hr_change_bpm"] = trend(t[sel], x)
-        quality = min(1.0, x.size / (hr_ch.rate_hz * covered)) if covered > 0 else 0.0
-    else:
-        quality = 0.0
-    return values, quality, notes
+        q = min(1.0, x.size / (hr_ch.rate_hz * covered)) if covered > 0 else 0.0
+        return values, q, notes
+    return values, 0.0, notes
 
 
 def _eda(d: Derived, start: float, end: float) -> tuple[dict[str, float], float, list[str]]:
@@ -337,34 +433,50 @@ def _eda(d: Derived, start: float, end: float) -> tuple[dict[str, float], float,
     if e is None or covered <= 0:
         return {}, 0.0, []
     sel = (e.times_s >= start) & (e.times_s < end)
+    ok = e.ok[sel] if e.ok is not None else np.ones(int(sel.sum()), dtype=bool)
+    values: dict[str, float] = {}
+    if ok.size:
+        values["eda_artifact_fraction"] = float(1.0 - ok.mean())
+    if not ok.any():
+        return values, 0.0, ["eda: every sample in this span is an artefact"]
     in_span = (e.scr_times_s >= start) & (e.scr_times_s < end)
     amps = e.scr_amplitudes_us[in_span]
-    values = {
-        "eda_tonic_us": float(e.tonic_us[sel].mean()),
-        "eda_scr_count": float(amps.size),
-        "eda_scr_rate_per_min": float(amps.size * 60.0 / covered),
-    }
+    usable_s = covered * float(ok.mean())
+    values.update(
+        {
+            "eda_tonic_us": float(e.tonic_us[sel][ok].mean()),
+            "eda_scr_count": float(amps.size),
+            "eda_scr_rate_per_min": float(amps.size * 60.0 / usable_s),
+        }
+    )
     # How large responses are when they occur; their absence is measured by the rate.
     if amps.size:
         values["eda_scr_amplitude_us"] = float(amps.mean())
-    return values, min(1.0, covered / (end - start)), []
+    return values, min(1.0, usable_s / (end - start)), []
 
 
 def _respiration(d: Derived, start: float, end: float) -> tuple[dict[str, float], float, list[str]]:
     br = d.breathing
     if br is None or _overlap(d.spans["respiration"], start, end) <= 0:
         return {}, 0.0, []
+    values: dict[str, float] = {}
+    share_ok = 1.0
+    if br.signal is not None and br.ok is not None:
+        in_span = (br.signal.times_s >= start) & (br.signal.times_s < end)
+        if in_span.any():
+            share_ok = float(br.ok[in_span].mean())
+            values["resp_artifact_fraction"] = 1.0 - share_ok
     sel = (br.peak_times_s >= start) & (br.peak_times_s < end)
     if not sel.any():
-        return {}, 0.0, ["respiration: no breath in this span"]
-    values = {"resp_amplitude": float(br.amplitudes[sel].mean())}
+        return values, 0.0, ["respiration: no usable breath in this span"]
+    values["resp_amplitude"] = float(br.amplitudes[sel].mean())
     low, high = BREATH_RANGE_S
     iv = br.intervals_s[sel]
     iv = iv[np.isfinite(iv) & (iv >= low) & (iv <= high)]
     if iv.size:
         values["resp_rate_per_min"] = float(60.0 / iv.mean())
     covered = _overlap(d.spans["respiration"], start, end)
-    return values, min(1.0, covered / (end - start)), []
+    return values, min(1.0, covered / (end - start)) * share_ok, []
 
 
 def measure(derived: Derived, start_s: float, end_s: float) -> Measures:
@@ -382,5 +494,5 @@ def measure(derived: Derived, start_s: float, end_s: float) -> Measures:
         values.update({k: x for k, x in v.items() if math.isfinite(x)})
         qualities.append(q)
         notes.extend(n)
-    quality = float(np.mean(qualities)) if qualities else 0.0
-    return Measures(values, quality, tuple(notes))
+    quality_ = float(np.mean(qualities)) if qualities else 0.0
+    return Measures(values, quality_, tuple(notes))

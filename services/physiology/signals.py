@@ -128,7 +128,8 @@ def from_proto(msg: common_pb2.Physiology, path: str = "physiology") -> Recordin
         channels["heart_rate"] = Channel("heart_rate", samples, 1.0, 0.0, "bpm")
     if not channels:
         raise InvalidInput(path, "no channels: give channels (or the heart_rate list)")
-    return Recording(channels, _markers(msg.markers, f"{path}.markers"))
+    end_s = max(c.end_s for c in channels.values())
+    return Recording(channels, _markers(msg.markers, f"{path}.markers", end_s))
 
 
 def from_live(chunks: Sequence[common_pb2.LiveChunk]) -> Recording:
@@ -257,16 +258,31 @@ _KINDS = {
     common_pb2.QuestionMarker.RELEVANT: "relevant",
     common_pb2.QuestionMarker.COMPARISON: "comparison",
     common_pb2.QuestionMarker.IRRELEVANT: "irrelevant",
-    common_pb2.QuestionMarker.KIND_UNSPECIFIED: "unspecified",
 }
+MAX_MARKERS = 1000
+MAX_LABEL = 64
 
 
-def _markers(markers: Sequence[common_pb2.QuestionMarker], path: str) -> tuple[Marker, ...]:
+def _markers(
+    markers: Sequence[common_pb2.QuestionMarker], path: str, end_s: float
+) -> tuple[Marker, ...]:
+    """Question markers, sorted by onset; each must lie on the recording's timeline."""
+    if len(markers) > MAX_MARKERS:
+        raise InvalidInput(path, f"more than {MAX_MARKERS} markers")
     out = []
     for i, m in enumerate(markers):
         at = f"{path}[{i}]"
+        if m.kind not in _KINDS:
+            raise InvalidInput(f"{at}.kind", "must be RELEVANT, COMPARISON or IRRELEVANT")
         start = _start(m.start_s, f"{at}.start_s")
+        if start >= end_s:
+            raise InvalidInput(
+                f"{at}.start_s", f"{start:g} s is not before the recording's end ({end_s:g} s)"
+            )
         if not math.isfinite(m.end_s) or m.end_s <= start:
             raise InvalidInput(f"{at}.end_s", "must be a finite number > start_s")
-        out.append(Marker(_KINDS.get(m.kind, "unspecified"), start, float(m.end_s), m.label))
-    return tuple(out)
+        label = m.label.strip()
+        if len(label) > MAX_LABEL:
+            raise InvalidInput(f"{at}.label", f"longer than {MAX_LABEL} characters")
+        out.append(Marker(_KINDS[m.kind], start, float(m.end_s), label))
+    return tuple(sorted(out, key=lambda mk: mk.start_s))

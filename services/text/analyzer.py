@@ -3,7 +3,12 @@
 Windows follow time when the transcript has timed segments (default 30 s, `Options.window_s`
 overrides) and otherwise groups of about three sentences. Each window carries its raw text,
 because the text model (`text_deception`) reads the words themselves (n-grams) as well as the
-cue rates computed here.
+cue rates computed here, and the spans each cue matched, as offsets into the caller's
+transcript (sources.py says which string they index).
+
+Language: a non-English tag is refused (INVALID_ARGUMENT); untagged or "en" text that does
+not read as English (language.py) is still analysed, with a note and quality 0, so fusion
+treats the window as low quality rather than as evidence.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from services.text import features as tf
-from veritas.analysis import InvalidInput, Window
+from services.text.language import LanguageCheck
+from services.text.sources import SourceMap, joined
+from veritas.analysis import InvalidInput, Span, Window
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 30.0
@@ -26,11 +33,19 @@ SUPPORTED_LANGUAGES = ("en",)
 _NON_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd]")
 
 
+NOT_ENGLISH_QUALITY = 0.0  # fusion counts no window below its MIN_CONFIDENCE
+NO_SPANS_NOTE = (
+    "the spans of this window are not given: its segments' text was not found in "
+    "transcript.text, so there are no offsets to point at"
+)
+
+
 @dataclass(frozen=True)
 class Segment:
     start_s: float
     end_s: float
-    text: str
+    text: str  # stripped
+    source: SourceMap | None = None  # where `text` is in the transcript; None: not found
 
 
 @dataclass
@@ -40,6 +55,9 @@ class PreparedText:
     text: str
     segments: list[Segment] = field(default_factory=list)
     baseline: dict[str, float] = field(default_factory=dict)
+    source_text: str = ""  # the string span offsets index (see sources.py)
+    source: SourceMap | None = None  # where `text` is in `source_text`
+    language: LanguageCheck | None = None  # of the whole text
 
     @property
     def timed(self) -> bool:
@@ -111,12 +129,26 @@ class TextAnalyzer:
 
     def _assemble(self, text: str, segments: list[Segment], path: str) -> PreparedText:
         _check_text(text, f"{path}.text")
-        whole = text.strip() or " ".join(s.text for s in segments if s.text)
+        timed = sorted((s for s in segments if s.text), key=lambda s: (s.start_s, s.end_s))
+        if text.strip():
+            whole = text.strip()
+            source_text = text
+            source = SourceMap.shifted(len(text) - len(text.lstrip()), len(whole))
+            timed = _locate(timed, text)
+        else:
+            whole = source_text = " ".join(s.text for s in timed)
+            source = SourceMap.shifted(0, len(whole))
+            timed = _locate(timed, whole)
         if not whole.strip():
             raise InvalidInput(f"{path}.text", "empty: give the text or timed segments with text")
         self._check_length(len(whole), f"{path}.text" if text.strip() else f"{path}.segments")
-        timed = sorted((s for s in segments if s.text), key=lambda s: (s.start_s, s.end_s))
-        return PreparedText(text=whole, segments=timed)
+        return PreparedText(
+            text=whole,
+            segments=timed,
+            source_text=source_text,
+            source=source,
+            language=tf.language_check(whole),
+        )
 
     def _baseline(self, transcript: common_pb2.Transcript, path: str) -> dict[str, float]:
         """The subject's truthful control answers, measured the same way (same names)."""
@@ -146,23 +178,43 @@ class TextAnalyzer:
 
     # ------------------------------------------------------------------ windows
 
-    def _window(self, text: str, start_s: float, end_s: float, baseline: dict) -> Window:
+    def _window(
+        self,
+        prepared: PreparedText,
+        text: str,
+        source: SourceMap | None,
+        start_s: float,
+        end_s: float,
+    ) -> Window:
         cues = tf.measure(text)
-        notes = tf.describe_matches(cues)
+        notes: list[str] = []
         usable = cues.word_count >= self.min_words
         if not usable:
-            notes.insert(0, f"too few words to score ({cues.word_count} < {self.min_words})")
-        elif cues.word_count >= 20 and tf.english_share(text) < 0.05:
-            notes.insert(0, "this does not read as English; the word lists and model are English")
+            notes.append(f"too few words to score ({cues.word_count} < {self.min_words})")
+        language = tf.language_check(text)
+        if language.english is None and prepared.language is not None:
+            language = prepared.language  # too short to tell: the transcript decides
+        quality = 1.0
+        if language.english is False:
+            quality = NOT_ENGLISH_QUALITY
+            notes.append(
+                f"this does not read as English ({language.reason}); the word lists and the "
+                "model are English, so this window is marked low quality"
+            )
+        spans = _spans(cues, source, prepared.source_text)
+        if source is None and any(cues.matches.values()):
+            notes.append(NO_SPANS_NOTE)
         return Window(
             start_s=start_s,
             end_s=end_s,
             features=tf.feature_values(cues),
             units=dict(tf.FEATURE_UNITS),
-            baseline=dict(baseline),
+            baseline=dict(prepared.baseline),
+            quality=quality,
             notes=notes,
             text=text,
             usable=usable,
+            spans=spans,
         )
 
     def _timed_groups(self, segments: list[Segment], window_s: float) -> list[list[Segment]]:
@@ -178,16 +230,17 @@ class TextAnalyzer:
         if prepared.timed:
             window_s = options.window_s if options.window_s > 0 else DEFAULT_WINDOW_S
             for group in self._timed_groups(prepared.segments, window_s):
-                text = " ".join(s.text for s in group)
+                parts = [s.text for s in group]
+                source = joined(parts, [s.source for s in group])
                 end_s = max(s.end_s for s in group)
-                yield self._window(text, group[0].start_s, end_s, prepared.baseline)
+                yield self._window(prepared, " ".join(parts), source, group[0].start_s, end_s)
             return
         spans = tf.sentence_spans(prepared.text)
         for i in range(0, len(spans), SENTENCES_PER_WINDOW):
             chunk = spans[i : i + SENTENCES_PER_WINDOW]
-            window = self._window(
-                prepared.text[chunk[0][0] : chunk[-1][1]], 0.0, 0.0, prepared.baseline
-            )
+            a, b = chunk[0][0], chunk[-1][1]
+            source = prepared.source.cut(a, b) if prepared.source else None
+            window = self._window(prepared, prepared.text[a:b], source, 0.0, 0.0)
             window.notes.append(
                 f"untimed transcript: sentences {i + 1}-{i + len(chunk)} of {len(spans)}"
             )
@@ -196,4 +249,31 @@ class TextAnalyzer:
     def summarize(self, prepared: PreparedText, windows: Sequence[Window]) -> Window:
         start_s = prepared.segments[0].start_s if prepared.timed else 0.0
         end_s = max((s.end_s for s in prepared.segments), default=0.0)
-        return self._window(prepared.text, start_s, end_s, prepared.baseline)
+        return self._window(prepared, prepared.text, prepared.source, start_s, end_s)
+
+
+def _locate(segments: list[Segment], text: str) -> list[Segment]:
+    """Each segment with where its text is in `text`, searched in time order."""
+    out, cursor = [], 0
+    for seg in segments:
+        at = text.find(seg.text, cursor)
+        if at < 0:
+            out.append(Segment(seg.start_s, seg.end_s, seg.text, None))
+            continue
+        out.append(Segment(seg.start_s, seg.end_s, seg.text, SourceMap.shifted(at, len(seg.text))))
+        cursor = at + len(seg.text)
+    return out
+
+
+def _spans(cues: tf.TextCues, source: SourceMap | None, source_text: str) -> dict[str, list[Span]]:
+    """Each category's matches as (start, end, text) in the caller's transcript."""
+    if source is None:
+        return {}
+    out: dict[str, list[Span]] = {}
+    for category, matches in cues.matches.items():
+        for m in matches:
+            located = source.to_source(m.start, m.end)
+            if located is not None:
+                start, end = located
+                out.setdefault(category, []).append((start, end, source_text[start:end]))
+    return out

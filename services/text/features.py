@@ -3,11 +3,11 @@
 The categories follow the verbal-cue literature: Newman, Pennebaker, Berry & Richards (2003),
 "Lying words: predicting deception from linguistic styles" (fewer first-person singular
 pronouns and exclusive words, more negative emotion words in lies) and the LIWC dictionary's
-categories (Pennebaker et al.), plus hedges/tentative language and certainty markers studied in
-later work. The word lists below are our own, short, and deliberately plain: LIWC's
-dictionaries are proprietary and we want every count to be explainable by pointing at the
-words in the text. Counts become rates per 100 words, the unit LIWC reports, so texts of
-different lengths compare.
+categories (Pennebaker et al.); hedges/tentative language and certainty markers; distancing
+(third-person and impersonal references, passive voice); and the detail and specificity that
+reality monitoring looks for (numbers, times, places, names, spatial and temporal words).
+Word lists are in lexicon.py, rule-based categories in patterns.py. Counts become rates per
+100 words, the unit LIWC reports, so texts of different lengths compare.
 
 Only data-free tools: a regex tokenizer (no nltk data), VADER (lexicon ships with the wheel),
 textstat 0.7.8 (offline; later versions download nltk data).
@@ -19,70 +19,38 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-# Each entry is a word or a phrase (space-separated words), matched on lower-cased tokens with
-# the apostrophe normalised; within a category the longest phrase wins and matches never
-# overlap. A word may belong to several categories (as in LIWC): "not sure" is a hedge whose
-# "not" is also a negation.
-# fmt: off
-LEXICON: dict[str, tuple[str, ...]] = {
-    # Self-reference; Newman et al.: liars distance themselves from the story.
-    "first_person_singular": (
-        "i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll", "im", "ive",
-    ),
-    "first_person_plural": (
-        "we", "us", "our", "ours", "ourselves", "we're", "we've", "we'd", "we'll", "let's",
-    ),
-    "negations": (
-        "no", "not", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor",
-        "cannot", "don't", "didn't", "doesn't", "can't", "won't", "isn't", "wasn't", "aren't",
-        "weren't", "couldn't", "wouldn't", "shouldn't", "haven't", "hasn't", "hadn't", "ain't",
-        "dont", "didnt", "cant", "wont",
-    ),
-    # Tentative language: the speaker avoids committing to the claim.
-    "hedges": (
-        "maybe", "perhaps", "possibly", "probably", "might", "apparently", "somewhat",
-        "presumably", "supposedly", "seemingly", "unsure", "uncertain", "sort of", "kind of",
-        "i think", "i guess", "i suppose", "i believe", "not sure", "not certain",
-        "i don't know", "i'm not sure", "as far as i know", "if i remember", "seems", "seemed",
-        "guess", "suppose",
-    ),
-    # Certainty and credibility markers ("honestly", "to be honest").
-    "certainty": (
-        "definitely", "certainly", "absolutely", "clearly", "obviously", "undoubtedly",
-        "always", "completely", "totally", "exactly", "truly", "surely", "for sure",
-        "of course", "without a doubt", "honestly", "to be honest", "i swear", "no doubt",
-        "100 percent",
-    ),
-    "negative_emotion": (
-        "afraid", "scared", "fear", "worried", "worry", "nervous", "anxious", "angry", "anger",
-        "mad", "furious", "hate", "hated", "sad", "upset", "unhappy", "miserable", "cried",
-        "cry", "hurt", "guilty", "ashamed", "embarrassed", "annoyed", "frustrated",
-        "disappointed", "disappointing", "awful", "terrible", "horrible", "worst", "bad",
-        "disgusting", "rude", "stress", "stressed",
-    ),
-    # Cognitive-process words: causation and insight.
-    "cognitive": (
-        "think", "thought", "know", "knew", "known", "understand", "understood", "realize",
-        "realized", "remember", "remembered", "recall", "forgot", "forget", "consider",
-        "considered", "decide", "decided", "wonder", "wondered", "because", "cause", "reason",
-        "therefore", "hence", "why", "figure", "figured", "mean", "meant",
-    ),
-    # Sensory and perceptual detail (reality monitoring: experienced events carry more).
-    "perceptual": (
-        "see", "saw", "seen", "look", "looked", "looking", "watch", "watched", "hear", "heard",
-        "listen", "listened", "sound", "sounded", "loud", "quiet", "noise", "feel", "felt",
-        "touch", "touched", "smell", "smelled", "taste", "tasted", "noticed", "notice",
-        "bright", "dark", "cold", "warm", "hot", "soft",
-    ),
-    # Exclusive words mark distinctions; Newman et al. found fewer of them in lies.
-    "exclusive": (
-        "but", "except", "without", "unless", "although", "though", "however", "whereas",
-        "rather", "instead", "besides", "exclude", "excluding", "apart from", "other than",
-    ),
-}
-# fmt: on
+from services.text import language, patterns
+from services.text.lexicon import LEXICON
 
-CATEGORIES: tuple[str, ...] = tuple(LEXICON)
+# Categories found by rule (patterns.py), and what the rule is (for the model card).
+RULES: dict[str, str] = {
+    "passive_voice": 'a form of "be" or "get", up to two adverbs, then a past participle '
+    f"(-ed, or one of {len(patterns.IRREGULAR_PARTICIPLES)} irregular ones): "
+    '"was taken", "got fired"; adjectival passives ("was tired") count too',
+    "numbers": 'numerals ("6:30", "10,000", "3rd") and runs of number words ("twenty five")',
+    "proper_nouns": "capitalised words inside a sentence, a run counting once (not the "
+    'first word of a sentence, not "I")',
+}
+# `temporal` is a word list plus clock times ("6 pm", "18:30") found by rule.
+CATEGORIES: tuple[str, ...] = (
+    "first_person_singular",
+    "first_person_plural",
+    "negations",
+    "hedges",
+    "certainty",
+    "negative_emotion",
+    "cognitive",
+    "perceptual",
+    "exclusive",
+    "third_person",
+    "impersonal",
+    "passive_voice",
+    "numbers",
+    "temporal",
+    "spatial",
+    "places",
+    "proper_nouns",
+)
 RATE_UNIT = "per 100 words"
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -98,7 +66,7 @@ class Token:
 
 @dataclass(frozen=True)
 class Match:
-    """One lexicon hit: the phrase found and where it is in the original text."""
+    """One hit: the phrase found (lower-cased) and where it is in the original text."""
 
     phrase: str
     start: int
@@ -209,13 +177,29 @@ def sentiment(text: str) -> float:
     return float(_vader().polarity_scores(text)["compound"]) if text.strip() else 0.0
 
 
+def _hits(hits: list[patterns.Hit]) -> list[Match]:
+    return [Match(phrase, start, end) for phrase, start, end in hits]
+
+
+def all_matches(text: str, tokens: list[Token]) -> dict[str, list[Match]]:
+    """Every category's matches, each list in text order."""
+    found = {c: find_matches(tokens, c) for c in LEXICON}
+    found["temporal"] = sorted(
+        found["temporal"] + _hits(patterns.clock_times(text)), key=lambda m: m.start
+    )
+    found["passive_voice"] = _hits(patterns.passive_voice(tokens))
+    found["numbers"] = _hits(patterns.numbers(text, tokens))
+    found["proper_nouns"] = _hits(patterns.proper_nouns(text, tokens))
+    return {c: found[c] for c in CATEGORIES}
+
+
 def measure(text: str) -> TextCues:
     """All cues of one text. Pure: the same text always gives the same numbers."""
     tokens = tokenize(text)
     n = len(tokens)
     return TextCues(
         word_count=n,
-        matches={c: find_matches(tokens, c) for c in CATEGORIES},
+        matches=all_matches(text, tokens),
         type_token_ratio=len({t.text for t in tokens}) / n if n else 0.0,
         flesch_reading_ease=readability(text),
         sentiment_compound=sentiment(text),
@@ -227,17 +211,9 @@ def cue_rates(cues: TextCues) -> dict[str, float]:
     return {c: cues.rate(c) for c in CATEGORIES}
 
 
-# The commonest English function words: nearly every English text of 20+ words has several.
-_ENGLISH_FUNCTION_WORDS = frozenset(
-    "the a an and or of to in on at is was are were be been it this that i you he she we they "
-    "not for with as but my me have had do did so".split()
-)
-
-
-def english_share(text: str) -> float:
-    """Share of tokens that are common English function words (about 0.3-0.5 in English)."""
-    tokens = tokenize(text)
-    return sum(t.text in _ENGLISH_FUNCTION_WORDS for t in tokens) / len(tokens) if tokens else 0.0
+def language_check(text: str) -> language.LanguageCheck:
+    """Whether the text reads as English (see language.py)."""
+    return language.check([t.text for t in tokenize(text)], text)
 
 
 def feature_values(cues: TextCues) -> dict[str, float]:
@@ -258,17 +234,3 @@ FEATURE_UNITS: dict[str, str] = {
     "flesch_reading_ease": "Flesch score",
     "sentiment_compound": "VADER compound (-1..1)",
 }
-
-
-def describe_matches(cues: TextCues, offset: int = 0, limit: int = 8) -> list[str]:
-    """Human-readable notes: which words produced each non-zero count, with their spans."""
-    notes = []
-    for category in CATEGORIES:
-        hits = cues.matches.get(category, [])
-        if hits:
-            shown = ", ".join(
-                f'"{m.phrase}"@{m.start + offset}-{m.end + offset}' for m in hits[:limit]
-            )
-            more = f" (+{len(hits) - limit} more)" if len(hits) > limit else ""
-            notes.append(f"{category} ({len(hits)}): {shown}{more}")
-    return notes

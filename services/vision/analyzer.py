@@ -1,8 +1,12 @@
-"""The vision modality: video -> per-window MUMIN behaviour-code rates for `vision_behaviour`.
+"""The vision modality: video -> per-window MUMIN behaviour-code rates for `vision_behaviour`,
+descriptive measures, and timestamped events (blinks, micro-expressions, nods, gaze...).
 
-All the expensive work (decoding, face finding, landmarks, head pose) happens once in
-`prepare` / `prepare_live`, which the shared servicer runs in a worker thread; `windows` and
-`summarize` only aggregate the per-frame measures, so any window length costs the same.
+All the expensive work (decoding, face finding, landmarks, head pose, pupils) happens once
+in `prepare` / `prepare_live`, which the shared servicer runs in a worker thread, and so do
+the codes and events of the whole video; `windows` and `summarize` only aggregate the
+per-frame measures and pick the events whose onset falls in their span, so any window
+length costs the same. The per-frame measures (`FrameMeasures`, with the 68 landmarks)
+stay in `PreparedVideo.video.frames`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.vision import behaviour
+from services.vision import behaviour, events
 from services.vision.decode import (
     DEFAULT_MAX_SIDE,
     Frame,
@@ -27,7 +31,7 @@ from services.vision.decode import (
 )
 from services.vision.face import FaceTracker, FrameStatus, load_models
 from services.vision.features import FrameMeasures, measure_frame
-from veritas.analysis import InvalidInput, Window
+from veritas.analysis import Event, InvalidInput, Window
 from veritas.config import env
 from veritas.v1 import common_pb2, modality_pb2
 
@@ -44,13 +48,17 @@ class Measured:
     duration_s: float
     reference: behaviour.Neutral | None
     codes: dict[str, np.ndarray] = field(default_factory=dict)
-    blink_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    events: list[Event] = field(default_factory=list)  # in onset order
     frame_s: float = 0.1  # the sampling interval
 
     def window(self, start_s: float, end_s: float) -> tuple[dict[str, float], int, int]:
         return behaviour.window_features(
-            self.frames, self.codes, self.blink_starts, start_s, end_s, self.frame_s
+            self.frames, self.codes, self.events, start_s, end_s, self.frame_s
         )
+
+    def events_in(self, start_s: float, end_s: float) -> list[Event]:
+        """The events whose onset lies in [start_s, end_s)."""
+        return [e for e in self.events if start_s <= e.onset_s < end_s]
 
 
 @dataclass
@@ -63,24 +71,30 @@ class PreparedVideo:
 
 
 def measure(frames: Iterable[Frame], tracker: FaceTracker | None = None) -> list[FrameMeasures]:
-    """Face and geometry per frame, in time order."""
+    """Face, landmarks, pose, pupils and geometry per frame, in time order."""
     tracker = tracker or FaceTracker()
     out = []
     for frame in frames:
         h, w = frame.image.shape[:2]
-        out.append(measure_frame(tracker.observe(frame.image), frame.timestamp_s, w, h))
+        observation = tracker.observe(frame.image)
+        out.append(measure_frame(observation, frame.timestamp_s, w, h, frame.image))
     return out
 
 
 def summarise_measures(
     frames: list[FrameMeasures], reference: behaviour.Neutral | None
 ) -> Measured:
-    """Attach the per-frame behaviour codes, read against `reference` (the neutral face)."""
-    step = float(np.median(np.diff([f.timestamp_s for f in frames]))) if len(frames) > 1 else 0.1
-    duration = frames[-1].timestamp_s + step if frames else 0.0
+    """Attach the per-frame behaviour codes and the events, read against `reference` (the
+    neutral face)."""
+    times = [f.timestamp_s for f in frames]
+    step = behaviour.sampling_interval(times)
+    duration = 0.0
+    if times:  # the last frame lasts one source frame: the usual spacing, not the mean
+        duration = times[-1] + (float(np.median(np.diff(times))) if len(times) > 1 else step)
     result = Measured(frames=frames, duration_s=duration, reference=reference, frame_s=step)
     if reference is not None:
-        result.codes, result.blink_starts = behaviour.frame_codes(frames, reference)
+        result.codes = behaviour.frame_codes(frames, reference)
+        result.events = events.find_events(frames, reference, result.codes, step)
     return result
 
 
@@ -262,12 +276,14 @@ class VisionAnalyzer:
             quality=measured / total if total else 0.0,
             notes=notes,
             usable=measured > 0,
+            events=video.events_in(start, end),
         )
 
     def windows(self, prepared: PreparedVideo, options: common_pb2.Options) -> Iterator[Window]:
         window_s = self._window_s(options)
         baseline = self._baseline_means(prepared.baseline, window_s)
-        baseline.pop("blink_count", None)  # a count over another length; the rate compares
+        for count in behaviour.COUNTS:  # a count over another length; the rate compares
+            baseline.pop(count, None)
         for start, end in self._spans(prepared.video, window_s):
             yield self._window(prepared.video, start, end, baseline)
 
@@ -282,7 +298,7 @@ class VisionAnalyzer:
             whole.baseline = {
                 k: v
                 for k, v in prepared.baseline.window(0.0, span)[0].items()
-                if k in whole.features and k != "blink_count"
+                if k in whole.features and k not in behaviour.COUNTS
             }
         whole.notes = prepared.notes + whole.notes
         if whole.usable and whole.quality < 0.5:

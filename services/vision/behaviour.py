@@ -15,9 +15,15 @@ Two kinds of thresholds, on purpose:
 The thresholds are heuristics chosen from the geometry (see each constant); no labelled
 video was available to tune them.
 
-Gaze is a head-pose proxy: dlib's 68 landmarks have no iris, so "gaze down" means "face
-turned down". Repeated movements (nods, shakes, repeated tilts) are found as runs of quick
-back-and-forth swings of the head angle.
+Gaze: dlib's 68 landmarks have no iris. Sideways gaze is the head's yaw plus the eyes' own
+turn estimated from the pupil (gaze.py) in frames where a pupil was found and the head is
+near its neutral yaw, the head's yaw alone elsewhere; vertical gaze is the head's pitch
+("gaze down" means "face turned down"). Two rates that are no MUMIN code are reported for
+explanation only (EXTRA_RATES): lip press and gaze aversion. Brows are not read while the
+eyes are shut (see brow_series).
+Repeated movements (nods, shakes, repeated tilts) are found as runs of quick back-and-forth
+swings of the head angle. Timestamped events (blinks, micro-expressions, nods...) are built
+from these per-frame flags and signals in events.py.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.vision.features import FrameMeasures
+from veritas.analysis import Event
 
 # --- fixed thresholds (inter-ocular units unless noted) ---
 MOUTH_OPEN_RATIO = 0.10  # inner-lip gap / mouth width: lips visibly apart
@@ -42,10 +49,13 @@ BROW_RAISE = 0.06  # brows this much above neutral (a raise lifts them ~0.08-0.1
 BROW_LOWER = 0.04  # brows this much below neutral (frown)
 EYES_WIDE_FRACTION = 1.25  # eye aspect ratio 25% above neutral (X-Open)
 GAZE_PITCH_DEG = 10.0  # face turned this far down / up from neutral
-GAZE_YAW_DEG = 15.0  # face turned this far sideways from neutral
+GAZE_YAW_DEG = 15.0  # gaze (head + eyes) turned this far sideways from neutral
+EYE_GAZE_MAX_HEAD_DEG = 15.0  # the pupil counts only while the head is this near neutral
 SIDE_TURN_DEG = 20.0  # a clear side turn of the head
 SIDE_TILT_DEG = 10.0  # head leaned sideways
 LEAN_FORWARD_SCALE = 1.12  # face 12% larger than neutral: leaning towards the camera
+LIP_PRESS_FRACTION = 0.65  # red of the lips under 65% of neutral, mouth shut: lips pressed
+LIP_PRESS_MOUTH_SHUT = 0.05  # inner-lip gap / mouth width under this: the mouth is shut
 # --- repeated movements: swings of at least this many degrees, each within MAX_SWING_S ---
 NOD_SWING_DEG = 6.0
 SHAKE_SWING_DEG = 8.0
@@ -77,9 +87,22 @@ BEHAVIOUR_CODES: tuple[str, ...] = (
     "forwardHead",
     "downRHead",
 )
+# Event counts: they depend on the span's length, so they get no baseline (rates do).
+COUNTS: tuple[str, ...] = (
+    "blink_count",
+    "micro_expression_count",
+    "head_nod_count",
+    "head_shake_count",
+)
+# Rates that are no MUMIN code (never model inputs), reported for explanation.
+EXTRA_RATES: tuple[str, ...] = ("lip_press_ratio", "gaze_aversion_ratio")
 DESCRIPTIVE: tuple[str, ...] = (
     "blink_count",
     "blink_rate_per_min",
+    "blink_duration_mean_s",
+    "micro_expression_count",
+    "head_nod_count",
+    "head_shake_count",
     "ear_mean",
     "mouth_open_mean",
     "brow_height_mean",
@@ -87,12 +110,19 @@ DESCRIPTIVE: tuple[str, ...] = (
     "yaw_mean",
     "pitch_mean",
     "roll_mean",
+    "eye_yaw_mean",
+    "gaze_yaw_mean",
+    "pupil_found_ratio",
     "face_frames_ratio",
 )
 UNITS: dict[str, str] = {
-    **{code: "fraction of face frames" for code in BEHAVIOUR_CODES},
+    **{code: "fraction of face frames" for code in BEHAVIOUR_CODES + EXTRA_RATES},
     "blink_count": "blinks",
     "blink_rate_per_min": "blinks per minute of face",
+    "blink_duration_mean_s": "s",
+    "micro_expression_count": "events",
+    "head_nod_count": "events",
+    "head_shake_count": "events",
     "ear_mean": "eye aspect ratio",
     "mouth_open_mean": "lip gap / mouth width",
     "brow_height_mean": "inter-ocular distances",
@@ -100,6 +130,9 @@ UNITS: dict[str, str] = {
     "yaw_mean": "deg",
     "pitch_mean": "deg",
     "roll_mean": "deg",
+    "eye_yaw_mean": "deg",
+    "gaze_yaw_mean": "deg",
+    "pupil_found_ratio": "fraction of face frames",
     "face_frames_ratio": "fraction of frames",
 }
 
@@ -114,6 +147,9 @@ class Neutral:
     pitch: float
     roll: float
     iod_px: float
+    lip_corner: float = 0.0
+    lip_thickness: float = math.nan
+    gaze_yaw: float = math.nan  # NaN when no pupil was ever found: gaze is the head's yaw
 
 
 def neutral(frames: Sequence[FrameMeasures]) -> Neutral | None:
@@ -134,10 +170,13 @@ def neutral(frames: Sequence[FrameMeasures]) -> Neutral | None:
         pitch=median("pitch"),
         roll=median("roll"),
         iod_px=median("iod_px"),
+        lip_corner=median("lip_corner"),
+        lip_thickness=median("lip_thickness"),
+        gaze_yaw=median("gaze_yaw"),
     )
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) index pairs, end exclusive, of consecutive True values."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
@@ -229,7 +268,7 @@ def eye_closures(
     blinks = np.zeros(len(ear), dtype=bool)
     long = np.zeros(len(ear), dtype=bool)
     starts: list[int] = []
-    for start, end in _runs(closed):
+    for start, end in true_runs(closed):
         duration = times[end - 1] - times[start] + frame_s
         if duration < LONG_CLOSURE_S:
             blinks[start:end] = True
@@ -239,10 +278,43 @@ def eye_closures(
     return blinks, long, starts
 
 
-def frame_codes(
-    frames: Sequence[FrameMeasures], reference: Neutral
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per measured frame, whether each behaviour code is present; and blink-start flags.
+def measured_series(frames: Sequence[FrameMeasures], name: str) -> np.ndarray:
+    """One per-frame measure over the frames with exactly one face, in time order."""
+    return np.array([getattr(f, name) for f in frames if f.measured], dtype=np.float64)
+
+
+def sampling_interval(times: Sequence[float]) -> float:
+    """The time one sample stands for: the mean spacing of all sampled frames (a 12 fps
+    source sampled at 10 fps has spacings of 1/12 and 1/6 s that average to 1/10); 0.1 s
+    when there is one frame."""
+    return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 0.1
+
+
+def brow_series(frames: Sequence[FrameMeasures], reference: Neutral) -> np.ndarray:
+    """Brow height per measured frame, NaN while the eyes are shut: brows are measured from
+    the eye corners, and the landmark model places those differently on a closed eye."""
+    brow = measured_series(frames, "brow_height")
+    shut = measured_series(frames, "ear") < EYES_CLOSED_FRACTION * reference.ear
+    return np.where(shut, np.nan, brow)
+
+
+def gaze_deviation(frames: Sequence[FrameMeasures], reference: Neutral) -> np.ndarray:
+    """Sideways gaze against neutral (deg): head + eyes where a pupil was found and the head
+    is within EYE_GAZE_MAX_HEAD_DEG of its neutral yaw, else the head alone.
+
+    Beyond that the pupil estimate is biased: on rendered head turns of ~20 deg with the
+    eyes still in the head it read an eye turn of 10-15 deg (synthetic.py, the sample).
+    """
+    head = measured_series(frames, "yaw") - reference.yaw
+    if not math.isfinite(reference.gaze_yaw):
+        return head
+    gaze = measured_series(frames, "gaze_yaw") - reference.gaze_yaw
+    usable = np.isfinite(gaze) & (np.abs(head) <= EYE_GAZE_MAX_HEAD_DEG)
+    return np.where(usable, gaze, head)
+
+
+def frame_codes(frames: Sequence[FrameMeasures], reference: Neutral) -> dict[str, np.ndarray]:
+    """Per measured frame, whether each behaviour code (and extra rate) is present.
 
     Arrays run over the frames with one face only (`FrameMeasures.measured`), in order.
     """
@@ -250,15 +322,17 @@ def frame_codes(
     t = np.array([f.timestamp_s for f in m])
 
     def col(name: str) -> np.ndarray:
-        return np.array([getattr(f, name) for f in m], dtype=np.float64)
+        return measured_series(m, name)
 
-    frame_s = float(np.median(np.diff(t))) if len(t) > 1 else 0.1
+    frame_s = sampling_interval([f.timestamp_s for f in frames])
     ear, brow, corner, mouth = col("ear"), col("brow_height"), col("lip_corner"), col("mouth_open")
     width, iod = col("mouth_width"), col("iod_px")
     d_yaw, d_pitch = col("yaw") - reference.yaw, col("pitch") - reference.pitch
     d_roll = col("roll") - reference.roll
+    d_gaze = gaze_deviation(m, reference)
 
-    blinks, long_closure, blink_starts = eye_closures(t, ear, reference.ear, frame_s)
+    blinks, long_closure, _ = eye_closures(t, ear, reference.ear, frame_s)
+    brow = brow_series(m, reference)
 
     def angle(name: str) -> np.ndarray:  # a pose solvePnP could not fit counts as neutral
         return np.nan_to_num(col(name), nan=getattr(reference, name))
@@ -269,10 +343,14 @@ def frame_codes(
     frown = brow < reference.brow_height - BROW_LOWER
     up, down = corner > LIP_CORNER_UP, corner < LIP_CORNER_DOWN
     gaze_down, gaze_up = d_pitch < -GAZE_PITCH_DEG, d_pitch > GAZE_PITCH_DEG
-    gaze_side = np.abs(d_yaw) > GAZE_YAW_DEG
-    posed = np.isfinite(d_yaw) & np.isfinite(d_pitch)  # no pose, no claim about gaze
+    gaze_side = np.abs(d_gaze) > GAZE_YAW_DEG
+    posed = np.isfinite(d_gaze) & np.isfinite(d_pitch)  # no pose, no claim about gaze
+    looking = posed & ~(gaze_down | gaze_up | gaze_side)
     opened = mouth > MOUTH_OPEN_RATIO
-    codes = {
+    pressed = (mouth < LIP_PRESS_MOUTH_SHUT) & (
+        col("lip_thickness") < LIP_PRESS_FRACTION * reference.lip_thickness
+    )
+    return {
         "Smile": up & (width > SMILE_MOUTH_WIDTH),
         "Scowl": frown & down,
         "Frown": frown,
@@ -280,7 +358,7 @@ def frame_codes(
         "Close-R": blinks,
         "X-Open": ear > EYES_WIDE_FRACTION * reference.ear,
         "Close-BE": long_closure,
-        "gazeInterlocutor": posed & ~(gaze_down | gaze_up | gaze_side),
+        "gazeInterlocutor": looking,
         "gazeDown": gaze_down,
         "gazeUp": gaze_up,
         "gazeSide": gaze_side,
@@ -294,26 +372,25 @@ def frame_codes(
         "sideTiltR": tilts,
         "forwardHead": iod > LEAN_FORWARD_SCALE * reference.iod_px,
         "downRHead": nods,
+        "lip_press_ratio": pressed,
+        "gaze_aversion_ratio": posed & ~looking,
     }
-    starts = np.zeros(len(m), dtype=bool)
-    starts[blink_starts] = True
-    return codes, starts
 
 
 def window_features(
     frames: Sequence[FrameMeasures],
     codes: dict[str, np.ndarray],
-    blink_starts: np.ndarray,
+    events: Sequence[Event],
     start_s: float,
     end_s: float,
     frame_s: float,
 ) -> tuple[dict[str, float], int, int]:
     """Features of the frames in [start_s, end_s): (features, frames, measured frames).
 
-    `frame_s` is the sampling interval (the time one measured frame stands for).
-
-    `codes` and `blink_starts` come from `frame_codes` over the same `frames`. Codes are
-    reported only when the window has a measured face; never guessed from nothing.
+    `codes` come from `frame_codes` over the same `frames`, `events` from
+    events.find_events (those whose onset lies in the span are counted); `frame_s` is the
+    sampling interval (the time one measured frame stands for). Codes are reported only
+    when the window has a measured face; never guessed from nothing.
     """
     in_window = [start_s <= f.timestamp_s < end_s for f in frames]
     total = sum(in_window)
@@ -322,11 +399,20 @@ def window_features(
     features: dict[str, float] = {"face_frames_ratio": len(measured) / total if total else 0.0}
     if not measured:
         return features, total, 0
-    for code in BEHAVIOUR_CODES:
+    for code in BEHAVIOUR_CODES + EXTRA_RATES:
         features[code] = float(codes[code][measured_mask].mean())
-    blinks = float(blink_starts[measured_mask].sum())
-    features["blink_count"] = blinks
-    features["blink_rate_per_min"] = blinks * 60.0 / (len(measured) * frame_s)
+    here = [e for e in events if start_s <= e.onset_s < end_s]
+
+    def count(*names: str) -> float:
+        return float(sum(e.name in names for e in here))
+
+    blinks = [e.offset_s - e.onset_s for e in here if e.name == "blink"]
+    features["blink_count"] = float(len(blinks))
+    features["blink_rate_per_min"] = len(blinks) * 60.0 / (len(measured) * frame_s)
+    features["blink_duration_mean_s"] = float(np.mean(blinks)) if blinks else math.nan
+    features["micro_expression_count"] = count("micro_expression")
+    features["head_nod_count"] = count("head_nod")
+    features["head_shake_count"] = count("head_shake")
     for name, attr in (
         ("ear_mean", "ear"),
         ("mouth_open_mean", "mouth_open"),
@@ -335,7 +421,11 @@ def window_features(
         ("yaw_mean", "yaw"),
         ("pitch_mean", "pitch"),
         ("roll_mean", "roll"),
+        ("eye_yaw_mean", "eye_yaw"),
+        ("gaze_yaw_mean", "gaze_yaw"),
     ):
         values = np.array([getattr(f, attr) for f in measured], dtype=np.float64)
         features[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    pupils = np.array([f.eye_yaw for f in measured], dtype=np.float64)
+    features["pupil_found_ratio"] = float(np.isfinite(pupils).mean())
     return features, total, len(measured)

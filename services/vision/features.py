@@ -12,12 +12,13 @@ eyes 36-41 / 42-47, outer lips 48-59 (corners 48 and 54), inner lips 60-67 (62 t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from services.vision.face import FaceObservation, FrameStatus
+from services.vision.face import FaceObservation, FrameStatus, grey
+from services.vision.gaze import eyes_yaw
 
 # A generic head in millimetres, in camera-style axes (x right, y down, z away from the
 # camera) so a face looking straight into the camera has the identity rotation. Points:
@@ -38,7 +39,11 @@ HEAD_MODEL_LANDMARKS = (30, 8, 36, 45, 48, 54)
 
 @dataclass(frozen=True)
 class FrameMeasures:
-    """Geometry of the one face in a frame; NaN when the frame was not measurable."""
+    """Geometry of the one face in a frame; NaN when the frame was not measurable.
+
+    Angles are in degrees on the image's axes; `gaze_yaw` is the head's yaw plus the eyes'
+    own turn (NaN when no pupil was found), `gaze_pitch` is the head's pitch (see gaze.py).
+    """
 
     timestamp_s: float
     status: FrameStatus
@@ -55,6 +60,13 @@ class FrameMeasures:
     pitch: float = math.nan  # degrees, + when the face turns up
     roll: float = math.nan  # degrees, + when the head leans clockwise in the image
     iod_px: float = math.nan  # inter-ocular distance in pixels (face scale: leaning in/out)
+    lip_thickness: float = math.nan  # red of both lips / inter-ocular (thins when pressed)
+    pupil_left: float = math.nan  # pupil's place in the image-left eye, share of its width
+    pupil_right: float = math.nan
+    eye_yaw: float = math.nan  # the eyes' turn in the head (+ towards the image's right)
+    gaze_yaw: float = math.nan  # yaw + eye_yaw
+    gaze_pitch: float = math.nan  # the head's pitch (dlib gives no vertical pupil place)
+    landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)  # 68x2 px
 
     @property
     def measured(self) -> bool:
@@ -88,6 +100,17 @@ def mouth_opening(aligned: np.ndarray) -> float:
     gap = np.mean([aligned[67 - i, 1] - aligned[61 + i, 1] for i in range(3)])
     width = np.linalg.norm(aligned[54] - aligned[48])
     return float(max(gap, 0.0) / width) if width > 0 else math.nan
+
+
+def lip_thickness(aligned: np.ndarray) -> float:
+    """Height of the red of the upper plus the lower lip (outer to inner contour).
+
+    Pressing the lips together rolls them in and thins this (behaviour.py also asks for a
+    shut mouth before it calls thin lips a press).
+    """
+    upper = aligned[61:64, 1] - aligned[50:53, 1]
+    lower = aligned[[58, 57, 56], 1] - aligned[[67, 66, 65], 1]
+    return float(upper.mean() + lower.mean())
 
 
 def brow_height(aligned: np.ndarray) -> float:
@@ -138,9 +161,16 @@ def angles_to_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 
 def measure_frame(
-    observation: FaceObservation, timestamp_s: float, width: int, height: int
+    observation: FaceObservation,
+    timestamp_s: float,
+    width: int,
+    height: int,
+    image: np.ndarray | None = None,
 ) -> FrameMeasures:
-    """All per-frame measures for one observation (NaN unless exactly one face was found)."""
+    """All per-frame measures for one observation (NaN unless exactly one face was found).
+
+    `image` (the frame's pixels) is needed for the pupils only; without it they are NaN.
+    """
     if observation.status is not FrameStatus.ONE_FACE or observation.landmarks is None:
         return FrameMeasures(
             timestamp_s, observation.status, observation.faces, observation.brightness
@@ -150,6 +180,9 @@ def measure_frame(
     ear_left = eye_aspect_ratio(points[36:42])
     ear_right = eye_aspect_ratio(points[42:48])
     yaw, pitch, roll = head_pose(points, width, height)
+    pupil_left = pupil_right = eye_yaw = math.nan
+    if image is not None:
+        pupil_left, pupil_right, eye_yaw = eyes_yaw(grey(image), points, ear_left, ear_right, yaw)
     return FrameMeasures(
         timestamp_s=timestamp_s,
         status=observation.status,
@@ -166,4 +199,11 @@ def measure_frame(
         pitch=pitch,
         roll=roll,
         iod_px=iod,
+        lip_thickness=lip_thickness(aligned),
+        pupil_left=pupil_left,
+        pupil_right=pupil_right,
+        eye_yaw=eye_yaw,
+        gaze_yaw=yaw + eye_yaw,
+        gaze_pitch=pitch,
+        landmarks=points,
     )

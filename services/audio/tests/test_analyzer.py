@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.audio import features
 from services.audio.analyzer import NO_BASELINE_NOTE, AudioAnalyzer
-from services.audio.tests.signals import encode, harmonic
+from services.audio.tests.signals import encode, harmonic, syllables
 from veritas.analysis import InvalidInput
 from veritas.v1 import common_pb2, modality_pb2
 
@@ -45,8 +46,33 @@ def test_sample_without_baseline(analyzer: AudioAnalyzer) -> None:
     assert all(NO_BASELINE_NOTE in w.notes and not w.baseline for w in windows)
     summary = analyzer.summarize(prepared, windows)
     assert (summary.start_s, summary.end_s) == (0.0, 4.0)
-    assert summary.features["pitch_change_st"] == pytest.approx(0.0, abs=1e-9)
+    for name in features.CHANGES:  # against itself: no change (NaN where unmeasurable)
+        value = summary.features[name]
+        assert math.isnan(value) or value == pytest.approx(0.0, abs=1e-9), name
     assert set(summary.units) == set(summary.features)
+    assert all(summary.units.values())
+    for window in [*windows, summary]:
+        egemaps = [k for k in window.features if k.startswith("egemaps.")]
+        assert len(egemaps) == 88
+        assert {"alpha_ratio_db", "hammarberg_index_db", "speech_rate_syl_s"} <= set(
+            window.features
+        )
+    # the recording's start is in the first window and the summary only
+    assert "onset_latency_s" in windows[0].features and "onset_latency_s" in summary.features
+    assert "onset_latency_s" not in windows[1].features
+    assert 0.0 <= summary.features["onset_latency_s"] < 1.0
+
+
+def test_onset_latency_of_a_known_leading_silence(analyzer: AudioAnalyzer) -> None:
+    x = np.concatenate([np.zeros(int(1.5 * 16_000), np.float32), syllables(3.0)])
+    x += np.random.default_rng(0).normal(0, 1e-4, len(x)).astype(np.float32)
+    r = request(encode(x, 16_000, "WAV"), window_s=2.0)
+    prepared = analyzer.prepare(r)
+    windows = list(analyzer.windows(prepared, r.options))
+    summary = analyzer.summarize(prepared, windows)
+    assert summary.features["onset_latency_s"] == pytest.approx(1.5, abs=0.065)
+    assert windows[0].features["onset_latency_s"] == summary.features["onset_latency_s"]
+    assert summary.units["onset_latency_s"] == "s"
 
 
 def test_baseline_changes_are_against_the_baseline(analyzer: AudioAnalyzer) -> None:
@@ -59,6 +85,12 @@ def test_baseline_changes_are_against_the_baseline(analyzer: AudioAnalyzer) -> N
     assert summary.features["pitch_change_st"] == pytest.approx(12 * math.log2(1.5), abs=0.02)
     assert summary.baseline["pitch_mean_hz"] == pytest.approx(100.0, abs=0.5)
     assert NO_BASELINE_NOTE not in summary.notes
+    # baseline values are reported under the measured names, never for the changes
+    assert "egemaps.loudness_sma3_amean" in summary.baseline
+    assert not set(summary.baseline) & set(features.CHANGES)
+    assert summary.features["alpha_ratio_change_db"] == pytest.approx(
+        summary.features["alpha_ratio_db"] - summary.baseline["alpha_ratio_db"]
+    )
 
 
 def test_default_window_and_short_tail_merge(analyzer: AudioAnalyzer) -> None:

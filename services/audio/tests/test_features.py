@@ -67,12 +67,38 @@ def test_syllable_nuclei_follow_the_modulation_rate() -> None:
         assert m["articulation_rate_syl_s"] == pytest.approx(rate, rel=0.1)
 
 
+def test_speech_rate_counts_pauses_articulation_rate_does_not() -> None:
+    m = whole(with_gaps([1.0, 1.0]))  # 4.5 s of 4 syl/s bursts in 6.5 s
+    assert m["articulation_rate_syl_s"] == pytest.approx(4.0, rel=0.1)
+    assert m["speech_rate_syl_s"] == pytest.approx(4.0 * 4.5 / 6.5, rel=0.1)
+
+
+@pytest.mark.parametrize("silence_s", [0.0, 0.5, 1.2])
+def test_onset_latency_is_the_leading_silence(silence_s: float) -> None:
+    lead = np.random.default_rng(1).normal(0, 1e-4, int(silence_s * RATE)).astype(np.float32)
+    tracks = features.analyse(np.concatenate([lead, with_gaps([0.6])]))
+    assert features.onset_latency_s(tracks) == pytest.approx(silence_s, abs=0.065)
+    assert math.isnan(features.onset_latency_s(features.analyse(np.zeros(RATE, np.float32))))
+
+
 def test_changes_against_a_reference() -> None:
     low = whole(harmonic(100.0, 1.0))
     high = whole(harmonic(150.0, 1.0, level=0.15))
     c = features.changes(high, low)
     assert c["pitch_change_st"] == pytest.approx(12 * math.log2(1.5), abs=0.02)
     assert c["loudness_change_db"] == pytest.approx(-6.0, abs=0.5)
+    assert set(c) == set(features.CHANGES)
+    assert c["speech_ratio_change"] == pytest.approx(0.0, abs=0.05)
+
+
+def test_change_arithmetic_per_kind() -> None:
+    ref = {"articulation_rate_syl_s": 4.0, "hnr_db": 12.0, "pause_mean_s": 0.5}
+    now = {"articulation_rate_syl_s": 5.0, "hnr_db": 9.0, "pause_mean_s": 0.8}
+    c = features.changes(now, ref)
+    assert c["articulation_rate_change_pct"] == pytest.approx(25.0)
+    assert c["hnr_change_db"] == pytest.approx(-3.0)
+    assert c["pause_mean_change_s"] == pytest.approx(0.3)
+    assert math.isnan(c["pitch_change_st"]) and math.isnan(c["alpha_ratio_change_db"])
 
 
 def test_silence_has_no_pitch() -> None:

@@ -10,6 +10,9 @@ import pytest
 
 from models.training import audio_cues
 from services.audio import features
+from services.audio.analyzer import AudioAnalyzer
+from services.audio.tests.signals import encode, with_gaps
+from veritas.v1 import common_pb2, modality_pb2
 
 MODEL = audio_cues.MODEL_DIR / audio_cues.VERSION / "model.onnx"
 CONFIG = audio_cues.MODEL_DIR / "config.pbtxt"
@@ -58,3 +61,21 @@ def test_config_declares_an_uncalibrated_model_and_its_card() -> None:
 def test_model_inputs_are_features_the_analyzer_emits() -> None:
     for cue in audio_cues.CUES:
         assert cue.name in features.UNITS
+
+
+def test_card_accounts_for_every_emitted_feature() -> None:
+    """Each feature the analyzer reports is a model cue or listed, with a reason, as unweighted;
+    and the card lists nothing the analyzer no longer emits."""
+    x = with_gaps([0.6])
+    r = modality_pb2.ModalityRequest()
+    r.input.media.CopyFrom(common_pb2.Media(data=encode(x, 16_000, "WAV")))
+    analyzer = AudioAnalyzer()
+    prepared = analyzer.prepare(r)
+    emitted = set(
+        analyzer.summarize(prepared, list(analyzer.windows(prepared, r.options))).features
+    )
+    cues = {c.name for c in audio_cues.CUES}
+    assert not {n for n in emitted - cues if not audio_cues.unweighted(n)}
+    listed = {n for names, _ in audio_cues.UNWEIGHTED for n in names if not n.endswith("*")}
+    assert listed <= emitted
+    assert not listed & cues

@@ -39,9 +39,12 @@ def test_config_declares_the_analyzer_features_and_no_calibration() -> None:
     names = ",".join(CUE_NAMES)
     assert f'key: "feature_names"\n  value: {{ string_value: "{names}" }}' in config
     assert 'key: "calibrated"\n  value: { string_value: "false" }' in config
+    assert 'key: "caveat"' in config and "not a verdict" in config
     assert 'platform: "onnxruntime_onnx"' in config and "max_batch_size: 64" in config
     card = (ROOT / "models" / "cards" / "physiology_cues.md").read_text()
     assert "Uncalibrated" in card and "Arousal is not deception" in card
+    assert "| relevant | eda | eda -18, cardio +0, respiration +0 | -18 | DI |" in card
+    assert "| comparison | eda | eda +18, cardio +0, respiration +0 | +18 | NDI |" in card
 
 
 def test_weights_follow_the_literature_ordering() -> None:

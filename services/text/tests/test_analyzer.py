@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.text.analyzer import TextAnalyzer
+from services.text.analyzer import NO_SPANS_NOTE, TextAnalyzer
 from veritas.analysis import InvalidInput
 from veritas.v1 import common_pb2, modality_pb2
 
@@ -101,6 +101,7 @@ def test_segments_grouped_by_time(analyzer: TextAnalyzer) -> None:
     ]
     whole = analyzer.summarize(prepared, default)
     assert (whole.start_s, whole.end_s) == (0.0, 66.0)
+    assert whole.text is not None
     assert whole.text.startswith("I got home") and whole.text.endswith("No.")
     assert whole.usable
 
@@ -140,15 +141,57 @@ def test_protocol_attributes() -> None:
     assert TextAnalyzer.model_name == "text_deception"
 
 
-def test_untagged_non_english_text_gets_a_note(analyzer: TextAnalyzer) -> None:
+def test_untagged_non_english_text_gets_a_note_and_low_quality(analyzer: TextAnalyzer) -> None:
     german = (
         "Ich bin um sechs Uhr nach Hause gefahren und habe unterwegs nirgends angehalten, weil "
-        "ich sehr müde war und meine Kinder noch sehen wollte, bevor sie schlafen gingen."
+        "ich sehr müde war und meine Kinder noch sehen wollte, bevor sie schlafen gingen. Es "
+        "war spät. Ich war allein. Gut."
     )
     prepared = analyzer.prepare(request(german))
-    assert "does not read as English" in analyzer.summarize(prepared, []).notes[0]
-    english = analyzer.prepare(request(open_sample()))
-    assert not any("English" in n for n in analyzer.summarize(english, []).notes)
+    windows = list(analyzer.windows(prepared, common_pb2.Options()))
+    for window in [*windows, analyzer.summarize(prepared, windows)]:
+        assert window.quality == 0.0
+        assert any("does not read as English" in n and "German" in n for n in window.notes)
+    # "Gut." alone is too short to tell: the second window inherits the transcript's verdict
+    assert windows[-1].text == "Gut." and windows[-1].quality == 0.0
+    english = analyzer.prepare(request(open_sample(), language="en"))
+    summary = analyzer.summarize(english, [])
+    assert summary.quality == 1.0 and not any("English" in n for n in summary.notes)
+
+
+def test_three_hedges_give_three_spans_at_their_offsets(analyzer: TextAnalyzer) -> None:
+    text = "\n  Maybe I left at six. Perhaps it was later, I guess."
+    prepared = analyzer.prepare(request(text))
+    summary = analyzer.summarize(prepared, [])
+    assert summary.features["hedges"] == pytest.approx(300 / 11)
+    assert summary.spans["hedges"] == [(3, 8, "Maybe"), (24, 31, "Perhaps"), (46, 53, "I guess")]
+    assert all(text[a:b] == t for spans in summary.spans.values() for a, b, t in spans)
+    window = next(iter(analyzer.windows(prepared, common_pb2.Options())))
+    assert window.spans["hedges"] == summary.spans["hedges"]
+
+
+def test_untimed_windows_point_into_the_whole_transcript(analyzer: TextAnalyzer) -> None:
+    text = "I was home. I watched TV. Then I slept. Maybe I woke at seven. I went to work."
+    prepared = analyzer.prepare(request(text))
+    second = list(analyzer.windows(prepared, common_pb2.Options()))[1]
+    assert second.spans["hedges"] == [(40, 45, "Maybe")]
+
+
+def test_segment_spans_index_the_joined_segments_or_the_text(analyzer: TextAnalyzer) -> None:
+    segs = [(5.0, 9.0, " Maybe later, I guess. "), (0.0, 4.0, "I got home at six.")]
+    joined = "I got home at six. Maybe later, I guess."  # time order, single spaces
+    prepared = analyzer.prepare(request(segments=segs))
+    window = next(iter(analyzer.windows(prepared, common_pb2.Options())))
+    assert window.spans["hedges"] == [(19, 24, "Maybe"), (32, 39, "I guess")]
+    assert all(joined[a:b] == t for spans in window.spans.values() for a, b, t in spans)
+    text = "Q: when? A: I got home at six.\nMaybe later, I guess."
+    prepared = analyzer.prepare(request(text, segments=segs))
+    window = next(iter(analyzer.windows(prepared, common_pb2.Options())))
+    assert all(text[a:b] == t for spans in window.spans.values() for a, b, t in spans)
+    assert [t for _, _, t in window.spans["hedges"]] == ["Maybe", "I guess"]
+    elsewhere = analyzer.prepare(request("Something else entirely.", segments=segs))
+    window = next(iter(analyzer.windows(elsewhere, common_pb2.Options())))
+    assert window.spans == {} and NO_SPANS_NOTE in window.notes
 
 
 def open_sample() -> str:

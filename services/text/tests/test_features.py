@@ -85,6 +85,28 @@ def test_sentence_spans() -> None:
     ]
 
 
-def test_describe_matches_shows_words_and_offsets() -> None:
-    notes = tf.describe_matches(tf.measure("Maybe not."), offset=10)
-    assert notes == ['negations (1): "not"@16-19', 'hedges (1): "maybe"@10-15']
+def test_distancing_categories() -> None:
+    text = "Someone took it. They said he was told to leave, and the door was never locked."
+    assert [p for p, _ in hits(text, "impersonal")] == ["someone"]
+    assert [p for p, _ in hits(text, "third_person")] == ["they", "he"]
+    assert hits(text, "passive_voice") == [
+        ("was told", "was told"),
+        ("was never locked", "was never locked"),
+    ]
+
+
+def test_detail_and_specificity_categories() -> None:
+    text = "At 6:30 pm on Friday I parked behind the warehouse on Elm Street with two friends."
+    assert [o for _, o in hits(text, "numbers")] == ["6:30", "two"]
+    assert [o for _, o in hits(text, "temporal")] == ["6:30 pm", "Friday"]
+    assert [o for _, o in hits(text, "spatial")] == ["behind"]
+    assert [o for _, o in hits(text, "places")] == ["warehouse", "Street"]
+    assert [o for _, o in hits(text, "proper_nouns")] == ["Friday", "Elm Street"]
+
+
+def test_every_category_is_a_feature_with_a_rate() -> None:
+    cues = tf.measure("I think he was taken home at 6 pm by John.")
+    values = tf.feature_values(cues)
+    assert all(values[c] == pytest.approx(100 * cues.count(c) / 11) for c in tf.CATEGORIES)
+    assert set(tf.RULES) <= set(tf.CATEGORIES)
+    assert all(c in tf.LEXICON or c in tf.RULES for c in tf.CATEGORIES)

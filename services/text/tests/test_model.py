@@ -65,9 +65,15 @@ def test_committed_config_matches_the_features() -> None:
     assert _param("contribution_names").split(",") == [*tf.CATEGORIES, training.NGRAM_TERM]
     assert _param("calibrated") == "true"
     assert _param("card") == training.CARD_PATH
+    assert _param("caveat") == training.CAVEAT and "out of domain" in training.CAVEAT
     assert 0.5 < float(_param("validated_auc")) <= 1.0
     assert 'platform: "onnxruntime_onnx"' in CONFIG.read_text()
     assert f"dims: [ {len(tf.CATEGORIES)} ]" in CONFIG.read_text()
+
+
+def test_committed_config_is_the_shared_writer_output() -> None:
+    auc = float(_param("validated_auc"))
+    assert CONFIG.read_text() == training.config(auc)
 
 
 def test_committed_model_explains_itself() -> None:

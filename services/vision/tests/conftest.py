@@ -42,3 +42,9 @@ def astronaut() -> np.ndarray:
 @pytest.fixture(scope="session")
 def sample_bytes() -> bytes:
     return SAMPLE.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def still_clip(astronaut) -> bytes:
+    """One second (10 frames) of the photograph, still: a cheap clip with a real face."""
+    return encode([astronaut[0:320, 60:380]] * 10, "MJPG", ".avi", 10.0)

@@ -56,7 +56,7 @@ def test_sample_video_feeds_the_model(sample_windows) -> None:
     names = model_feature_names()
     assert set(names) <= set(BEHAVIOUR_CODES)
     spans = [x for w in windows for x in (w.start_s, w.end_s)]
-    assert spans == pytest.approx([0.0, 2.0, 2.0, 4.0])
+    assert spans == pytest.approx([0, 2, 2, 4, 4, 6, 6, 8, 8, 9])
     for w in [*windows, summary]:
         assert w.usable and w.quality == 1.0 and not w.notes
         assert all(name in w.features for name in names)
@@ -64,14 +64,46 @@ def test_sample_video_feeds_the_model(sample_windows) -> None:
         assert w.units["Smile"] == "fraction of face frames"
     assert summary.features["face_frames_ratio"] == 1.0
     assert summary.features["Smile"] > 0.5  # the astronaut smiles throughout
-    assert summary.features["gazeInterlocutor"] > 0.9  # and faces the camera
-    assert (summary.start_s, summary.end_s) == pytest.approx((0.0, 4.0))
+    assert summary.features["pupil_found_ratio"] > 0.9
+    assert (summary.start_s, summary.end_s) == pytest.approx((0.0, 9.0))
+    assert summary.events == [e for w in windows for e in w.events]
+
+
+# What samples/make_face_video.py draws, and when: (event, detail contains, from s, to s).
+SAMPLE_SCRIPT = [
+    ("blink", "ms", 0.9, 1.1),
+    ("micro_expression", "brow raise", 1.87, 2.3),
+    ("head_shake", "repeated", 2.5, 4.0),
+    ("blink", "ms", 4.2, 4.4),
+    ("head_nod", "repeated", 4.6, 6.0),
+    ("blink", "ms", 5.7, 5.9),
+    ("brow_lower", "s", 6.0, 6.9),
+    ("gaze_aversion", "eyes +", 6.0, 6.9),
+    ("brow_raise", "s", 7.0, 7.9),
+    ("gaze_aversion", "head only", 8.0, 9.0),
+    ("head_tilt", "held", 8.0, 9.0),
+    ("head_turn", "held", 8.0, 9.0),
+]
+
+
+def test_sample_events_are_the_ones_drawn(sample_windows) -> None:
+    summary = sample_windows[2]
+    found = [(e.name, e.onset_s, e.offset_s, e.detail) for e in summary.events]
+    assert len(found) == len(SAMPLE_SCRIPT), found
+    for (name, onset, offset, detail), (want, words, start, end) in zip(
+        found, SAMPLE_SCRIPT, strict=True
+    ):
+        assert name == want and words in detail, found
+        assert start - 0.05 <= onset < offset <= end + 0.05, (name, onset, offset)
+    assert summary.features["blink_count"] == 3
+    assert summary.features["blink_rate_per_min"] == pytest.approx(20.0)
+    assert summary.features["micro_expression_count"] == 1
 
 
 def test_window_length_follows_options(analyzer, sample_windows) -> None:
     prepared = sample_windows[0]
     windows = list(analyzer.windows(prepared, common_pb2.Options(window_s=1.0)))
-    assert len(windows) == 4 and all(w.usable for w in windows)
+    assert len(windows) == 9 and all(w.usable for w in windows)
     assert len(list(analyzer.windows(prepared, common_pb2.Options(window_s=1e9)))) == 1
     with pytest.raises(InvalidInput) as err:
         list(analyzer.windows(prepared, common_pb2.Options(window_s=-1)))
@@ -88,6 +120,7 @@ def test_dark_video_is_never_scored(analyzer, make_video) -> None:
         assert not w.usable and w.quality == 0.0
         assert not set(BEHAVIOUR_CODES) & set(w.features)
         assert any("too dark" in n for n in w.notes)
+        assert any("no score" in n for n in w.notes) and not w.events
 
 
 def test_blank_video_reports_no_face(analyzer, make_video) -> None:
@@ -99,7 +132,7 @@ def test_blank_video_reports_no_face(analyzer, make_video) -> None:
     assert "no face in 10 of 10 frames" in window.notes
 
 
-def test_bad_bytes_name_the_field(analyzer, sample_bytes) -> None:
+def test_bad_bytes_name_the_field(analyzer, still_clip) -> None:
     with pytest.raises(InvalidInput) as err:
         analyzer.prepare(request(b"\x00\x01 not a video at all", ""))
     assert err.value.field == "video.data"
@@ -110,21 +143,23 @@ def test_bad_bytes_name_the_field(analyzer, sample_bytes) -> None:
         analyzer.prepare(modality_pb2.ModalityRequest())
     assert err.value.field == "video"
     with pytest.raises(InvalidInput) as err:
-        analyzer.prepare(request(sample_bytes, "video/mp4", baseline=b"garbage bytes"))
+        analyzer.prepare(request(still_clip, "video/x-msvideo", baseline=b"garbage bytes"))
     assert err.value.field == "baseline.video.data"
     with pytest.raises(InvalidInput) as err:
         analyzer.prepare(request(b"x", "video/mp4", target_fps=-3))
     assert err.value.field == "options.target_fps"
 
 
-def test_baseline_means_are_reported(analyzer, sample_bytes) -> None:
-    prepared = analyzer.prepare(request(sample_bytes, baseline=sample_bytes, target_fps=5))
-    again = analyzer.prepare(request(sample_bytes, baseline=sample_bytes, target_fps=5))
+def test_baseline_means_are_reported(analyzer, sample_bytes, still_clip) -> None:
+    prepared = analyzer.prepare(request(still_clip, baseline=sample_bytes, target_fps=5))
+    again = analyzer.prepare(request(still_clip, baseline=sample_bytes, target_fps=5))
     assert again.baseline is prepared.baseline  # measured once, then cached
     windows = list(analyzer.windows(prepared, common_pb2.Options()))
     for w in windows:
         assert "Smile" in w.baseline and "yaw_mean" in w.baseline
         assert "blink_count" not in w.baseline  # a count over another length
+        assert "micro_expression_count" not in w.baseline
+        assert "blink_rate_per_min" in w.baseline
         assert w.baseline["face_frames_ratio"] == 1.0
 
 

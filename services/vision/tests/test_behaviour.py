@@ -19,6 +19,7 @@ from services.vision.behaviour import (
 )
 from services.vision.face import FrameStatus
 from services.vision.features import FrameMeasures
+from services.vision.tests import signals
 
 FPS = 10.0
 T = np.arange(0, 6, 1 / FPS)
@@ -64,22 +65,13 @@ def test_blinks_and_long_closures() -> None:
 
 
 def frames_with(**series: np.ndarray) -> list[FrameMeasures]:
-    defaults = dict(
-        ear=0.3,
-        mouth_open=0.02,
-        mouth_width=0.8,
-        brow_height=0.3,
-        lip_corner=0.0,
-        yaw=0.0,
-        pitch=0.0,
-        roll=0.0,
-        iod_px=60.0,
-    )
-    out = []
-    for i, t in enumerate(T):
-        values = {k: float(series[k][i]) if k in series else v for k, v in defaults.items()}
-        out.append(FrameMeasures(t, FrameStatus.ONE_FACE, 1, 120.0, **values))
-    return out
+    return signals.frames_with(T, **series)
+
+
+def resting(frames: list[FrameMeasures]) -> Neutral:
+    ref = neutral(frames)
+    assert ref is not None
+    return ref
 
 
 def test_codes_read_anatomy_against_the_neutral_face() -> None:
@@ -94,7 +86,7 @@ def test_codes_read_anatomy_against_the_neutral_face() -> None:
     ref = neutral(frames)
     assert ref is not None
     assert ref.brow_height == pytest.approx(0.30)
-    codes, _ = frame_codes(frames, ref)
+    codes = frame_codes(frames, ref)
     assert codes["Raise"].sum() == 10 and codes["Frown"].sum() == 5
     assert codes["lipsUp"].sum() == 20 and codes["Smile"].sum() == 10
     assert codes["gazeInterlocutor"].all() and not codes["openMouth"].any()
@@ -105,12 +97,12 @@ def test_window_rates_and_descriptives() -> None:
     frames = frames_with(yaw=yaw)
     frames[5] = FrameMeasures(T[5], FrameStatus.NO_FACE, 0, 120.0)  # one frame lost
     ref = Neutral(brow_height=0.3, ear=0.3, yaw=0.0, pitch=0.0, roll=0.0, iod_px=60.0)
-    codes, starts = frame_codes(frames, ref)
-    first, total, measured = window_features(frames, codes, starts, 0.0, 2.0, 0.1)
+    codes = frame_codes(frames, ref)
+    first, total, measured = window_features(frames, codes, [], 0.0, 2.0, 0.1)
     assert (total, measured) == (20, 19)
     assert first["face_frames_ratio"] == pytest.approx(19 / 20)
     assert first["gazeSide"] == 0.0 and first["gazeInterlocutor"] == 1.0
-    last, _, _ = window_features(frames, codes, starts, 4.0, 6.0, 0.1)
+    last, _, _ = window_features(frames, codes, [], 4.0, 6.0, 0.1)
     assert last["gazeSide"] == 1.0 and last["SideTurn"] == 1.0
     assert last["yaw_mean"] == pytest.approx(25.0)
     assert set(behaviour.BEHAVIOUR_CODES) <= set(last)
@@ -120,7 +112,45 @@ def test_window_rates_and_descriptives() -> None:
 def test_no_face_gives_no_codes() -> None:
     frames = [FrameMeasures(t, FrameStatus.TOO_DARK, 0, 10.0) for t in T]
     assert neutral(frames) is None
-    features, total, measured = window_features(frames, {}, np.zeros(0, bool), 0.0, 2.0, 0.1)
+    features, total, measured = window_features(frames, {}, [], 0.0, 2.0, 0.1)
     assert measured == 0 and total == 20
     assert features == {"face_frames_ratio": 0.0}
     assert not any(math.isnan(v) for v in features.values())
+
+
+def test_gaze_adds_the_eyes_to_the_head_near_neutral_only() -> None:
+    eyes = np.zeros(len(T))
+    eyes[10:20] = 20.0  # eyes turned 20 deg with the head still: averted
+    yaw = np.zeros(len(T))
+    yaw[40:50] = 25.0  # head turned 25 deg: past the limit, the pupil no longer counts
+    eyes[40:50] = -25.0  # (a pupil estimate that would cancel the turn)
+    frames = frames_with(eye_yaw=eyes, yaw=yaw)
+    ref = neutral(frames)
+    assert ref is not None and ref.gaze_yaw == pytest.approx(0.0)
+    codes = frame_codes(frames, ref)
+    assert np.flatnonzero(codes["gazeSide"]).tolist() == [*range(10, 20), *range(40, 50)]
+    assert codes["gaze_aversion_ratio"].sum() == 20
+    # Without any pupil, gaze falls back to the head: eyes-only aversion is not seen.
+    head_only = frames_with(yaw=yaw)
+    codes = frame_codes(head_only, resting(head_only))
+    assert np.flatnonzero(codes["gazeSide"]).tolist() == list(range(40, 50))
+
+
+def test_lip_press_needs_thin_lips_and_a_shut_mouth() -> None:
+    thickness = np.full(len(T), 0.2)
+    thickness[5:15] = 0.1  # half the neutral: pressed
+    mouth = np.full(len(T), 0.02)
+    mouth[10:15] = 0.2  # ... but from frame 10 the mouth is open: talking, not pressing
+    frames = frames_with(lip_thickness=thickness, mouth_open=mouth)
+    codes = frame_codes(frames, resting(frames))
+    assert np.flatnonzero(codes["lip_press_ratio"]).tolist() == list(range(5, 10))
+
+
+def test_brows_are_not_read_on_shut_eyes() -> None:
+    ear = np.full(len(T), 0.3)
+    ear[20:22] = 0.05
+    brow = np.full(len(T), 0.3)
+    brow[20:22] = 0.45  # the landmark model lifts the brows off a shut eye
+    frames = frames_with(ear=ear, brow_height=brow)
+    codes = frame_codes(frames, resting(frames))
+    assert not codes["Raise"].any() and codes["Close-R"].sum() == 2

@@ -18,6 +18,7 @@ from services.vision.features import (
     head_pose,
     level_eyes,
     lip_corner_elevation,
+    lip_thickness,
     measure_frame,
 )
 
@@ -132,3 +133,14 @@ def test_threads_get_the_same_answer(astronaut) -> None:
         results = list(pool.map(landmarks, range(4)))
     for other in results[1:]:
         np.testing.assert_array_equal(other, results[0])
+
+
+def test_lip_thickness_of_known_lips() -> None:
+    points = np.zeros((68, 2))
+    points[50:53, 1] = -0.10  # upper lip: outer contour 0.10 above the inner one
+    points[61:64, 1] = 0.0
+    points[[56, 57, 58], 1] = 0.12  # lower lip: outer contour 0.12 below the inner one
+    points[[65, 66, 67], 1] = 0.0
+    assert lip_thickness(points) == pytest.approx(0.22)
+    points[[56, 57, 58], 1] = 0.02  # rolled in: pressed
+    assert lip_thickness(points) == pytest.approx(0.12)

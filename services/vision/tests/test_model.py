@@ -26,7 +26,10 @@ def test_config_follows_the_contract() -> None:
     names = tuple(param(text, "feature_names").split(","))
     assert names == vision.FEATURES
     assert param(text, "contribution_names") == param(text, "feature_names")
-    assert param(text, "calibrated") == "true"
+    # Calibrated on human codes, not on the automatic codes the service sends: served as
+    # uncalibrated, with the caveat every result carries.
+    assert param(text, "calibrated") == "false"
+    assert param(text, "caveat") == vision.CAVEAT
     assert param(text, "card") == vision.CARD
     assert 0.5 < float(param(text, "validated_auc")) <= 1.0
     assert 'platform: "onnxruntime_onnx"' in text and "max_batch_size: 64" in text

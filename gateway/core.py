@@ -1,0 +1,320 @@
+"""What the gateway does for every call, whatever the transport (gRPC or HTTP):
+
+authenticate -> check the role -> compute the deadline to pass down -> spend the tenant's
+tokens (and a stream slot) -> check the request -> forward to fusion -> map errors ->
+account usage and write the audit record. Refusals are `Refused`; the transports render them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import grpc
+from opentelemetry import trace
+
+from gateway import usage as usage_metrics
+from gateway.audit import AuditLog, AuditRecord, modalities, sizes
+from gateway.auth import Authenticator
+from gateway.deadlines import downstream_timeout
+from gateway.errors import Refused
+from gateway.policy import ANALYST, Principal, require_role
+from gateway.ratelimit import Limiter, admit, stream_slot
+from gateway.settings import Settings
+from gateway.usage import UsageStore
+from gateway.validation import check_options, check_request
+from veritas.analysis import InvalidInput
+from veritas.telemetry import current_trace_id
+from veritas.v1 import common_pb2, fusion_pb2_grpc, veritas_pb2
+
+tracer = trace.get_tracer("veritas.gateway")
+
+BATCH_CONCURRENCY = 4
+# Codes a caller can act on pass through unchanged; anything else from inside is UNAVAILABLE.
+PASS_THROUGH = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.FAILED_PRECONDITION,  # e.g. STACKER asked for with no stacker trained
+}
+
+
+def map_error(error: grpc.aio.AioRpcError) -> Refused:
+    code = error.code()
+    if code in PASS_THROUGH:
+        return Refused(code, error.details() or code.name)
+    return Refused(
+        grpc.StatusCode.UNAVAILABLE, f"analysis backend failed: {code.name}: {error.details()}"
+    )
+
+
+def invalid(e: InvalidInput) -> Refused:
+    return Refused(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+
+
+def describe(record: AuditRecord, principal: Principal) -> None:
+    record.tenant = principal.tenant
+    who = principal.key_id if principal.method == "key" else principal.subject
+    record.principal = f"{principal.method}:{who}"
+
+
+@dataclass
+class Call:
+    """One call through the gateway: who, how long the services get, what to audit."""
+
+    gateway: Gateway
+    principal: Principal
+    timeout: float
+    audit: AuditRecord
+    admitted: bool = False
+    analyses: int = 0
+    request_bytes: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    detached: bool = False  # finished later, by the code that streams the response
+    failed: str = ""  # a status reported in-band (an HTTP stream's last line)
+    exits: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def spend(self, cost: int, request_bytes: int, analyses: int | None = None) -> None:
+        """Charge the tenant's bucket `cost` tokens: one per analysis (a batch pays per
+        item), one per admin call."""
+        with tracer.start_as_current_span("gateway.rate_limit"):
+            await admit(self.gateway.limiter, self.principal.tenant, cost)
+        self.admitted, self.request_bytes = True, request_bytes
+        self.analyses = cost if analyses is None else analyses
+
+    async def open_stream(self) -> None:
+        """Hold one of the tenant's stream slots until the call ends."""
+        limiter, settings = self.gateway.limiter, self.gateway.settings
+        await self.exits.enter_async_context(
+            stream_slot(limiter, self.principal.tenant, settings.max_streams)
+        )
+
+    def describe(self, request: common_pb2.AnalysisRequest) -> None:
+        if not request.request_id:
+            request.request_id = uuid.uuid4().hex
+        self.audit.request_id = request.request_id
+        self.audit.modalities = modalities(request)
+        self.audit.sizes = sizes(request)
+
+
+class Gateway:
+    def __init__(
+        self,
+        fusion: grpc.aio.Channel,
+        auth: Authenticator,
+        limiter: Limiter,
+        usage: UsageStore,
+        audit: AuditLog,
+        settings: Settings,
+    ) -> None:
+        self.fusion = fusion_pb2_grpc.FusionStub(fusion)
+        self.auth = auth
+        self.limiter = limiter
+        self.usage = usage
+        self.audit_log = audit
+        self.settings = settings
+
+    @asynccontextmanager
+    async def call(
+        self,
+        method: str,
+        transport: str,
+        headers: Mapping[str, str],
+        client_remaining_s: float | None,
+        role: str = ANALYST,
+        stream: bool = False,
+        peer: str = "",
+    ) -> AsyncIterator[Call]:
+        """Authenticate, authorise and time one call; on exit, account and audit it."""
+        record = AuditRecord(method=method, transport=transport, peer=peer)
+        started = time.perf_counter()
+        try:
+            with tracer.start_as_current_span("gateway.authenticate"):
+                try:
+                    principal = await self.auth.authenticate(headers)
+                except Refused as e:
+                    if isinstance(e.principal, Principal):
+                        describe(record, e.principal)
+                    raise
+            describe(record, principal)
+            require_role(principal, role)
+            s = self.settings
+            if stream:
+                timeout = downstream_timeout(
+                    client_remaining_s, s.budget_s, s.max_stream_s, s.max_stream_s
+                )
+            else:
+                timeout = downstream_timeout(
+                    client_remaining_s, s.budget_s, s.default_deadline_s, s.max_deadline_s
+                )
+        except Refused as e:
+            record.status = e.code.name
+            await self.finish(record, None, started)
+            raise
+        call = Call(self, principal, timeout, record, started=started)
+        async with self.running(call):
+            yield call
+
+    @asynccontextmanager
+    async def running(self, call: Call) -> AsyncIterator[None]:
+        """The admitted part of a call; a detached call is finished by whoever re-enters
+        `running` with it (an HTTP response that streams after its handler returned)."""
+        status = "OK"
+        try:
+            async with call.exits:
+                yield
+        except Refused as e:
+            status = e.code.name
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            status = "CANCELLED"
+            raise
+        except BaseException:
+            status = "INTERNAL"
+            raise
+        finally:
+            if not call.detached:
+                call.audit.status = call.failed or status
+                await self.finish(call.audit, call, call.started)
+
+    async def finish(self, record: AuditRecord, call: Call | None, started: float) -> None:
+        record.ms = round((time.perf_counter() - started) * 1000, 1)
+        record.trace_id = current_trace_id()
+        self.audit_log.write(record)
+        if record.tenant:
+            await asyncio.shield(self._account(record, call, record.status))
+
+    async def _account(self, record: AuditRecord, call: Call | None, status: str) -> None:
+        admitted = call is not None and call.admitted
+        analyses = call.analyses if call and admitted else 0
+        request_bytes = call.request_bytes if call and admitted else 0
+        usage_metrics.record(record.tenant, record.method, status, analyses, request_bytes)
+        counts = {
+            "requests": int(admitted),
+            "analyses": analyses,
+            "rejected": int(status == "RESOURCE_EXHAUSTED" and not admitted),
+            "errors": int(admitted and status != "OK"),
+            "request_bytes": request_bytes,
+        }
+        try:
+            await self.usage.add(record.tenant, counts)
+        except Exception:  # noqa: BLE001 (usage totals must never fail a call)
+            pass
+
+    # ---- the operations -------------------------------------------------------------------
+
+    async def analyze(
+        self, call: Call, request: common_pb2.AnalysisRequest
+    ) -> common_pb2.AnalysisResult:
+        final = None
+        async for result in self.progressive(call, request):
+            final = result
+        assert final is not None
+        return final
+
+    async def progressive(
+        self, call: Call, request: common_pb2.AnalysisRequest
+    ) -> AsyncIterator[common_pb2.AnalysisResult]:
+        """Fusion's progressive results, the final one last."""
+        try:
+            check_request(request)
+        except InvalidInput as e:
+            raise invalid(e) from e
+        call.describe(request)
+        final = None
+        try:
+            async for result in self.fusion.Fuse(request, timeout=call.timeout):
+                final = result
+                yield result
+        except grpc.aio.AioRpcError as e:
+            raise map_error(e) from e
+        if final is None or not final.final:
+            raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a final result")
+        call.audit.decision = common_pb2.Decision.Name(final.decision)
+
+    async def analyze_batch(
+        self, call: Call, batch: veritas_pb2.AnalyzeBatchRequest
+    ) -> veritas_pb2.AnalyzeBatchResponse:
+        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+        call.audit.items = len(batch.requests)
+        for item in batch.requests:
+            if not item.request_id:
+                item.request_id = uuid.uuid4().hex
+        present = {m for r in batch.requests for m in modalities(r)}
+        call.audit.modalities = sorted(present)
+        call.audit.sizes = {"bytes": batch.ByteSize()}
+
+        async def one(i: int, item: common_pb2.AnalysisRequest) -> veritas_pb2.BatchItem:
+            try:
+                check_request(item, f"requests[{i}]")
+                async with gate:
+                    final = None
+                    async for result in self.fusion.Fuse(item, timeout=call.timeout):
+                        final = result
+                if final is None or not final.final:
+                    raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a result")
+                return veritas_pb2.BatchItem(result=final)
+            except InvalidInput as e:
+                refused = invalid(e)
+            except grpc.aio.AioRpcError as e:
+                refused = map_error(e)
+                if refused.code == grpc.StatusCode.INVALID_ARGUMENT:
+                    refused.message = f"requests[{i}].{refused.message}"
+            except Refused as e:
+                refused = e
+            return veritas_pb2.BatchItem(
+                error_code=refused.code.value[0], error_message=refused.message
+            )
+
+        items = await asyncio.gather(*(one(i, r) for i, r in enumerate(batch.requests)))
+        call.audit.decision = ",".join(
+            common_pb2.Decision.Name(it.result.decision) if it.HasField("result") else "ERROR"
+            for it in items
+        )
+        return veritas_pb2.AnalyzeBatchResponse(items=items)
+
+    async def live(
+        self, call: Call, chunks: AsyncIterator[common_pb2.LiveChunk]
+    ) -> AsyncIterator[common_pb2.AnalysisResult]:
+        """Forward live chunks to fusion as they come (config checked); relay its results."""
+        problems: list[Refused] = []
+        received: dict[str, int] = {}
+
+        async def checked() -> AsyncIterator[common_pb2.LiveChunk]:
+            async for chunk in chunks:
+                kind = chunk.WhichOneof("payload") or "empty"
+                if kind == "config":
+                    try:
+                        check_options(chunk.config.options, "config.options")
+                    except InvalidInput as e:
+                        problems.append(invalid(e))
+                        fusion_call.cancel()
+                        return
+                    call.audit.request_id = chunk.config.request_id
+                received[f"{kind}_bytes"] = received.get(f"{kind}_bytes", 0) + chunk.ByteSize()
+                yield chunk
+
+        fusion_call = self.fusion.FuseLive(checked(), timeout=call.timeout)
+        final = None
+        try:
+            async for result in fusion_call:
+                final = result
+                yield result
+        except grpc.aio.AioRpcError as e:
+            raise (problems[0] if problems else map_error(e)) from e
+        except asyncio.CancelledError:
+            if problems:
+                raise problems[0] from None
+            raise
+        finally:
+            call.audit.sizes = received
+            call.audit.modalities = sorted(k.removesuffix("_bytes") for k in received)
+        if final is not None:
+            call.audit.request_id = final.request_id
+            call.audit.decision = common_pb2.Decision.Name(final.decision)

@@ -1,0 +1,95 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from gateway.legacy import old_field_names, to_request
+from veritas.analysis import InvalidInput
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "a.wav").write_bytes(b"RIFF....WAVE")
+    (tmp_path / "media2").mkdir()
+    (tmp_path / "media2" / "b.wav").write_bytes(b"x")
+    (tmp_path / "secret.txt").write_text("do not read")
+    os.symlink(tmp_path / "secret.txt", folder / "link.wav")
+    return folder
+
+
+def allow(folder: Path) -> list[str]:
+    return [f"file://{folder}/"]
+
+
+def field(body: dict, prefixes: list[str]) -> str:
+    with pytest.raises(InvalidInput) as info:
+        to_request(body, 1024, prefixes)
+    return str(info.value)
+
+
+def test_an_allow_listed_file_is_read_and_sent_as_bytes(media: Path):
+    request = to_request(
+        {
+            "audio_path": str(media / "a.wav"),
+            "transcript": "I was at home.",
+            "physiological_data": [70, 72.5],
+        },
+        1024,
+        allow(media),
+    )
+    assert request.audio.data == b"RIFF....WAVE"
+    assert request.transcript.text == "I was at home."
+    assert list(request.physiology.heart_rate) == [70.0, 72.5]
+    assert request.options.explain
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/etc/passwd", "{m}/../secret.txt", "{m}/link.wav", "{m}2/b.wav", "relative/a.wav"],
+)
+def test_paths_outside_the_allow_list_are_refused_naming_the_field(media: Path, path: str):
+    message = field({"video_path": path.format(m=media)}, allow(media))
+    assert message.startswith("video_path:"), message
+
+
+def test_nothing_is_readable_when_no_folder_is_listed(media: Path):
+    assert field({"audio_path": str(media / "a.wav")}, []).startswith("audio_path:")
+
+
+def test_file_uris_follow_the_same_rule(media: Path):
+    assert to_request({"audio_path": f"file://{media}/a.wav"}, 1024, allow(media)).audio.data
+    assert field({"audio_path": "file:///etc/passwd"}, allow(media)).startswith("audio_path:")
+
+
+def test_http_uris_must_match_a_prefix_and_are_left_to_fusion():
+    prefixes = ["https://media.example/"]
+    ok = to_request({"video_path": "https://media.example/v.mp4"}, 1024, prefixes)
+    assert ok.video.uri == "https://media.example/v.mp4"
+    assert field({"video_path": "https://evil.example/v.mp4"}, prefixes).startswith("video_path")
+
+
+def test_a_file_over_the_limit_is_refused(media: Path):
+    with pytest.raises(InvalidInput, match="audio_path: larger than 4 bytes"):
+        to_request({"audio_path": str(media / "a.wav")}, 4, allow(media))
+
+
+@pytest.mark.parametrize(
+    "body, name",
+    [
+        ({"physiological_data": [70, "x"]}, "physiological_data[1]"),
+        ({"physiological_data": []}, "physiological_data"),
+        ({"physiological_data": {"heart_rate": [70, 71]}, "mood": 1}, "mood"),
+        ({"transcript": 5}, "transcript"),
+        ([1, 2], "body"),
+    ],
+)
+def test_bad_old_bodies_name_the_field(body, name):
+    assert field(body, []).startswith(f"{name}:")
+
+
+def test_errors_from_fusion_are_named_in_the_old_words():
+    assert old_field_names("video.uri: cannot be read") == "video_path: cannot be read"
+    assert old_field_names("physiology: 900 bpm") == "physiological_data: 900 bpm"
+    assert old_field_names("transcript: empty") == "transcript: empty"

@@ -1,0 +1,227 @@
+"""`veritas train`: publish a refitted model as a new version, keep the contract, and a real
+Triton loads it without a restart (from the production repository through the local mirror,
+and from a python-backend repository directly)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from models.tests.test_retrain import write_rows
+from veritas import train
+from veritas.triton_server import TritonServer, local_config, prepare_local_repository
+
+MODEL = "physiology_cues"
+SOURCE = train.DEFAULT_REPOSITORY / MODEL
+
+
+def _repository(root: Path) -> Path:
+    """A production repository holding a copy of physiology_cues version 1."""
+    (root / MODEL / "1").mkdir(parents=True)
+    shutil.copy(SOURCE / "config.pbtxt", root / MODEL / "config.pbtxt")
+    shutil.copy(SOURCE / "1" / "model.onnx", root / MODEL / "1" / "model.onnx")
+    return root
+
+
+def _rows(path: Path, **kwargs: object) -> Path:
+    names = train.read_contract(SOURCE).feature_names
+    return write_rows(path, names, **kwargs)  # type: ignore[arg-type]
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _tensor_lines(config: str) -> list[str]:
+    """The config without its string parameters: the contract callers rely on."""
+    return train._PARAM.sub("", config).split("\n")
+
+
+def test_publishes_a_new_version_and_keeps_the_contract(tmp_path: Path) -> None:
+    repo = _repository(tmp_path / "repo")
+    before = (repo / MODEL / "config.pbtxt").read_text()
+    out = train.train("physiology", _rows(tmp_path / "rows.csv"), repo)
+    assert out.version == 2 and out.mirror is None
+    assert sorted(p.name for p in (repo / MODEL / "2").iterdir()) == ["model.onnx"]
+    after = (repo / MODEL / "config.pbtxt").read_text()
+    assert _tensor_lines(after) == _tensor_lines(before)  # only parameters changed
+    params = {m["key"]: m["value"] for m in train._PARAM.finditer(after)}
+    assert params["feature_names"] == ",".join(train.read_contract(SOURCE).feature_names)
+    assert params["calibrated"] == "true" and float(params["validated_auc"]) > 0.8
+    assert (
+        params["card"].endswith("retrained_v2.md")
+        and "refitted by veritas train" in (params["caveat"])
+    )
+    card = out.card.read_text()
+    assert "GroupKFold" in card and "ROC AUC" in card and "served version 1" in card
+    assert (repo / MODEL / "retrained_v2_reliability.png").stat().st_size > 1000
+    session = _session(repo / MODEL / "2" / "model.onnx")
+    assert [i.name for i in session.get_inputs()] == ["features"]
+    assert [o.name for o in session.get_outputs()] == ["probability", "contributions"]
+    again = train.train("physiology", _rows(tmp_path / "rows2.csv", seed=1), repo)
+    assert again.version == 3 and (repo / MODEL / "2" / "model.onnx").exists()
+
+
+def test_without_groups_it_is_published_uncalibrated(tmp_path: Path) -> None:
+    repo = _repository(tmp_path / "repo")
+    train.train("physiology", _rows(tmp_path / "rows.csv", with_group=False), repo)
+    config = (repo / MODEL / "config.pbtxt").read_text()
+    params = {m["key"]: m["value"] for m in train._PARAM.finditer(config)}
+    assert params["calibrated"] == "false" and "validated_auc" not in params
+    assert "NOT group-separated" in params["caveat"]
+
+
+def test_python_backend_repository_gets_the_model_py(tmp_path: Path) -> None:
+    src = _repository(tmp_path / "src")
+    local = tmp_path / "local"
+    prepare_local_repository(src, local)
+    out = train.train("physiology", _rows(tmp_path / "rows.csv"), local)
+    version_dir = local / MODEL / str(out.version)
+    assert sorted(p.name for p in version_dir.iterdir()) == ["model.onnx", "model.py"]
+    assert 'backend: "python"' in (local / MODEL / "config.pbtxt").read_text()
+
+
+def test_the_local_mesh_mirror_publishes_to_its_source() -> None:
+    for mirror in train.LOCAL_MIRRORS:
+        assert train.resolve_target(mirror) == (train.DEFAULT_REPOSITORY, mirror.resolve())
+    assert train.resolve_target(Path("/elsewhere")) == (Path("/elsewhere"), None)
+
+
+def test_text_model_is_refused_with_the_way_to_retrain_it(tmp_path: Path) -> None:
+    with pytest.raises(train.TrainError) as info:
+        train.train("text", tmp_path / "unused.csv")
+    assert "cannot be refitted from a table of features" in str(info.value)
+    assert "models.training.text" in str(info.value)
+
+
+def test_main_reports_metrics_or_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repository(tmp_path / "repo")
+    code = train.main(
+        [
+            "--modality",
+            "physiology",
+            "--data",
+            str(_rows(tmp_path / "r.csv")),
+            "--repository",
+            str(repo),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "ROC AUC" in out and "95% bootstrap interval" in out
+    assert "as version 2" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,label\n1,0\n")
+    assert (
+        train.main(["--modality", "physiology", "--data", str(bad), "--repository", str(repo)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("veritas train: bad.csv: missing column(s)")
+    assert not (repo / MODEL / "3").exists()
+
+
+def test_with_parameters_sets_replaces_and_removes() -> None:
+    config = local_config('name: "m"\nplatform: "onnxruntime_onnx"\n') + train._block("a", "1")
+    config += train._block("b", "2")
+    out = train.with_parameters(config, {"a": "9", "b": None, "c": "new"})
+    params = {m["key"]: m["value"] for m in train._PARAM.finditer(out)}
+    assert params == {"a": "9", "c": "new"} and out.startswith('name: "m"\nbackend: "python"\n')
+    with pytest.raises(ValueError):
+        train.with_parameters(config, {"a": 'say "hi"'})
+
+
+def test_modalities_name_the_models_their_services_call() -> None:
+    from services.audio.analyzer import AudioAnalyzer
+    from services.physiology.analyzer import PhysiologyAnalyzer
+    from services.text.analyzer import TextAnalyzer
+    from services.vision.analyzer import VisionAnalyzer
+
+    for modality, analyzer in (
+        ("audio", AudioAnalyzer),
+        ("physiology", PhysiologyAnalyzer),
+        ("text", TextAnalyzer),
+        ("vision", VisionAnalyzer),
+    ):
+        assert train.MODEL_FOR_MODALITY[modality] == analyzer.model_name
+
+
+# --- a real Triton --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_served(client, version: str, model_path: Path, timeout_s: float = 60) -> np.ndarray:  # noqa: ANN001
+    """Wait until Triton serves `version` and answers like onnxruntime on `model_path`."""
+    import tritonclient.grpc as grpcclient
+
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 6)
+    expected = _session(model_path).run(["probability"], {"features": x})[0]
+    deadline = time.monotonic() + timeout_s
+    got = None
+    while time.monotonic() < deadline:
+        try:
+            if client.is_model_ready(MODEL, version):
+                tensor = grpcclient.InferInput("features", list(x.shape), "FP32")
+                tensor.set_data_from_numpy(x)
+                result = client.infer(MODEL, [tensor], model_version=version)
+                got = result.as_numpy("probability")
+                if np.allclose(got, expected, atol=1e-6):
+                    return got
+        except Exception:  # noqa: BLE001 - the model may be mid-reload
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"version {version} not served as expected: got {got}, want {expected}")
+
+
+@pytest.mark.integration
+def test_triton_loads_the_new_versions_without_a_restart(tmp_path: Path) -> None:
+    import tritonclient.grpc as grpcclient
+
+    source = _repository(tmp_path / "source")
+    local = tmp_path / "local"
+    prepare_local_repository(source, local)
+    server = TritonServer(backend_root=tmp_path / "backends")
+    for attempt in range(3):  # a free port can be taken before Triton binds it
+        try:
+            server.start(
+                local,
+                grpc_port=_free_port(),
+                http_port=_free_port(),
+                metrics_port=_free_port(),
+                log_path=tmp_path / "triton.log",
+                poll_secs=1,
+            )
+            break
+        except RuntimeError as exc:
+            if "already in use" not in str(exc) or attempt == 2:
+                raise
+    try:
+        assert server.process is not None
+        pid = server.process.pid
+        with grpcclient.InferenceServerClient(server.grpc_url) as client:
+            assert client.is_model_ready(MODEL, "1")
+            # 1. The production repository; the mirror step the mesh's watcher runs every 5 s.
+            out = train.train("physiology", _rows(tmp_path / "a.csv"), source)
+            prepare_local_repository(source, local)
+            _wait_served(client, "2", source / MODEL / "2" / "model.onnx")
+            config = client.get_model_config(MODEL, as_json=True)["config"]
+            assert config["parameters"]["card"]["string_value"].endswith("retrained_v2.md")
+            assert out.version == 2
+            # 2. The python-backend repository Triton reads, directly.
+            out = train.train("physiology", _rows(tmp_path / "b.csv", seed=7), local)
+            assert out.version == 3
+            _wait_served(client, "3", local / MODEL / "3" / "model.onnx")
+        assert server.process is not None and server.process.pid == pid  # never restarted
+    finally:
+        server.stop()
