@@ -144,15 +144,21 @@ def cmd_up(args: argparse.Namespace) -> int:
         mesh.start()
         print(
             f"Mesh ready in {time.monotonic() - started:.1f} s; gateway on "
-            f"{mesh.address('gateway')}\n",
+            f"{mesh.address('gateway')} (gRPC) and {mesh.http_url} (HTTP/JSON)\n",
             flush=True,
         )
         if not args.no_sample:
-            with Client(mesh.address("gateway"), timeout_s=120) as client:
+            with Client(mesh.address("gateway"), timeout_s=120, api_key=key) as client:
                 result = client.analyze(sample_request())  # type: ignore[arg-type]
             print("Analysis of the bundled sample (samples/):\n")
             print(format_result(result))
-        print("\nServing. Try: .venv/bin/veritas health   |   Ctrl-C stops everything.", flush=True)
+        print(
+            "\nServing. Your local API key (tenant 'local', roles analyst + admin):\n"
+            f"  export VERITAS_API_KEY={key}\n"
+            "Then: .venv/bin/veritas health | .venv/bin/veritas analyze --transcript '...' | "
+            ".venv/bin/veritas trace TRACE_ID\nCtrl-C stops everything.",
+            flush=True,
+        )
         while not stop.wait(1.0):
             pass
     finally:
