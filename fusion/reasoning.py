@@ -46,7 +46,7 @@ def top_features(result: common_pb2.ModalityResult, scale: float = 1.0) -> list[
 def _model(result: common_pb2.ModalityResult) -> str:
     m = result.model
     if not m.calibrated:
-        return f"UNCALIBRATED cue model {m.name} v{m.version}"
+        return f"UNCALIBRATED model {m.name} v{m.version}"
     auc = f"validated AUC {m.validated_auc:.3f}"
     if m.validated_auc > AUC_CEILING:
         auc += f", counted as {AUC_CEILING}"
@@ -127,7 +127,7 @@ def trace(
     cues = [e.name for e in fused.evidence if not e.calibrated]
     if cues:
         text = (
-            f"{', '.join(cues)}: uncalibrated cue model(s), counted lightly; they can make "
+            f"{', '.join(cues)}: uncalibrated model(s), counted lightly; they can make "
             "the answer more cautious, never a verdict"
         )
         if fused.calibrated_only is not None:
@@ -184,7 +184,7 @@ def summary(results: Sequence[common_pb2.ModalityResult], fused: Fused, moment: 
     else:
         said = "; ".join(
             f"{e.name} {lean(e.score)} ({e.score:.2f}"
-            + ("" if e.calibrated else ", uncalibrated cue model")
+            + ("" if e.calibrated else ", uncalibrated model")
             + ")"
             for e in fused.evidence
         )

@@ -186,7 +186,7 @@ def decide(
     calibrated = [e for e in ev if e.calibrated]
     if not calibrated:
         return common_pb2.INCONCLUSIVE, (
-            f"only uncalibrated cue models answered ({', '.join(e.name for e in ev)}); "
+            f"only uncalibrated models answered ({', '.join(e.name for e in ev)}); "
             "their scores are never a verdict"
         )
     weight = sum(e.weight for e in calibrated)
@@ -299,7 +299,7 @@ def fuse(
             decision, reason = (
                 common_pb2.INCONCLUSIVE,
                 (
-                    f"the verdict would rest on uncalibrated cue models "
+                    f"the verdict would rest on uncalibrated models "
                     f"({', '.join(e.name for e in ev if not e.calibrated)}): the calibrated "
                     f"modalities alone give P(deceptive) {alone.probability:.2f} "
                     f"[{alone.low:.2f}, {alone.high:.2f}]"
