@@ -331,10 +331,11 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
 def build_channels() -> dict[int, grpc.aio.Channel]:
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+    from veritas import tls
     from veritas.config import channel_options, service_address
 
     return {
-        m: grpc.aio.insecure_channel(
+        m: tls.channel(
             service_address(common_pb2.Modality.Name(m).lower()),
             options=channel_options(),
             interceptors=aio_client_interceptors(),

@@ -3,7 +3,8 @@ receive limit = VERITAS_MAX_REQUEST_MB so oversize messages are refused by gRPC 
 they are buffered), the HTTP/JSON API on another (uvicorn, same event loop), health,
 reflection, Prometheus metrics, tracing, and a graceful SIGTERM for both ports.
 
-It follows veritas.server.serve, adding what only the public door needs.
+It is veritas.server.serve with what only the public door needs: its own receive limit,
+TLS credentials, and the HTTP API as a companion listener.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import uvicorn
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from gateway.admin import AdminServicer
 from gateway.audit import AuditLog
@@ -32,7 +30,7 @@ from gateway.settings import Settings
 from gateway.usage import MemoryUsage, RedisUsage, UsageStore
 from veritas import tls
 from veritas.config import ServiceConfig, channel_options, service_address
-from veritas.metrics import MetricsInterceptor, start_metrics
+from veritas.server import serve as serve_grpc
 from veritas.telemetry import setup_logging, setup_tracing
 from veritas.v1 import admin_pb2, admin_pb2_grpc, veritas_pb2, veritas_pb2_grpc
 
@@ -69,6 +67,42 @@ def public_grpc_options(config: ServiceConfig, settings: Settings) -> list[tuple
     return list(options.items())
 
 
+class HttpCompanion:
+    """The HTTP/JSON API (uvicorn) on the gateway's event loop, started and stopped with
+    the gRPC port."""
+
+    def __init__(self, gateway: Gateway, config: ServiceConfig, settings: Settings) -> None:
+        self.port = settings.http_port
+        self.server = _Uvicorn(
+            uvicorn.Config(
+                HttpApi(gateway).app(),
+                host=config.host,
+                port=settings.http_port,
+                http="h11",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                ssl_certfile=settings.tls_cert or None,
+                ssl_keyfile=settings.tls_key or None,
+                timeout_graceful_shutdown=int(config.shutdown_grace_s),
+            )
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()  # raises why it could not start
+                raise RuntimeError(f"HTTP API could not listen on port {self.port}")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await self.task
+
+
 async def serve(
     config: ServiceConfig, settings: Settings, stop: asyncio.Event | None = None
 ) -> None:
@@ -86,95 +120,44 @@ async def serve(
         AuditLog(settings.audit_file),
         settings,
     )
-    server = grpc.aio.server(
-        interceptors=[aio_server_interceptor(), MetricsInterceptor(config.name)],
-        options=public_grpc_options(config, settings),
-    )
-    veritas_pb2_grpc.add_VeritasServicer_to_server(GatewayServicer(gateway), server)
-    admin_pb2_grpc.add_AdminServicer_to_server(
-        AdminServicer(gateway, settings.api_keys_file if "keys" in settings.auth else ""), server
-    )
-    names = [
-        veritas_pb2.DESCRIPTOR.services_by_name["Veritas"].full_name,
-        admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
-    ]
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [
-            *names,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
-        server,
-    )
-    address = f"{config.host}:{config.port}"
-    if settings.tls_cert:
-        bound = server.add_secure_port(address, tls.server_tls(settings.tls_cert, settings.tls_key))
-    else:
-        bound = server.add_insecure_port(address)
-    if not bound:
-        raise RuntimeError(f"cannot listen on {address}")
 
-    http: _Uvicorn | None = None
-    http_task: asyncio.Task[None] | None = None
-    if settings.http_port:
-        http = _Uvicorn(
-            uvicorn.Config(
-                HttpApi(gateway).app(),
-                host=config.host,
-                port=settings.http_port,
-                http="h11",
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-                ssl_certfile=settings.tls_cert or None,
-                ssl_keyfile=settings.tls_key or None,
-                timeout_graceful_shutdown=int(config.shutdown_grace_s),
-            )
-        )
-        http_task = asyncio.create_task(http.serve())
-        while not http.started:
-            if http_task.done():
-                http_task.result()  # raises why it could not start
-                raise RuntimeError(f"HTTP API could not listen on port {settings.http_port}")
-            await asyncio.sleep(0.02)
+    def register(server: grpc.aio.Server) -> list[str]:
+        veritas_pb2_grpc.add_VeritasServicer_to_server(GatewayServicer(gateway), server)
+        keys_file = settings.api_keys_file if "keys" in settings.auth else ""
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(gateway, keys_file), server)
+        return [
+            veritas_pb2.DESCRIPTOR.services_by_name["Veritas"].full_name,
+            admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+        ]
 
-    start_metrics(config.name, config.metrics_port, config.host)
-    await server.start()
-    for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    async def cleanup() -> None:
+        await fusion.close()
+        if redis_client is not None:
+            await redis_client.aclose()  # type: ignore[attr-defined]
+
     log.info(
-        "serving",
+        "gateway policy",
         extra={
             "fields": {
-                "address": address,
                 "http_port": settings.http_port,
-                "metrics_port": config.metrics_port,
                 "tls": bool(settings.tls_cert),
                 "auth": ",".join(sorted(settings.auth)),
                 "limits": "redis" if settings.redis_url else "memory",
             }
         },
     )
-
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-
-    log.info("shutting down", extra={"fields": {"grace_s": config.shutdown_grace_s}})
-    await health_servicer.enter_graceful_shutdown()
-    if http is not None and http_task is not None:
-        http.should_exit = True
-    await server.stop(config.shutdown_grace_s)
-    if http_task is not None:
-        await http_task
-    await fusion.close()
-    if redis_client is not None:
-        await redis_client.aclose()  # type: ignore[attr-defined]
-    log.info("stopped")
+    await serve_grpc(
+        config,
+        register,
+        cleanup,
+        stop,
+        # The receive limit is VERITAS_MAX_REQUEST_MB: gRPC refuses bigger messages unread.
+        options=public_grpc_options(config, settings),
+        credentials=(
+            tls.server_tls(settings.tls_cert, settings.tls_key) if settings.tls_cert else None
+        ),
+        companions=[HttpCompanion(gateway, config, settings)] if settings.http_port else [],
+    )
 
 
 def main() -> None:

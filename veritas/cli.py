@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 from google.protobuf.json_format import MessageToDict
 
+from veritas import tls
 from veritas.client import MODALITY_NAMES, STRATEGY_NAMES, Client, build_request
 from veritas.config import MODALITY_SERVICES, env
 from veritas.render import format_result
@@ -67,7 +68,7 @@ def health_report(
     rows = []
     for name, address in [("gateway", gateway), ("fusion", fusion), *modalities.items()]:
         try:
-            with grpc.insecure_channel(address) as channel:
+            with tls.sync_channel(address) as channel:
                 reply = health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(), timeout=2.0
                 )

@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from veritas import tls
 from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,7 @@ def wait_healthy(address: str, timeout_s: float) -> None:
     """Block until the grpc.health.v1 check at `address` says SERVING."""
     end = time.monotonic() + timeout_s
     last: Exception | None = None
-    with grpc.insecure_channel(address) as channel:
+    with tls.sync_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < end:
             try:

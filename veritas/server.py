@@ -10,12 +10,14 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from veritas import tls
 from veritas.config import ServiceConfig, server_options
 from veritas.metrics import MetricsInterceptor, start_metrics
 from veritas.telemetry import setup_logging, setup_tracing
@@ -27,16 +29,33 @@ Register = Callable[[grpc.aio.Server], Sequence[str]]
 Cleanup = Callable[[], Awaitable[None]]
 
 
+class Companion(Protocol):
+    """Another listener that lives and stops with the gRPC server (the gateway's HTTP API)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish."""
+        ...
+
+
 async def serve(
     config: ServiceConfig,
     register: Register,
     cleanup: Cleanup | None = None,
     stop: asyncio.Event | None = None,
+    *,
+    options: Sequence[tuple[str, Any]] | None = None,
+    credentials: grpc.ServerCredentials | None = None,
+    companions: Sequence[Companion] = (),
 ) -> None:
-    """Serve until SIGTERM/SIGINT (or `stop` is set), then drain and return."""
+    """Serve until SIGTERM/SIGINT (or `stop` is set), then drain and return.
+
+    `credentials`: TLS for this port; without them the port uses mutual TLS when
+    VERITAS_MTLS_* are set (veritas.tls), else plaintext."""
     server = grpc.aio.server(
         interceptors=[aio_server_interceptor(), MetricsInterceptor(config.name)],
-        options=server_options(config),
+        options=list(options) if options is not None else server_options(config),
     )
     names = list(register(server))
     health_servicer = health.aio.HealthServicer()
@@ -50,9 +69,10 @@ async def serve(
         server,
     )
     address = f"{config.host}:{config.port}"
-    bound = server.add_insecure_port(address)
-    if not bound:
+    if not tls.bind(server, address, credentials):
         raise RuntimeError(f"cannot listen on {address}")
+    for companion in companions:
+        await companion.start()
     start_metrics(config.name, config.metrics_port, config.host)
     await server.start()
     for name in ["", *names]:
@@ -70,7 +90,8 @@ async def serve(
 
     log.info("shutting down", extra={"fields": {"grace_s": config.shutdown_grace_s}})
     await health_servicer.enter_graceful_shutdown()  # load balancers stop sending new calls
-    await server.stop(config.shutdown_grace_s)  # refuse new RPCs, let in-flight ones finish
+    # Refuse new calls on every port; let in-flight ones finish.
+    await asyncio.gather(server.stop(config.shutdown_grace_s), *(c.stop() for c in companions))
     if cleanup is not None:
         await cleanup()
     log.info("stopped")
