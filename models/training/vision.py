@@ -36,6 +36,7 @@ from sklearn.preprocessing import StandardScaler
 
 from models.training.linear_onnx import linear_model, save
 from models.training.triton_config import config_pbtxt
+from services.vision.behaviour import BEHAVIOUR_CODES
 
 MODEL_NAME = "vision_behaviour"
 VERSION = "1"
@@ -57,28 +58,7 @@ CAVEAT = (
 
 # gestures.csv columns the service measures automatically AND the model reads. The service
 # also emits `closeMouth`; in the coded data it is exactly 1 - openMouth, so it adds nothing.
-FEATURES: tuple[str, ...] = (
-    "Smile",
-    "Scowl",
-    "Frown",
-    "Raise",
-    "Close-R",
-    "X-Open",
-    "Close-BE",
-    "gazeInterlocutor",
-    "gazeDown",
-    "gazeUp",
-    "gazeSide",
-    "openMouth",
-    "lipsUp",
-    "lipsDown",
-    "SideTurn",
-    "sideTilt",
-    "sideTurnR",
-    "sideTiltR",
-    "forwardHead",
-    "downRHead",
-)
+FEATURES: tuple[str, ...] = tuple(c for c in BEHAVIOUR_CODES if c != "closeMouth")
 # Left out, and why (written into the card).
 EXCLUDED: dict[str, str] = {
     "sex": "a confound (women's clips are mostly lies), never a feature",
