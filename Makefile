@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/veritas/v1/*.proto)
 
 
 .PHONY: sysdeps
-.PHONY: setup proto run test test-unit lint models evaluate clean images images-push
+.PHONY: setup proto run test test-unit lint evaluate clean images images-push
 
 setup: $(STAMP)
 
@@ -44,13 +44,6 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy veritas fusion gateway services
-
-# Retrain the models on ../shared/data and rewrite their cards.
-models: setup
-	$(PY) -m models.training.text
-	$(PY) -m models.training.vision
-	$(PY) -m models.training.audio_cues
-	$(PY) -m models.training.physiology_cues
 
 IMAGES       := gateway fusion vision audio text physiology model-repository
 IMAGE_TAG    ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' helm/veritas/Chart.yaml)
