@@ -8,9 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/veritas/v1/*.proto)
 
-
-.PHONY: sysdeps
-.PHONY: setup proto run test test-unit lint evaluate clean images images-push
+.PHONY: setup sysdeps proto run test test-unit lint evaluate clean images images-push
 
 setup: $(STAMP)
 

@@ -18,9 +18,7 @@ from veritas.v1 import veritas_pb2_grpc
 pytestmark = pytest.mark.integration
 
 
-def test_the_whole_mesh_runs_on_mutual_tls(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_whole_mesh_runs_on_mutual_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ca_cert, ca_key = issue(tmp_path / "ca", "veritas-ca", is_ca=True)
     cert, key = issue(tmp_path / "service", "veritas", ca=load_ca(ca_cert, ca_key))
     for name, path in (("CA", ca_cert), ("CERT", cert), ("KEY", key)):

@@ -66,6 +66,5 @@ def config_pbtxt(
         f"max_batch_size: {MAX_BATCH_SIZE}\n"
         "input [\n" + ",\n".join(inputs) + "\n]\n"
         "output [\n" + ",\n".join(outputs) + "\n]\n"
-        f"dynamic_batching {{\n  max_queue_delay_microseconds: {QUEUE_DELAY_US}\n}}\n"
-        + parameters
+        f"dynamic_batching {{\n  max_queue_delay_microseconds: {QUEUE_DELAY_US}\n}}\n" + parameters
     )
