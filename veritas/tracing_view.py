@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-
 LOCAL_SPANS = Path(__file__).resolve().parent.parent / ".run" / "spans.jsonl"
 
 
