@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/veritas/v1/*.proto)
 
-.PHONY: setup sysdeps proto run test test-unit lint evaluate clean images images-push
+.PHONY: setup sysdeps proto run test test-unit lint evaluate bench bench-quick clean images images-push
 
 setup: $(STAMP)
 
@@ -41,7 +41,7 @@ test-unit: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy veritas fusion gateway services
+	$(VENV)/bin/mypy veritas fusion gateway services benchmarks
 
 IMAGES       := gateway fusion vision audio text physiology model-repository
 IMAGE_TAG    ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' helm/veritas/Chart.yaml)
@@ -58,6 +58,13 @@ images:
 
 images-push: images
 	@for name in $(IMAGES); do $(DOCKER) push $(IMAGE_PREFIX)$$name:$(IMAGE_TAG) || exit 1; done
+
+# Benchmark a fresh local mesh -> benchmarks/results/<date>-<machine>[-quick].{json,md,png}
+bench: setup
+	$(PY) -m benchmarks --profile full
+
+bench-quick: setup
+	$(PY) -m benchmarks --profile quick
 
 # Retrain every model, rewrite its card, check every card has its sections (docs/models.md).
 evaluate: setup

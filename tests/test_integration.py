@@ -206,7 +206,4 @@ def test_modality_service_drains_in_flight_calls_on_sigterm(mesh: Mesh) -> None:
         updates = [first, *call]
     assert code == 0
     assert updates[-1].final and updates[-1].result.status == pb.OK
-    mesh.start_service("vision")
-    from veritas.mesh import wait_healthy
-
-    wait_healthy(mesh.address("vision"), 60)
+    mesh.restart_service("vision")

@@ -10,7 +10,7 @@ import time
 from tests.test_integration import TRANSCRIPT, by_name
 from veritas.cli import sample_request
 from veritas.client import Client, build_request
-from veritas.mesh import Mesh, wait_healthy
+from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 
 
@@ -25,8 +25,7 @@ def test_a_stopped_modality_service_degrades_the_answer(mesh: Mesh, client: Clie
             assert modalities[name].status == pb.OK, modalities[name].reason
         assert any("missing evidence" in s.text and "audio" in s.text for s in result.reasoning)
     finally:
-        mesh.start_service("audio")
-        wait_healthy(mesh.address("audio"), 60)
+        mesh.restart_service("audio")
 
 
 def test_triton_down_fails_modalities_promptly(mesh: Mesh, client: Client) -> None:

@@ -162,6 +162,14 @@ class Mesh:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
+    def restart_service(self, name: str, timeout_s: float = 60) -> None:
+        """Start a stopped service again and wait until its peers can reach it."""
+        self.start_service(name)
+        wait_healthy(self.address(name), timeout_s)
+        # Peers' channels retry a refused connection at most a second apart
+        # (veritas.config.channel_options); give them that second.
+        time.sleep(1.2)
+
     def stop_service(self, name: str, timeout_s: float = 15) -> int:
         """SIGTERM one service and wait; returns its exit code."""
         process = self.processes.pop(name, None)

@@ -22,12 +22,7 @@ from veritas.telemetry import traceparent_headers
 tracer = trace.get_tracer("veritas.triton")
 
 
-RECONNECT_ARGS = [
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.keepalive_time_ms", 30000),
-]
+KEEPALIVE_ARGS = [("grpc.keepalive_time_ms", 30000)]
 
 
 class TritonUnavailable(RuntimeError):
@@ -70,7 +65,7 @@ class TritonClient:
         self.timeout_s = timeout_s
         # Reconnect quickly after Triton restarts (gRPC's default backoff grows to 2 min).
         self._client = triton_aio.InferenceServerClient(
-            url, channel_args=[*channel_options(), *RECONNECT_ARGS]
+            url, channel_args=[*channel_options(), *KEEPALIVE_ARGS]
         )
         self._specs: dict[str, ModelSpec] = {}
         self._lock = asyncio.Lock()

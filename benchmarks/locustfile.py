@@ -1,0 +1,80 @@
+"""Locust users for the gateway's HTTP/JSON API, with the bundled samples as bodies.
+
+Three tasks, each reported under its own name: POST /v1/analyze with the transcript only,
+POST /v1/analyze with speech.wav (base64) + the transcript, and the old POST /api/analyze
+body {audio_path, transcript, physiological_data}. The old body names a file by path, so the
+gateway must allow the samples folder (VERITAS_MEDIA_URI_ALLOWLIST=file://<repo>/samples).
+
+    .venv/bin/locust -f benchmarks/locustfile.py --headless -u 8 -r 8 -t 30s \
+        --host http://127.0.0.1:8080 [--api-key vk_...]
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from locust import HttpUser, constant, events, task
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+TRANSCRIPT = (SAMPLES / "transcript.txt").read_text(encoding="utf-8").strip()
+AUDIO_B64 = base64.b64encode((SAMPLES / "speech.wav").read_bytes()).decode("ascii")
+
+
+def _heart_rate() -> list[float]:
+    """The 1 Hz heart-rate channel of samples/physiology.csv: the old API's plain bpm list."""
+    from veritas.physio_csv import read_physio_csv
+
+    physiology = read_physio_csv(SAMPLES / "physiology.csv")
+    for channel in physiology.channels:
+        if channel.name == "heart_rate":
+            return [round(v, 2) for v in channel.samples]
+    return list(physiology.heart_rate)
+
+
+TEXT_BODY = {"transcript": {"text": TRANSCRIPT}}
+AUDIO_TEXT_BODY = {
+    "audio": {"data": AUDIO_B64, "mime_type": "audio/wav"},
+    "transcript": {"text": TRANSCRIPT},
+}
+LEGACY_BODY = {
+    "audio_path": str(SAMPLES / "speech.wav"),
+    "transcript": TRANSCRIPT,
+    "physiological_data": _heart_rate(),
+}
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--api-key", default="", help="sent as authorization: Bearer <key>")
+
+
+class GatewayUser(HttpUser):
+    """A closed loop: each user sends its next request as soon as the last one answered."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        key = getattr(self.environment.parsed_options, "api_key", "")
+        if key:
+            self.client.headers["authorization"] = f"Bearer {key}"
+
+    def _post(self, path: str, body: dict[str, Any], name: str) -> None:
+        with self.client.post(path, json=body, name=name, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
+            elif "decision" not in response.json():
+                response.failure("answer has no decision")
+
+    @task(2)
+    def text(self) -> None:
+        self._post("/v1/analyze", TEXT_BODY, "POST /v1/analyze text")
+
+    @task(1)
+    def audio_text(self) -> None:
+        self._post("/v1/analyze", AUDIO_TEXT_BODY, "POST /v1/analyze audio+text")
+
+    @task(1)
+    def legacy(self) -> None:
+        self._post("/api/analyze", LEGACY_BODY, "POST /api/analyze (old body)")

@@ -1,0 +1,91 @@
+"""How much of each workload a run sends: `full` (`make bench`, ~10-15 min on 2 cores),
+`quick` (`make bench-quick`, < 3 min) and `tiny` (the harness test: seconds per section)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    latency_runs: dict[str, int]  # measured analyses per workload (after the warm-up)
+    latency_warmup: int
+    batch_workload: str
+    batch_sizes: tuple[int, ...]
+    batch_repeats: int
+    stream_fps: tuple[float, ...]
+    stream_seconds: float
+    stream_window_s: float
+    stream_concurrency: tuple[int, ...]  # streams at once, at CONCURRENT_STREAM_FPS
+    throughput_levels: dict[str, tuple[int, ...]]  # workload -> concurrency levels
+    throughput_seconds: float  # measured seconds per level
+    throughput_warmup_s: float
+    locust_users: int
+    locust_seconds: float  # 0: no HTTP load test
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+CONCURRENT_STREAM_FPS = 30.0
+STREAM_FPS = (10.0, 15.0, 30.0, 60.0)
+BATCH_SIZES = (1, 4, 8, 16, 32)
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile(
+        name="full",
+        latency_runs={"text": 200, "audio_text": 100, "full": 20},
+        latency_warmup=2,
+        batch_workload="audio_text",
+        batch_sizes=BATCH_SIZES,
+        batch_repeats=3,
+        stream_fps=STREAM_FPS,
+        stream_seconds=6.0,
+        stream_window_s=1.0,
+        stream_concurrency=(1, 2, 4, 8),
+        throughput_levels={"text": (1, 2, 4, 8, 16, 32), "audio_text": (1, 2, 4, 8, 16)},
+        throughput_seconds=15.0,
+        throughput_warmup_s=1.0,
+        locust_users=16,
+        locust_seconds=60.0,
+    ),
+    "quick": Profile(
+        name="quick",
+        latency_runs={"text": 20, "audio_text": 10, "full": 3},
+        latency_warmup=1,
+        batch_workload="audio_text",
+        batch_sizes=BATCH_SIZES,
+        batch_repeats=1,
+        stream_fps=STREAM_FPS,
+        stream_seconds=3.0,
+        stream_window_s=1.0,
+        stream_concurrency=(1, 2, 4),
+        throughput_levels={"text": (1, 4, 16), "audio_text": (1, 4, 8)},
+        throughput_seconds=3.0,
+        throughput_warmup_s=0.5,
+        locust_users=8,
+        locust_seconds=10.0,
+        notes=("quick profile: few runs per number; use `make bench` for the record",),
+    ),
+    "tiny": Profile(
+        name="tiny",
+        latency_runs={"text": 2, "audio_text": 1, "full": 1},
+        latency_warmup=0,
+        batch_workload="text",
+        batch_sizes=(1, 2),
+        batch_repeats=1,
+        stream_fps=(10.0,),
+        stream_seconds=1.0,
+        stream_window_s=0.5,
+        stream_concurrency=(1, 2),
+        throughput_levels={"text": (1, 2), "audio_text": (1,)},
+        throughput_seconds=1.0,
+        throughput_warmup_s=0.2,
+        locust_users=2,
+        locust_seconds=3.0,
+        notes=("tiny profile: proves the harness runs; its numbers mean nothing",),
+    ),
+}

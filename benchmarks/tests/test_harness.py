@@ -1,0 +1,114 @@
+"""The harness end to end on the tiny profile: a real mesh, every section, every output.
+
+Checks that the run completes and writes well-formed files; never how fast anything was."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.harness import run
+from benchmarks.headline import headline
+from benchmarks.profiles import PROFILES
+from benchmarks.workloads import WORKLOADS
+
+pytestmark = pytest.mark.integration
+
+SECTIONS = ("latency", "batch", "streaming", "throughput", "http_load", "resources")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict[str, Path]]:
+    out = tmp_path_factory.mktemp("results")
+    results, files, ok = run(PROFILES["tiny"], out, machine="Test Box", run_dir=out / "mesh")
+    assert ok, results["errors"]
+    return results, files
+
+
+def test_json_is_strict_and_complete(tiny_run: tuple[dict, dict[str, Path]]) -> None:
+    results, files = tiny_run
+    assert files["json"].name.endswith("-test-box-tiny.json")
+    on_disk = json.loads(files["json"].read_text())  # strict: NaN was written as null
+    assert on_disk == results
+    for section in SECTIONS:
+        assert section in results and "error" not in results[section], section
+    assert results["machine"]["cores"] >= 1
+    assert results["profile"]["name"] == "tiny"
+
+
+def test_every_workload_measured_both_ways_with_the_same_scores(
+    tiny_run: tuple[dict, dict[str, Path]],
+) -> None:
+    latency = tiny_run[0]["latency"]
+    assert set(latency) == set(WORKLOADS)
+    for workload, d in latency.items():
+        runs = PROFILES["tiny"].latency_runs[workload]
+        assert d["mesh"]["latency"]["n"] == runs == d["in_process"]["latency"]["n"]
+        assert d["mesh"]["outcomes"] == {"OK": runs}
+        assert d["p50_ratio"] > 0
+        for modality, scores in d["scores"].items():
+            assert scores["abs_diff"] is not None and scores["abs_diff"] < 1e-6, modality
+
+
+def test_load_sections_counted_every_call(tiny_run: tuple[dict, dict[str, Path]]) -> None:
+    results = tiny_run[0]
+    profile = PROFILES["tiny"]
+    assert [b["batch_size"] for b in results["batch"]["sizes"]] == list(profile.batch_sizes)
+    assert all(b["item_errors"] == 0 for b in results["batch"]["sizes"])
+    for workload, levels in profile.throughput_levels.items():
+        measured = results["throughput"][workload]
+        assert [lv["concurrency"] for lv in measured] == list(levels)
+        assert all(lv["error_count"] == 0 and lv["latency"]["n"] > 0 for lv in measured)
+    stream = results["streaming"]["fps"][0]
+    assert stream["frames_sent"] == round(profile.stream_fps[0] * profile.stream_seconds)
+    assert stream["error"] is None and stream["updates"] > 0
+    http = results["http_load"]
+    if "skipped" not in http:  # locust installed and the gateway serves HTTP
+        assert {e["name"] for e in http["endpoints"]} >= {"POST /api/analyze (old body)"}
+        assert http["total"]["failures"] == 0 and http["total"]["requests"] > 0
+
+
+def test_resources_cover_every_service_and_model(tiny_run: tuple[dict, dict[str, Path]]) -> None:
+    resources = tiny_run[0]["resources"]
+    assert set(resources["processes"]) == {
+        "vision",
+        "audio",
+        "text",
+        "physiology",
+        "fusion",
+        "gateway",
+        "triton",
+    }
+    assert all(p["peak_rss_bytes"] > 0 for p in resources["processes"].values())
+    repository = Path(__file__).resolve().parents[2] / "models" / "repository"
+    models = {p.name for p in repository.iterdir() if (p / "config.pbtxt").exists()}
+    assert set(resources["model_load_s"]) == models
+    assert set(resources["model_loads_at_start"]) == models
+    assert isinstance(resources["models_reloaded_during_run"], list)
+    assert resources["cold_start_s"] > 0
+    assert [t["met"] in (True, False) for t in tiny_run[0]["targets"]] == [True] * 6
+
+
+def test_plots_and_summary_beside_the_json(tiny_run: tuple[dict, dict[str, Path]]) -> None:
+    results, files = tiny_run
+    plots = [p for k, p in files.items() if k.startswith("plot_")]
+    assert len(plots) == 5
+    for path in plots:
+        assert path.parent == files["json"].parent and path.read_bytes()[:8] == PNG
+    summary = files["markdown"].read_text()
+    for heading in (
+        "## Targets",
+        "## Workloads",
+        "## Single analysis latency",
+        "## Batch",
+        "## Streaming",
+        "## Throughput",
+        "## HTTP load",
+        "## Resources",
+        "## Plots",
+    ):
+        assert heading in summary
+    for path in plots:
+        assert f"]({path.name})" in summary
+    assert "Targets met" in headline(results, files["markdown"].name)
