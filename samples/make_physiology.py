@@ -30,6 +30,16 @@ def heart_rate_series(ecg: np.ndarray, rate_hz: float, duration_s: int) -> np.nd
     return np.interp(np.arange(duration_s, dtype=float), peaks[1:], bpm)
 
 
+# (kind, start_s, end_s, label): comparison and relevant questions alternating, 10 s apart.
+MARKERS = (
+    ("comparison", 5, 8, "C1"),
+    ("relevant", 15, 18, "R1"),
+    ("comparison", 25, 28, "C2"),
+    ("relevant", 35, 38, "R2"),
+    ("comparison", 45, 48, "C3"),
+)
+
+
 def main() -> None:
     ecg = nk.ecg_simulate(
         duration=DURATION_S, sampling_rate=RATE_HZ, heart_rate=72, random_state=SEED
@@ -50,6 +60,9 @@ def main() -> None:
         "# ecg ~72 bpm (mV), eda with 4 SCRs (microsiemens), respiration 15 breaths/min",
         "# (arbitrary units); heart_rate: 1 Hz bpm series from the simulated ECG's R-peaks.",
         "# Written by samples/make_physiology.py; format: veritas/physio_csv.py.",
+        "# Question markers (comparison-question format) at fixed times for the demo; the",
+        "# simulated responses are not placed to match them.",
+        *(f"# marker={kind},{start},{end},{label}" for kind, start, end, label in MARKERS),
         "# heart_rate.sampling_rate_hz=1",
         "time_s,heart_rate,ecg,eda,respiration",
     ]

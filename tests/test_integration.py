@@ -74,6 +74,11 @@ def test_all_modalities_together(client: Client) -> None:
     assert {k: pb.ModalityStatus.Name(v.status) for k, v in modalities.items()} == {
         m: "OK" for m in ONE_MODALITY
     }
+    # The sample carries question markers: comparison-question scoring shows.
+    physiology = {f.name for f in modalities["physiology"].features}
+    assert {"cqt_grand_total", "cqt_decision", "hrv_rmssd_ms", "eda_scr_count"} <= physiology
+    assert any(e.name == "blink" for e in modalities["vision"].events)
+    assert any(f.name.startswith("egemaps.") for f in modalities["audio"].features)
     observed = [s for s in result.reasoning if s.kind == pb.ReasoningStep.OBSERVE]
     assert len(observed) == 4
     assert result.decision in (pb.TRUTHFUL, pb.DECEPTIVE, pb.INCONCLUSIVE)

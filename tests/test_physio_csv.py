@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from veritas.physio_csv import read_physio_csv
+from veritas.v1 import common_pb2
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,3 +91,25 @@ def test_bundled_sample_reads_and_is_small() -> None:
     assert rates == {"heart_rate": 1.0, "ecg": 100.0, "eda": 100.0, "respiration": 100.0}
     assert len(p.channels[0].samples) == 60
     assert len(p.channels[1].samples) == 6000
+
+
+def test_question_markers_are_read(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "# marker=comparison,5,8,C1\n# marker=Relevant, 15, 18.5\n"
+        "# sampling_rate_hz=1\nheart_rate\n70\n71\n72\n",
+    )
+    markers = read_physio_csv(path).markers
+    assert [(m.kind, m.start_s, m.end_s, m.label) for m in markers] == [
+        (common_pb2.QuestionMarker.COMPARISON, 5.0, 8.0, "C1"),
+        (common_pb2.QuestionMarker.RELEVANT, 15.0, 18.5, ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["# marker=suspicious,1,2", "# marker=relevant,3,2", "# marker=relevant,a,2", "# marker=x"],
+)
+def test_bad_markers_name_the_line(tmp_path: Path, line: str) -> None:
+    message = _error(tmp_path, f"# sampling_rate_hz=1\n{line}\nheart_rate\n70\n")
+    assert "line 2" in message and "marker" in message

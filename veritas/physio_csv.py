@@ -20,6 +20,8 @@ Format (UTF-8, comma-separated):
   That column's samples are its non-empty cells, in order, starting at the first row's
   time; its other cells stay empty. Every other column must have a value in every row.
 - Every channel starts at the first row's `time_s` (0 without that column).
+- Question markers for comparison-question scoring: a comment per question,
+  `# marker=<relevant|comparison|irrelevant>,<start_s>,<end_s>[,<label>]`.
 
 Problems raise ValueError naming the line (1-based) and column, e.g.
 `physiology.csv line 12, column 3 (eda): 'abc' is not a number`.
@@ -43,6 +45,12 @@ CHANNELS: dict[str, str] = {  # name -> unit
     "respiration": "",
 }
 TIME = "time_s"
+_MARKER = re.compile(r"^#\s*marker\s*=\s*(.*)$", re.IGNORECASE)
+_KINDS = {
+    "relevant": common_pb2.QuestionMarker.RELEVANT,
+    "comparison": common_pb2.QuestionMarker.COMPARISON,
+    "irrelevant": common_pb2.QuestionMarker.IRRELEVANT,
+}
 _DIRECTIVE = re.compile(r"^#\s*(?:([a-z_]+)\.)?sampling_rate_hz\s*=\s*(\S+)\s*$", re.IGNORECASE)
 
 
@@ -58,12 +66,16 @@ def read_physio_csv(path: str | Path) -> common_pb2.Physiology:
     header: list[str] | None = None
     header_line = 0
     rows: list[tuple[int, list[str]]] = []
+    markers: list[common_pb2.QuestionMarker] = []
     for lineno, row in _rows(text):
         first = row[0].strip() if row else ""
         if not any(cell.strip() for cell in row):
             continue
         if first.startswith("#"):
-            _directive(",".join(row), lineno, where, rates)
+            if marker := _marker(first, lineno, where):
+                markers.append(marker)
+            else:
+                _directive(first, lineno, where, rates)
             continue
         if header is None:
             header, header_line = [c.strip() for c in row], lineno
@@ -112,7 +124,33 @@ def read_physio_csv(path: str | Path) -> common_pb2.Physiology:
         )
     if not msg.channels:
         raise ValueError(f"{where}: no channel columns (expected some of {', '.join(CHANNELS)})")
+    msg.markers.extend(markers)
     return msg
+
+
+def _marker(line: str, lineno: int, where: str) -> common_pb2.QuestionMarker | None:
+    """A `# marker=kind,start_s,end_s[,label]` comment as a QuestionMarker, else None."""
+    m = _MARKER.match(line)
+    if not m:
+        return None
+    parts = [p.strip() for p in m.group(1).split(",", 3)]
+    if len(parts) < 3 or parts[0].lower() not in _KINDS:
+        raise ValueError(
+            f"{where} line {lineno}: a marker is 'marker=<relevant|comparison|irrelevant>,"
+            f"<start_s>,<end_s>[,<label>]'"
+        )
+    try:
+        start, end = float(parts[1]), float(parts[2])
+    except ValueError:
+        raise ValueError(f"{where} line {lineno}: marker times must be numbers") from None
+    if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+        raise ValueError(f"{where} line {lineno}: marker needs 0 <= start_s < end_s")
+    return common_pb2.QuestionMarker(
+        kind=_KINDS[parts[0].lower()],
+        start_s=start,
+        end_s=end,
+        label=parts[3] if len(parts) > 3 else "",
+    )
 
 
 def _rows(text: str) -> list[tuple[int, list[str]]]:

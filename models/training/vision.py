@@ -460,7 +460,7 @@ MUMIN codes; `subject` and `sex` from Mambreyan et al. (ICPR 2022). Research use
 Left out of the inputs:
 {excluded}
 
-## Evaluation (subject-separated)
+## Evaluation (subject-separated), against two baselines
 GroupKFold by `subject`, {OUTER_FOLDS} outer folds; C (inner GroupKFold, {INNER_FOLDS} folds)
 and the Platt map (fitted on inner out-of-fold logits) come from each training fold only.
 Chosen C per outer fold: {", ".join(f"{v:g}" for v in cv.chosen_c)}.
