@@ -74,7 +74,10 @@ def modality_request(
     request: common_pb2.AnalysisRequest, modality: int
 ) -> modality_pb2.ModalityRequest:
     out = modality_pb2.ModalityRequest(
-        request_id=request.request_id, subject_id=request.subject_id, options=request.options
+        request_id=request.request_id,
+        subject_id=request.subject_id,
+        options=request.options,
+        questions=request.questions or request.physiology.markers,
     )
     b = request.baseline
     if modality == M.VISION:

@@ -113,12 +113,13 @@ UNWEIGHTED: tuple[tuple[tuple[str, ...], str], ...] = (
         "rate of speaking: near-zero, non-significant combined effect in DePaulo et al. (2003).",
     ),
     (
-        ("onset_latency_s",),
+        ("onset_latency_s", "response_latency_mean_s", "response_latency_max_s", "response_count"),
         "Sporer & Schwandt (2006) report response latency as positively related to deception, "
         "DePaulo et al. (2003) found no reliable effect: the two meta-analyses do not agree on "
-        "it, and both moderate it by preparation. Also, the service measures the time from the "
-        "start of the recording to the first speech, which is a response latency only when the "
-        "recording starts as the question ends; the service does not see the question.",
+        "it, and both moderate it by preparation. The onset latency is the time from the start "
+        "of the recording to the first speech (a response latency only when the recording "
+        "starts as the question ends); with question timestamps (AnalysisRequest.questions, "
+        "or physiology.markers) the service measures each question's own response latency.",
     ),
     (
         ("loudness_mean_dbfs", "loudness_sd_db", "loudness_change_db"),
@@ -325,8 +326,12 @@ with libsndfile, mixed to mono, resampled to 16 kHz (polyphase filter).
   (`speech_rate_syl_s`) and per second of speech (`articulation_rate_syl_s`).
 - Onset latency (`onset_latency_s`, in the window that starts the recording and in the
   whole-input result): seconds from the start of the recording to the first speech frame.
-  It equals the response latency when the recording starts as the question ends; the
-  service sees only its own audio, not the question's timing.
+  It equals the response latency when the recording starts as the question ends.
+- Response latency per question (`response_latency_mean_s`, `response_latency_max_s`,
+  `response_count`, and one `response` event per answered question, in the whole-input
+  result): with question timestamps on the shared timeline (`AnalysisRequest.questions`, or
+  the physiology question markers), the time from each question's end to the first speech
+  before the next question (at most 10 s).
 - Pitch (mean F0, SD and 5-95% range in semitones), jitter, shimmer, HNR: Praat via
   parselmouth, the reference implementation (two-pass pitch range fitted to the speaker).
 - Loudness: Praat intensity over speech frames in dBFS (mean, SD), and eGeMAPS loudness.

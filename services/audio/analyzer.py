@@ -10,6 +10,7 @@ given, otherwise against the recording's own average, which the windows' notes s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import threading
@@ -22,7 +23,7 @@ import numpy as np
 from services.audio import decode, egemaps, features
 from services.audio.decode import Audio
 from services.audio.features import Tracks
-from veritas.analysis import InvalidInput, Window
+from veritas.analysis import Event, InvalidInput, Window
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 5.0
@@ -55,6 +56,7 @@ class PreparedAudio:
     offset_s: float = 0.0  # where the recording starts on the stream's timeline
     notes: tuple[str, ...] = ()
     whole: dict[str, float] | None = None  # the whole recording's features, when measured
+    questions: tuple[tuple[float, float], ...] = ()  # (start_s, end_s) on the shared timeline
 
 
 def _spans(duration_s: float, window_s: float) -> list[tuple[float, float]]:
@@ -169,7 +171,9 @@ class AudioAnalyzer:
     def prepare(self, request: modality_pb2.ModalityRequest) -> PreparedAudio:
         audio = decode.decode_media(request.input.media, "audio", self.max_duration_s)
         baseline = self._baseline(request.baseline.media)
-        return self._prepare(audio, baseline)
+        prepared = self._prepare(audio, baseline)
+        questions = tuple((q.start_s, q.end_s) for q in request.questions)
+        return dataclasses.replace(prepared, questions=questions)
 
     def prepare_live(
         self, config: common_pb2.StreamConfig, chunks: Sequence[common_pb2.LiveChunk]
@@ -217,12 +221,41 @@ class AudioAnalyzer:
             usable=usable,
         )
 
+    def _add_response_latencies(self, summary: Window, prepared: PreparedAudio) -> None:
+        """Per question: time from its end to the first speech after it (events + stats)."""
+        assert prepared.tracks is not None
+        found = features.response_latencies(prepared.tracks, prepared.questions, prepared.offset_s)
+        answered = [latency for _, latency in found if math.isfinite(latency)]
+        summary.features["response_count"] = float(len(answered))
+        summary.units["response_count"] = ""
+        if answered:
+            for name, value in (
+                ("response_latency_mean_s", float(np.mean(answered))),
+                ("response_latency_max_s", float(np.max(answered))),
+            ):
+                summary.features[name] = value
+                summary.units[name] = "s"
+        unanswered = len(found) - len(answered)
+        if unanswered:
+            summary.notes.append(f"no speech after {unanswered} of {len(found)} questions")
+        if len(found) < len(prepared.questions):
+            summary.notes.append(
+                f"{len(prepared.questions) - len(found)} question(s) end outside this recording"
+            )
+        summary.events.extend(
+            Event("response", end, end + latency, end + latency, latency, "response latency")
+            for end, latency in found
+            if math.isfinite(latency)
+        )
+
     def windows(self, prepared: PreparedAudio, options: common_pb2.Options) -> Iterator[Window]:
         for start, end in _spans(prepared.audio.duration_s, _window_length(options)):
             yield self._window(prepared, start, end)
 
     def summarize(self, prepared: PreparedAudio, windows: Sequence[Window]) -> Window:
         summary = self._window(prepared, 0.0, prepared.audio.duration_s)
+        if prepared.questions and prepared.tracks is not None:
+            self._add_response_latencies(summary, prepared)
         unusable = sum(1 for w in windows if not w.usable)
         if unusable and len(windows) > 1:
             summary.notes.append(

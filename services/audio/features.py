@@ -21,6 +21,7 @@ The signal is analysed once (`analyse`), then any span is measured from the trac
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -272,6 +273,30 @@ def onset_latency_s(tracks: Tracks) -> float:
     if not tracks.speech.any():
         return math.nan
     return float(np.argmax(tracks.speech)) * FRAME_S
+
+
+MAX_RESPONSE_S = 10.0  # speech later than this after a question is not its answer
+
+
+def response_latencies(
+    tracks: Tracks, questions: Sequence[tuple[float, float]], offset_s: float = 0.0
+) -> list[tuple[float, float]]:
+    """(question end, seconds to the first speech after it) for each question whose answer
+    window lies in the recording; NaN when no speech came before the next question (or
+    within MAX_RESPONSE_S). `questions` are (start_s, end_s) on the shared timeline; the
+    recording starts at `offset_s` on it. Resolution: one VAD frame (30 ms)."""
+    out = []
+    ordered = sorted(questions)
+    for i, (_, end) in enumerate(ordered):
+        until = min(ordered[i + 1][0] if i + 1 < len(ordered) else math.inf, end + MAX_RESPONSE_S)
+        first, last = end - offset_s, until - offset_s
+        if first < 0 or first >= tracks.duration_s:
+            continue  # the answer window is not in this recording
+        lo = int(math.ceil(first / FRAME_S))
+        hi = min(len(tracks.speech), int(math.floor(last / FRAME_S)))
+        spoken = np.flatnonzero(tracks.speech[lo:hi])
+        out.append((end, float((lo + spoken[0]) * FRAME_S - first) if spoken.size else math.nan))
+    return out
 
 
 def pause_stats(pauses: np.ndarray, start_s: float, end_s: float) -> dict[str, float]:

@@ -176,7 +176,7 @@ class Options(_message.Message):
     def __init__(self, modalities: _Optional[_Iterable[_Union[Modality, str]]] = ..., strategy: _Optional[_Union[FusionStrategy, str]] = ..., deadline_ms: _Optional[int] = ..., explain: _Optional[bool] = ..., target_fps: _Optional[float] = ..., window_s: _Optional[float] = ...) -> None: ...
 
 class AnalysisRequest(_message.Message):
-    __slots__ = ("request_id", "subject_id", "video", "audio", "transcript", "physiology", "baseline", "options")
+    __slots__ = ("request_id", "subject_id", "video", "audio", "transcript", "physiology", "baseline", "options", "questions")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     VIDEO_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +185,7 @@ class AnalysisRequest(_message.Message):
     PHYSIOLOGY_FIELD_NUMBER: _ClassVar[int]
     BASELINE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     subject_id: str
     video: Media
@@ -193,7 +194,8 @@ class AnalysisRequest(_message.Message):
     physiology: Physiology
     baseline: Baseline
     options: Options
-    def __init__(self, request_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., video: _Optional[_Union[Media, _Mapping]] = ..., audio: _Optional[_Union[Media, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., physiology: _Optional[_Union[Physiology, _Mapping]] = ..., baseline: _Optional[_Union[Baseline, _Mapping]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
+    questions: _containers.RepeatedCompositeFieldContainer[QuestionMarker]
+    def __init__(self, request_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., video: _Optional[_Union[Media, _Mapping]] = ..., audio: _Optional[_Union[Media, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., physiology: _Optional[_Union[Physiology, _Mapping]] = ..., baseline: _Optional[_Union[Baseline, _Mapping]] = ..., options: _Optional[_Union[Options, _Mapping]] = ..., questions: _Optional[_Iterable[_Union[QuestionMarker, _Mapping]]] = ...) -> None: ...
 
 class TextSpan(_message.Message):
     __slots__ = ("start", "end", "text")

@@ -151,3 +151,18 @@ def test_short_or_silent_live_buffer_is_an_unusable_window_not_an_error(
         assert len(windows) == 1 and not windows[0].usable
     with pytest.raises(InvalidInput):
         analyzer.prepare_live(config, [common_pb2.LiveChunk(config=config)])
+
+
+def test_question_timestamps_give_response_latencies() -> None:
+    """Speech starts 1.0 s into the recording; the question ended at 0.5 s."""
+    silence = np.random.default_rng(2).normal(0, 1e-4, 16_000).astype(np.float32)
+    wav = encode(np.concatenate([silence, syllables(2.0)]), 16_000, "WAV")
+    r = request(wav)
+    r.questions.add(kind=common_pb2.QuestionMarker.RELEVANT, start_s=0.0, end_s=0.5)
+    analyzer = AudioAnalyzer()
+    prepared = analyzer.prepare(r)
+    summary = analyzer.summarize(prepared, list(analyzer.windows(prepared, r.options)))
+    assert summary.features["response_count"] == 1
+    assert summary.features["response_latency_mean_s"] == pytest.approx(0.5, abs=0.065)
+    (event,) = [e for e in summary.events if e.name == "response"]
+    assert event.onset_s == 0.5 and event.magnitude == pytest.approx(0.5, abs=0.065)

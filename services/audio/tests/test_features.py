@@ -115,3 +115,25 @@ def test_real_speech_sample_is_in_human_ranges() -> None:
     assert 2.0 < m["articulation_rate_syl_s"] < 8.0
     assert 0.3 < m["speech_ratio"] <= 1.0
     assert set(m) <= set(features.UNITS)
+
+
+def test_response_latency_after_each_question() -> None:
+    """Speech segments start 0.4 s and 0.9 s after two questions end; a third question gets
+    no answer; the recording starts 2 s into the interview."""
+    rng = np.random.default_rng(3)
+
+    def quiet(s: float) -> np.ndarray:
+        return rng.normal(0, 1e-4, int(s * RATE)).astype(np.float32)
+
+    # Recording time: question 1 ends at 1.0 -> speech 1.4-2.9; question 2 ends at 4.0 ->
+    # speech 4.9-6.4; question 3 ends at 7.0 -> silence to the end (9.0).
+    signal = np.concatenate([
+        quiet(1.4), harmonic(140.0, 1.5), quiet(2.0), harmonic(140.0, 1.5), quiet(2.6)
+    ])
+    tracks = features.analyse(signal)
+    questions = [(2.0, 3.0), (5.0, 6.0), (8.0, 9.0), (20.0, 21.0)]  # shared timeline
+    found = features.response_latencies(tracks, questions, offset_s=2.0)
+    assert [end for end, _ in found] == [3.0, 6.0, 9.0]  # the 4th ends after the recording
+    assert found[0][1] == pytest.approx(0.4, abs=0.065)
+    assert found[1][1] == pytest.approx(0.9, abs=0.065)
+    assert math.isnan(found[2][1])

@@ -69,6 +69,7 @@ def test_card_accounts_for_every_emitted_feature() -> None:
     x = with_gaps([0.6])
     r = modality_pb2.ModalityRequest()
     r.input.media.CopyFrom(common_pb2.Media(data=encode(x, 16_000, "WAV")))
+    r.questions.add(kind=common_pb2.QuestionMarker.RELEVANT, start_s=0.0, end_s=0.1)
     analyzer = AudioAnalyzer()
     prepared = analyzer.prepare(r)
     emitted = set(
