@@ -127,9 +127,9 @@ def test_response_latency_after_each_question() -> None:
 
     # Recording time: question 1 ends at 1.0 -> speech 1.4-2.9; question 2 ends at 4.0 ->
     # speech 4.9-6.4; question 3 ends at 7.0 -> silence to the end (9.0).
-    signal = np.concatenate([
-        quiet(1.4), harmonic(140.0, 1.5), quiet(2.0), harmonic(140.0, 1.5), quiet(2.6)
-    ])
+    signal = np.concatenate(
+        [quiet(1.4), harmonic(140.0, 1.5), quiet(2.0), harmonic(140.0, 1.5), quiet(2.6)]
+    )
     tracks = features.analyse(signal)
     questions = [(2.0, 3.0), (5.0, 6.0), (8.0, 9.0), (20.0, 21.0)]  # shared timeline
     found = features.response_latencies(tracks, questions, offset_s=2.0)
