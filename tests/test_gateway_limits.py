@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -114,12 +115,20 @@ def test_concurrent_streams_are_capped_across_gateways(pair, credentials):
     reader = threading.Thread(target=lambda: results.extend(first))
     reader.start()
     try:
+        # The first stream is admitted asynchronously after the call starts: until its slot
+        # is taken, a second stream gets through (and fails on its empty input instead).
+        deadline = time.monotonic() + 10
         with grpc.insecure_channel(pair[1].address) as channel:
-            second = veritas_pb2_grpc.VeritasStub(channel).AnalyzeStream(
-                iter([pb.LiveChunk(config=pb.StreamConfig())]), timeout=30, metadata=metadata
-            )
-            with pytest.raises(grpc.RpcError) as info:
-                list(second)
+            while True:
+                second = veritas_pb2_grpc.VeritasStub(channel).AnalyzeStream(
+                    iter([pb.LiveChunk(config=pb.StreamConfig())]), timeout=30, metadata=metadata
+                )
+                with pytest.raises(grpc.RpcError) as info:
+                    list(second)
+                if info.value.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                    break
+                assert time.monotonic() < deadline, "the first stream was never admitted"
+                time.sleep(0.1)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "streams open" in info.value.details()
         assert retry_delay_s(info.value) > 0
