@@ -115,20 +115,20 @@ def test_concurrent_streams_are_capped_across_gateways(pair, credentials):
     reader = threading.Thread(target=lambda: results.extend(first))
     reader.start()
     try:
-        # The first stream is admitted asynchronously after the call starts: until its slot
-        # is taken, a second stream gets through (and fails on its empty input instead).
+        # The first stream is admitted asynchronously after the call starts: wait until
+        # its gateway has it in flight (admission is its handler's first step).
+        in_flight = 'veritas_requests_in_flight{method="AnalyzeStream",service="gateway"} 1.0'
         deadline = time.monotonic() + 10
+        while in_flight not in pair[0].metrics():
+            assert time.monotonic() < deadline, "the first stream never started"
+            time.sleep(0.05)
+        time.sleep(0.3)
         with grpc.insecure_channel(pair[1].address) as channel:
-            while True:
-                second = veritas_pb2_grpc.VeritasStub(channel).AnalyzeStream(
-                    iter([pb.LiveChunk(config=pb.StreamConfig())]), timeout=30, metadata=metadata
-                )
-                with pytest.raises(grpc.RpcError) as info:
-                    list(second)
-                if info.value.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                    break
-                assert time.monotonic() < deadline, "the first stream was never admitted"
-                time.sleep(0.1)
+            second = veritas_pb2_grpc.VeritasStub(channel).AnalyzeStream(
+                iter([pb.LiveChunk(config=pb.StreamConfig())]), timeout=30, metadata=metadata
+            )
+            with pytest.raises(grpc.RpcError) as info:
+                list(second)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "streams open" in info.value.details()
         assert retry_delay_s(info.value) > 0
