@@ -25,6 +25,7 @@ from fusion.media import resolve
 from fusion.stacker import Stacker, StackerError, StackerStore, stacker_path
 from veritas.analysis import InvalidInput
 from veritas.config import env
+from veritas.inputs import has_input, has_media, has_physiology, has_transcript
 from veritas.v1 import common_pb2, fusion_pb2_grpc, modality_pb2, modality_pb2_grpc
 
 log = logging.getLogger("veritas.fusion")
@@ -39,31 +40,17 @@ LIVE_KIND = {
 }
 
 
-def _has_media(media: common_pb2.Media) -> bool:
-    return media.WhichOneof("source") is not None
-
-
-def _has_physiology(p: common_pb2.Physiology) -> bool:
-    return bool(p.channels or p.heart_rate)
-
-
 def plan(
     request: common_pb2.AnalysisRequest,
 ) -> tuple[dict[int, modality_pb2.ModalityRequest], dict[int, str]]:
     """Which modality services to call with what, and why the others are skipped."""
     requested = set(request.options.modalities) or set(ALL_MODALITIES)
-    has_input = {
-        M.VISION: _has_media(request.video),
-        M.AUDIO: _has_media(request.audio),
-        M.TEXT: bool(request.transcript.text.strip() or request.transcript.segments),
-        M.PHYSIOLOGY: _has_physiology(request.physiology),
-    }
     calls: dict[int, modality_pb2.ModalityRequest] = {}
     skipped: dict[int, str] = {}
     for m in ALL_MODALITIES:
         if m not in requested:
             skipped[m] = "not requested"
-        elif not has_input[m]:
+        elif not has_input(request, m):
             skipped[m] = "no input"
         else:
             calls[m] = modality_request(request, m)
@@ -82,19 +69,19 @@ def modality_request(
     b = request.baseline
     if modality == M.VISION:
         out.input.media.CopyFrom(resolve(request.video, "video"))
-        if _has_media(b.video):
+        if has_media(b.video):
             out.baseline.media.CopyFrom(resolve(b.video, "baseline.video"))
     elif modality == M.AUDIO:
         out.input.media.CopyFrom(resolve(request.audio, "audio"))
-        if _has_media(b.audio):
+        if has_media(b.audio):
             out.baseline.media.CopyFrom(resolve(b.audio, "baseline.audio"))
     elif modality == M.TEXT:
         out.input.transcript.CopyFrom(request.transcript)
-        if b.transcript.text or b.transcript.segments:
+        if has_transcript(b.transcript):
             out.baseline.transcript.CopyFrom(b.transcript)
     else:
         out.input.physiology.CopyFrom(request.physiology)
-        if _has_physiology(b.physiology):
+        if has_physiology(b.physiology):
             out.baseline.physiology.CopyFrom(b.physiology)
     return out
 

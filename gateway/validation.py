@@ -7,21 +7,12 @@ modality services check the content of their own inputs (decoding, sampling rate
 from __future__ import annotations
 
 from veritas.analysis import InvalidInput
+from veritas.inputs import MODALITIES, has_input
 from veritas.v1 import common_pb2, veritas_pb2
 
 MAX_ID = 128
 MAX_BATCH = 64
 MAX_FPS = 120.0
-
-
-def _has_input(request: common_pb2.AnalysisRequest, modality: int) -> bool:
-    if modality == common_pb2.VISION:
-        return request.video.WhichOneof("source") is not None
-    if modality == common_pb2.AUDIO:
-        return request.audio.WhichOneof("source") is not None
-    if modality == common_pb2.TEXT:
-        return bool(request.transcript.text.strip() or request.transcript.segments)
-    return bool(request.physiology.channels or request.physiology.heart_rate)
 
 
 def check_options(options: common_pb2.Options, field: str = "options") -> None:
@@ -42,13 +33,12 @@ def check_request(request: common_pb2.AnalysisRequest, field: str = "request") -
     if len(request.subject_id) > MAX_ID:
         raise InvalidInput(f"{field}.subject_id", f"longer than {MAX_ID} characters")
     check_options(request.options, f"{field}.options")
-    modalities = (common_pb2.VISION, common_pb2.AUDIO, common_pb2.TEXT, common_pb2.PHYSIOLOGY)
-    if not any(_has_input(request, m) for m in modalities):
+    if not any(has_input(request, m) for m in MODALITIES):
         raise InvalidInput(
             field, "no input: give at least one of video, audio, transcript, physiology"
         )
     for i, m in enumerate(request.options.modalities):
-        if not _has_input(request, m):
+        if not has_input(request, m):
             raise InvalidInput(
                 f"{field}.options.modalities[{i}]",
                 f"{common_pb2.Modality.Name(m)} requested but its input is empty",
