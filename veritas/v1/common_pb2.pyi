@@ -38,6 +38,20 @@ class FusionStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WEIGHTED_AVERAGE: _ClassVar[FusionStrategy]
     MAJORITY_VOTE: _ClassVar[FusionStrategy]
     STACKER: _ClassVar[FusionStrategy]
+
+class InputDomain(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INPUT_DOMAIN_UNSPECIFIED: _ClassVar[InputDomain]
+    WRITTEN_REVIEW: _ClassVar[InputDomain]
+    WRITTEN_STATEMENT: _ClassVar[InputDomain]
+    INTERVIEW: _ClassVar[InputDomain]
+
+class Quality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    QUALITY_AUTO: _ClassVar[Quality]
+    QUALITY_LOW: _ClassVar[Quality]
+    QUALITY_MEDIUM: _ClassVar[Quality]
+    QUALITY_HIGH: _ClassVar[Quality]
 MODALITY_UNSPECIFIED: Modality
 VISION: Modality
 AUDIO: Modality
@@ -58,6 +72,14 @@ LOG_ODDS: FusionStrategy
 WEIGHTED_AVERAGE: FusionStrategy
 MAJORITY_VOTE: FusionStrategy
 STACKER: FusionStrategy
+INPUT_DOMAIN_UNSPECIFIED: InputDomain
+WRITTEN_REVIEW: InputDomain
+WRITTEN_STATEMENT: InputDomain
+INTERVIEW: InputDomain
+QUALITY_AUTO: Quality
+QUALITY_LOW: Quality
+QUALITY_MEDIUM: Quality
+QUALITY_HIGH: Quality
 
 class Media(_message.Message):
     __slots__ = ("data", "uri", "mime_type")
@@ -160,20 +182,26 @@ class Baseline(_message.Message):
     def __init__(self, video: _Optional[_Union[Media, _Mapping]] = ..., audio: _Optional[_Union[Media, _Mapping]] = ..., transcript: _Optional[_Union[Transcript, _Mapping]] = ..., physiology: _Optional[_Union[Physiology, _Mapping]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("modalities", "strategy", "deadline_ms", "explain", "target_fps", "window_s")
+    __slots__ = ("modalities", "strategy", "deadline_ms", "explain", "target_fps", "window_s", "domain", "quality", "update_latency_target_ms")
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     TARGET_FPS_FIELD_NUMBER: _ClassVar[int]
     WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_LATENCY_TARGET_MS_FIELD_NUMBER: _ClassVar[int]
     modalities: _containers.RepeatedScalarFieldContainer[Modality]
     strategy: FusionStrategy
     deadline_ms: int
     explain: bool
     target_fps: float
     window_s: float
-    def __init__(self, modalities: _Optional[_Iterable[_Union[Modality, str]]] = ..., strategy: _Optional[_Union[FusionStrategy, str]] = ..., deadline_ms: _Optional[int] = ..., explain: _Optional[bool] = ..., target_fps: _Optional[float] = ..., window_s: _Optional[float] = ...) -> None: ...
+    domain: InputDomain
+    quality: Quality
+    update_latency_target_ms: float
+    def __init__(self, modalities: _Optional[_Iterable[_Union[Modality, str]]] = ..., strategy: _Optional[_Union[FusionStrategy, str]] = ..., deadline_ms: _Optional[int] = ..., explain: _Optional[bool] = ..., target_fps: _Optional[float] = ..., window_s: _Optional[float] = ..., domain: _Optional[_Union[InputDomain, str]] = ..., quality: _Optional[_Union[Quality, str]] = ..., update_latency_target_ms: _Optional[float] = ...) -> None: ...
 
 class AnalysisRequest(_message.Message):
     __slots__ = ("request_id", "subject_id", "video", "audio", "transcript", "physiology", "baseline", "options", "questions")
@@ -242,21 +270,35 @@ class Feature(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., contribution: _Optional[float] = ..., unit: _Optional[str] = ..., baseline_value: _Optional[float] = ..., has_baseline: _Optional[bool] = ..., spans: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "version", "calibrated", "card", "validated_auc")
+    __slots__ = ("name", "version", "calibrated", "card", "validated_auc", "validated_domains", "domain_note")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CALIBRATED_FIELD_NUMBER: _ClassVar[int]
     CARD_FIELD_NUMBER: _ClassVar[int]
     VALIDATED_AUC_FIELD_NUMBER: _ClassVar[int]
+    VALIDATED_DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_NOTE_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     calibrated: bool
     card: str
     validated_auc: float
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., calibrated: _Optional[bool] = ..., card: _Optional[str] = ..., validated_auc: _Optional[float] = ...) -> None: ...
+    validated_domains: _containers.RepeatedScalarFieldContainer[InputDomain]
+    domain_note: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., calibrated: _Optional[bool] = ..., card: _Optional[str] = ..., validated_auc: _Optional[float] = ..., validated_domains: _Optional[_Iterable[_Union[InputDomain, str]]] = ..., domain_note: _Optional[str] = ...) -> None: ...
+
+class Coverage(_message.Message):
+    __slots__ = ("received", "analysed", "skipped")
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    ANALYSED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    received: int
+    analysed: int
+    skipped: int
+    def __init__(self, received: _Optional[int] = ..., analysed: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class ModalityResult(_message.Message):
-    __slots__ = ("modality", "status", "reason", "score", "confidence", "features", "model", "latency_ms", "window_start_s", "window_end_s", "notes", "events")
+    __slots__ = ("modality", "status", "reason", "score", "confidence", "features", "model", "latency_ms", "window_start_s", "window_end_s", "notes", "events", "counted_calibrated", "calibration_reason", "quality", "coverage")
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +311,10 @@ class ModalityResult(_message.Message):
     WINDOW_END_S_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_CALIBRATED_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_FIELD_NUMBER: _ClassVar[int]
     modality: Modality
     status: ModalityStatus
     reason: str
@@ -281,7 +327,11 @@ class ModalityResult(_message.Message):
     window_end_s: float
     notes: _containers.RepeatedScalarFieldContainer[str]
     events: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, modality: _Optional[_Union[Modality, str]] = ..., status: _Optional[_Union[ModalityStatus, str]] = ..., reason: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., latency_ms: _Optional[float] = ..., window_start_s: _Optional[float] = ..., window_end_s: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    counted_calibrated: bool
+    calibration_reason: str
+    quality: Quality
+    coverage: Coverage
+    def __init__(self, modality: _Optional[_Union[Modality, str]] = ..., status: _Optional[_Union[ModalityStatus, str]] = ..., reason: _Optional[str] = ..., score: _Optional[float] = ..., confidence: _Optional[float] = ..., features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., latency_ms: _Optional[float] = ..., window_start_s: _Optional[float] = ..., window_end_s: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., counted_calibrated: _Optional[bool] = ..., calibration_reason: _Optional[str] = ..., quality: _Optional[_Union[Quality, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ...) -> None: ...
 
 class ReasoningStep(_message.Message):
     __slots__ = ("kind", "text", "modality")
@@ -388,27 +438,31 @@ class AudioChunk(_message.Message):
     def __init__(self, pcm16: _Optional[bytes] = ..., sample_rate_hz: _Optional[float] = ..., channels: _Optional[int] = ..., timestamp_s: _Optional[float] = ...) -> None: ...
 
 class StreamConfig(_message.Message):
-    __slots__ = ("request_id", "subject_id", "options", "baseline")
+    __slots__ = ("request_id", "subject_id", "options", "baseline", "questions")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     BASELINE_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     subject_id: str
     options: Options
     baseline: Baseline
-    def __init__(self, request_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., options: _Optional[_Union[Options, _Mapping]] = ..., baseline: _Optional[_Union[Baseline, _Mapping]] = ...) -> None: ...
+    questions: _containers.RepeatedCompositeFieldContainer[QuestionMarker]
+    def __init__(self, request_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., options: _Optional[_Union[Options, _Mapping]] = ..., baseline: _Optional[_Union[Baseline, _Mapping]] = ..., questions: _Optional[_Iterable[_Union[QuestionMarker, _Mapping]]] = ...) -> None: ...
 
 class LiveChunk(_message.Message):
-    __slots__ = ("config", "video_frame", "audio_chunk", "transcript_segment", "physio_samples")
+    __slots__ = ("config", "video_frame", "audio_chunk", "transcript_segment", "physio_samples", "question")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     VIDEO_FRAME_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPT_SEGMENT_FIELD_NUMBER: _ClassVar[int]
     PHYSIO_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
     config: StreamConfig
     video_frame: VideoFrame
     audio_chunk: AudioChunk
     transcript_segment: TranscriptSegment
     physio_samples: PhysioChannel
-    def __init__(self, config: _Optional[_Union[StreamConfig, _Mapping]] = ..., video_frame: _Optional[_Union[VideoFrame, _Mapping]] = ..., audio_chunk: _Optional[_Union[AudioChunk, _Mapping]] = ..., transcript_segment: _Optional[_Union[TranscriptSegment, _Mapping]] = ..., physio_samples: _Optional[_Union[PhysioChannel, _Mapping]] = ...) -> None: ...
+    question: QuestionMarker
+    def __init__(self, config: _Optional[_Union[StreamConfig, _Mapping]] = ..., video_frame: _Optional[_Union[VideoFrame, _Mapping]] = ..., audio_chunk: _Optional[_Union[AudioChunk, _Mapping]] = ..., transcript_segment: _Optional[_Union[TranscriptSegment, _Mapping]] = ..., physio_samples: _Optional[_Union[PhysioChannel, _Mapping]] = ..., question: _Optional[_Union[QuestionMarker, _Mapping]] = ...) -> None: ...
