@@ -59,6 +59,21 @@ class Window:
     usable: bool = True  # False: nothing measurable (e.g. no face); not sent to the model
     events: list[Event] = field(default_factory=list)
     spans: dict[str, list[Span]] = field(default_factory=dict)  # feature name -> matches
+    coverage: Coverage | None = None  # live: what share of the received input was analysed
+
+
+@dataclass
+class Coverage:
+    """Live input behind one window: chunks received, analysed, and skipped to keep up."""
+
+    received: int = 0
+    analysed: int = 0
+    skipped: int = 0
+
+    def add(self, other: Coverage) -> None:
+        self.received += other.received
+        self.analysed += other.analysed
+        self.skipped += other.skipped
 
 
 class Analyzer(Protocol):
@@ -71,16 +86,58 @@ class Analyzer(Protocol):
         """Validate and decode the request's input (and baseline); raise InvalidInput."""
         ...
 
-    def prepare_live(
-        self, config: common_pb2.StreamConfig, chunks: Sequence[common_pb2.LiveChunk]
-    ) -> Any:
-        """Decode buffered live chunks of this modality into the same form as `prepare`."""
-        ...
-
     def windows(self, prepared: Any, options: common_pb2.Options) -> Iterator[Window]:
         """Yield one Window per analysed span, in time order."""
         ...
 
     def summarize(self, prepared: Any, windows: Sequence[Window]) -> Window:
         """The whole-input Window for the final result."""
+        ...
+
+    def open_live(self, config: common_pb2.StreamConfig) -> LiveSession:
+        """Per-stream state for AnalyzeLive (validates the config and measures the baseline)."""
+        ...
+
+
+class LiveSession(Protocol):
+    """One live stream's state in one modality service: bounded, fed once per chunk.
+
+    The servicer (veritas.live) calls these from one worker thread at a time, in order:
+    `add` or `skip` for every chunk of this modality as it arrives (a chunk is decoded and
+    measured once, here), `close_until` after each batch to collect the windows that have
+    ended, and `finish` at the end of the input. Whatever refers to the start of the
+    recording (baselines, the whole-input result) is kept as running summaries, so memory
+    does not grow with the stream's length. Every window the stream spans is returned once,
+    in time order, with its `coverage`, including windows with nothing analysed (they say why).
+    """
+
+    window_s: float  # the window length this stream is analysed in
+    thinnable: bool  # True when chunks may be skipped evenly to keep up (video frames)
+
+    def max_rate_hz(self, quality: int) -> float:
+        """Chunks per second of stream time worth analysing at this quality (thinnable only)."""
+        ...
+
+    def set_quality(self, quality: int) -> None:
+        """Analyse from now on at this level (common_pb2.QUALITY_LOW/MEDIUM/HIGH)."""
+        ...
+
+    def add(self, chunk: common_pb2.LiveChunk) -> None:
+        """Decode and measure one chunk; raise InvalidInput naming the field."""
+        ...
+
+    def skip(self, chunk: common_pb2.LiveChunk) -> None:
+        """Count a chunk that arrived but is not analysed (skipped evenly to keep up)."""
+        ...
+
+    def add_question(self, question: common_pb2.QuestionMarker) -> None:
+        """A question asked during the stream (audio: response latency; physiology: CQT)."""
+        ...
+
+    def close_until(self, t_s: float) -> list[Window]:
+        """The windows that end at or before `t_s` (stream time) not returned yet."""
+        ...
+
+    def finish(self) -> tuple[list[Window], Window]:
+        """At the end of the input: the windows not returned yet, and the whole-input Window."""
         ...

@@ -24,13 +24,11 @@ from services.vision.decode import (
     DEFAULT_MAX_SIDE,
     Frame,
     check_target_fps,
-    decode_image,
     iter_video,
-    next_sample_time,
-    shrink,
 )
 from services.vision.face import FaceTracker, FrameStatus, load_models
 from services.vision.features import FrameMeasures, measure_frame
+from services.vision.live import VisionLiveSession
 from veritas.analysis import Event, InvalidInput, Window
 from veritas.config import env
 from veritas.v1 import common_pb2, modality_pb2
@@ -131,12 +129,10 @@ class VisionAnalyzer:
         max_duration_s: float | None = None,
         max_bytes: int | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
-        max_live_frames: int = 20_000,
     ) -> None:
         self.max_duration_s = max_duration_s or float(env("VERITAS_VISION_MAX_DURATION_S"))
         self.max_bytes = max_bytes or int(float(env("VERITAS_VISION_MAX_BYTES")))
         self.max_side = max_side
-        self.max_live_frames = max_live_frames
         self._baseline_cache: dict[tuple[bytes, str, float], Measured] = {}
         self._cache_lock = threading.Lock()
         load_models()
@@ -170,32 +166,24 @@ class VisionAnalyzer:
             baseline = self._baseline(request.baseline.media, fps)
         return self._prepared(video, baseline)
 
-    def prepare_live(
-        self, config: common_pb2.StreamConfig, chunks: Sequence[common_pb2.LiveChunk]
-    ) -> PreparedVideo:
+    def open_live(self, config: common_pb2.StreamConfig) -> VisionLiveSession:
+        """A live stream's state (services/vision/live.py); the baseline is measured now."""
         fps = check_target_fps(config.options.target_fps)
-        step = 1.0 / fps
-        frames: list[Frame] = []
-        next_t = -math.inf
-        for i, chunk in enumerate(c for c in chunks if c.WhichOneof("payload") == "video_frame"):
-            vf = chunk.video_frame
-            t = vf.timestamp_s if vf.timestamp_s or i == 0 else i * step
-            if frames and t < frames[-1].timestamp_s:
-                raise InvalidInput("video_frame.timestamp_s", "frames must arrive in time order")
-            if t + 1e-6 < next_t:
-                continue  # faster than target_fps: drop, as for files
-            image = decode_image(vf.image, vf.mime_type, field="video_frame")
-            frames.append(Frame(timestamp_s=t, image=shrink(image, self.max_side)))
-            next_t = next_sample_time(t, t if math.isinf(next_t) else next_t, step)
-            if len(frames) > self.max_live_frames:
-                raise InvalidInput("video_frame", f"more than {self.max_live_frames} frames")
-        if not frames:
-            raise InvalidInput("video_frame", "no video frames in the stream")
-        video = summarise_measures(measure(frames), None)
+        window_s = self._window_s(config.options)
         baseline = None
         if config.baseline.HasField("video") and config.baseline.video.WhichOneof("source"):
             baseline = self._baseline(config.baseline.video, fps)
-        return self._prepared(video, baseline)
+        notes = []
+        if baseline is not None and baseline.reference is None:
+            notes.append("baseline video has no measurable face; input read against itself")
+        reference = baseline.reference if baseline is not None else None
+        means = self._baseline_means(baseline, window_s)
+        for count in behaviour.COUNTS:  # a count over another length; the rate compares
+            means.pop(count, None)
+        whole: dict[str, float] = {}
+        if baseline is not None and reference is not None:
+            whole = baseline.window(0.0, baseline.duration_s + 1e-6)[0]
+        return VisionLiveSession(config, window_s, reference, means, whole, notes)
 
     def _baseline(self, media: common_pb2.Media, fps: float) -> Measured:
         """The baseline's measures, cached: a live stream sends the same baseline with every
@@ -228,8 +216,10 @@ class VisionAnalyzer:
     @staticmethod
     def _window_s(options: common_pb2.Options) -> float:
         window_s = options.window_s
-        if not math.isfinite(window_s) or window_s < 0:
-            raise InvalidInput("options.window_s", "must be 0 (default) or a positive length")
+        if not math.isfinite(window_s) or window_s < 0 or window_s > 3600:
+            raise InvalidInput(
+                "options.window_s", "must be 0 (default) or a positive length up to 3600 s"
+            )
         return max(window_s, MIN_WINDOW_S) if window_s else DEFAULT_WINDOW_S
 
     @staticmethod

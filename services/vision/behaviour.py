@@ -384,13 +384,16 @@ def window_features(
     start_s: float,
     end_s: float,
     frame_s: float,
+    events_in_span: bool = True,
 ) -> tuple[dict[str, float], int, int]:
     """Features of the frames in [start_s, end_s): (features, frames, measured frames).
 
     `codes` come from `frame_codes` over the same `frames`, `events` from
     events.find_events (those whose onset lies in the span are counted); `frame_s` is the
     sampling interval (the time one measured frame stands for). Codes are reported only
-    when the window has a measured face; never guessed from nothing.
+    when the window has a measured face; never guessed from nothing. With
+    `events_in_span=False` every event given is counted (live windows are given the events
+    that ended in them, which may have begun in the window before).
     """
     in_window = [start_s <= f.timestamp_s < end_s for f in frames]
     total = sum(in_window)
@@ -401,7 +404,7 @@ def window_features(
         return features, total, 0
     for code in BEHAVIOUR_CODES + EXTRA_RATES:
         features[code] = float(codes[code][measured_mask].mean())
-    here = [e for e in events if start_s <= e.onset_s < end_s]
+    here = [e for e in events if start_s <= e.onset_s < end_s or not events_in_span]
 
     def count(*names: str) -> float:
         return float(sum(e.name in names for e in here))

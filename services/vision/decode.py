@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from veritas.analysis import InvalidInput
+from veritas.options import MAX_TARGET_FPS
 
 DEFAULT_TARGET_FPS = 10.0
-MAX_TARGET_FPS = 60.0
 DEFAULT_MAX_DURATION_S = 600.0
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_SIDE = 640

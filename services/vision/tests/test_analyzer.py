@@ -6,7 +6,6 @@ import re
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -161,31 +160,3 @@ def test_baseline_means_are_reported(analyzer, sample_bytes, still_clip) -> None
         assert "micro_expression_count" not in w.baseline
         assert "blink_rate_per_min" in w.baseline
         assert w.baseline["face_frames_ratio"] == 1.0
-
-
-def test_live_frames(analyzer, sample_bytes) -> None:
-    capture_path = Path(__file__).resolve().parents[3] / "samples" / "face.mp4"
-    capture = cv2.VideoCapture(str(capture_path))
-    chunks = []
-    for i in range(24):  # 2 s at 12 fps, sent as JPEG stills
-        ok, image = capture.read()
-        assert ok
-        jpeg = cv2.imencode(".jpg", image)[1].tobytes()
-        chunks.append(
-            common_pb2.LiveChunk(
-                video_frame=common_pb2.VideoFrame(
-                    image=jpeg, mime_type="image/jpeg", timestamp_s=10 + i / 12
-                )
-            )
-        )
-    capture.release()
-    config = common_pb2.StreamConfig()
-    prepared = analyzer.prepare_live(config, chunks)
-    assert len(prepared.video.frames) == 20  # resampled to 10 fps
-    (window,) = analyzer.windows(prepared, common_pb2.Options(window_s=1e9))
-    assert window.usable and "Smile" in window.features
-    assert window.start_s == pytest.approx(10.0)  # a live batch starts where its frames do
-    bad = [common_pb2.LiveChunk(video_frame=common_pb2.VideoFrame(image=b"nope"))]
-    with pytest.raises(InvalidInput) as err:
-        analyzer.prepare_live(config, bad)
-    assert err.value.field == "video_frame.image"
