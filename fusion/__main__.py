@@ -4,11 +4,14 @@ import grpc
 
 from fusion.service import FusionServicer, build_channels, default_deadline_s
 from veritas.config import ServiceConfig
+from veritas.health import Dependencies, peer_check
 from veritas.server import Cleanup, Register, run
-from veritas.v1 import fusion_pb2, fusion_pb2_grpc
+from veritas.v1 import common_pb2, fusion_pb2, fusion_pb2_grpc, modality_pb2
+
+MODALITY_SERVICE = modality_pb2.DESCRIPTOR.services_by_name["ModalityAnalyzer"].full_name
 
 
-def build(config: ServiceConfig) -> tuple[Register, Cleanup]:
+def build(config: ServiceConfig) -> tuple[Register, Cleanup, Dependencies]:
     channels = build_channels()
     servicer = FusionServicer(channels, default_deadline_s())
 
@@ -20,7 +23,13 @@ def build(config: ServiceConfig) -> tuple[Register, Cleanup]:
         for channel in channels.values():
             await channel.close()
 
-    return register, cleanup
+    # Ready while any modality service is: fusion answers with what it has, the missing
+    # modalities marked; `dependency/<modality>` says which are down.
+    checks = {
+        common_pb2.Modality.Name(m).lower(): peer_check(channel, MODALITY_SERVICE)
+        for m, channel in channels.items()
+    }
+    return register, cleanup, Dependencies(checks, ready_when=lambda up: any(up.values()))
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ class QualityController:
     windows (no oscillation).
     """
 
-    def __init__(self, pinned: int, target_s: float, up_after: int = 3, max_up_after: int = 48):
+    def __init__(self, pinned: int, target_s: float, up_after: int = 3, max_up_after: int = 120):
         self.auto = pinned not in LEVELS
         self.level = HIGH if self.auto else pinned
         self.target_s = target_s

@@ -19,8 +19,10 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from veritas import tls
 from veritas.config import ServiceConfig, server_options
+from veritas.health import Dependencies, Readiness
 from veritas.metrics import MetricsInterceptor, start_metrics
 from veritas.telemetry import setup_logging, setup_tracing
+from veritas.wire import MalformedRequestInterceptor
 
 log = logging.getLogger("veritas.server")
 
@@ -48,13 +50,20 @@ async def serve(
     options: Sequence[tuple[str, Any]] | None = None,
     credentials: grpc.ServerCredentials | None = None,
     companions: Sequence[Companion] = (),
+    dependencies: Dependencies | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop` is set), then drain and return.
 
     `credentials`: TLS for this port; without them the port uses mutual TLS when
-    VERITAS_MTLS_* are set (veritas.tls), else plaintext."""
+    VERITAS_MTLS_* are set (veritas.tls), else plaintext. `dependencies`: what readiness
+    needs (veritas.health): liveness (`""`) stays SERVING while the process works; the
+    service names are SERVING only while their dependencies are up."""
     server = grpc.aio.server(
-        interceptors=[aio_server_interceptor(), MetricsInterceptor(config.name)],
+        interceptors=[
+            aio_server_interceptor(),
+            MetricsInterceptor(config.name),
+            MalformedRequestInterceptor(),  # innermost: its tolerant parser is the one used
+        ],
         options=list(options) if options is not None else server_options(config),
     )
     names = list(register(server))
@@ -75,18 +84,21 @@ async def serve(
         await companion.start()
     start_metrics(config.name, config.metrics_port, config.host)
     await server.start()
-    for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    readiness = Readiness(config.name, health_servicer, names, dependencies or Dependencies())
+    await readiness.check_once()  # truthful from the first probe on
+    stop = stop or asyncio.Event()
+    checking = asyncio.create_task(readiness.run(stop))
     log.info(
         "serving",
         extra={"fields": {"address": address, "metrics_port": config.metrics_port}},
     )
 
-    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    await checking
 
     log.info("shutting down", extra={"fields": {"grace_s": config.shutdown_grace_s}})
     await health_servicer.enter_graceful_shutdown()  # load balancers stop sending new calls
@@ -97,15 +109,20 @@ async def serve(
     log.info("stopped")
 
 
-def run(name: str, build: Callable[[ServiceConfig], tuple[Register, Cleanup | None]]) -> None:
-    """Entry point of a service process: configure telemetry, build, serve."""
+Built = tuple[Register, Cleanup | None] | tuple[Register, Cleanup | None, Dependencies]
+
+
+def run(name: str, build: Callable[[ServiceConfig], Built]) -> None:
+    """Entry point of a service process: configure telemetry, build, serve. `build` returns
+    the servicers' registration, a cleanup, and optionally what readiness depends on."""
     config = ServiceConfig.from_env(name)
     setup_logging(name, config.log_level)
     provider = setup_tracing(name, config.otlp_endpoint, config.trace_file)
 
     async def main() -> None:
-        register, cleanup = build(config)
-        await serve(config, register, cleanup)
+        built = build(config)
+        dependencies = built[2] if len(built) == 3 else None
+        await serve(config, built[0], built[1], dependencies=dependencies)
 
     try:
         asyncio.run(main())

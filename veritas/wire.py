@@ -1,0 +1,130 @@
+"""Malformed protobuf bytes get INVALID_ARGUMENT, not UNKNOWN and a logged traceback.
+
+grpc's own handling of a request that does not parse is to log an ERROR with a traceback
+and answer UNKNOWN/INTERNAL: a caller learns nothing, and anyone can flood the logs. This
+interceptor gives every handler a deserializer that never raises: bytes that do not parse
+become a `Malformed` marker, which the handler wrapper turns into INVALID_ARGUMENT naming
+the message type (for streams: the message's position), logged once at INFO.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+log = logging.getLogger("veritas.wire")
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """Request bytes that did not parse as the method's message type."""
+
+    type_name: str
+    size: int
+
+
+def _tolerant(
+    deserializer: Callable[[bytes], Any] | None, type_name: str
+) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        if deserializer is None:
+            return data
+        try:
+            return deserializer(data)
+        except (DecodeError, ValueError, RuntimeError, TypeError):
+            return Malformed(type_name, len(data))
+
+    return parse
+
+
+def _message_name(deserializer: Callable[[bytes], Any] | None) -> str:
+    owner = getattr(deserializer, "__self__", None)  # e.g. AnalysisRequest.FromString
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    return str(getattr(descriptor, "full_name", "request"))
+
+
+async def _refuse(context: grpc.aio.ServicerContext, bad: Malformed, where: str) -> None:
+    message = f"{where}: not a valid {bad.type_name} message ({bad.size} bytes that do not parse)"
+    log.info("malformed request", extra={"fields": {"why": message}})
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+async def _responses(result: Any) -> AsyncIterator[Any]:
+    """A streaming handler's responses, whether it yields them or writes them with
+    `context.write` (grpc_health's Watch does) and returns a coroutine."""
+    if inspect.isawaitable(result):
+        await result
+        return
+    async for response in result:
+        yield response
+
+
+class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
+    """Turns unparseable request bytes into INVALID_ARGUMENT for every method shape."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        name = _message_name(handler.request_deserializer)
+        parse = _tolerant(handler.request_deserializer, name)
+
+        async def checked(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+            index = 0
+            async for request in requests:
+                if isinstance(request, Malformed):
+                    await _refuse(context, request, f"message[{index}]")
+                index += 1
+                yield request
+
+        if handler.unary_unary:
+            unary = handler.unary_unary
+
+            async def unary_unary(request: Any, context: Any) -> Any:
+                if isinstance(request, Malformed):
+                    await _refuse(context, request, "request")
+                return await unary(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, parse, handler.response_serializer
+            )
+        if handler.unary_stream:
+            server_stream = handler.unary_stream
+
+            async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+                if isinstance(request, Malformed):
+                    await _refuse(context, request, "request")
+                async for response in _responses(server_stream(request, context)):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, parse, handler.response_serializer
+            )
+        if handler.stream_unary:
+            client_stream = handler.stream_unary
+
+            async def stream_unary(requests: Any, context: Any) -> Any:
+                return await client_stream(checked(requests, context), context)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, parse, handler.response_serializer
+            )
+        bidi = handler.stream_stream
+
+        async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
+            async for response in _responses(bidi(checked(requests, context), context)):
+                yield response
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, parse, handler.response_serializer
+        )
