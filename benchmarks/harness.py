@@ -2,6 +2,7 @@
 
     python -m benchmarks --profile quick        # make bench-quick
     python -m benchmarks --profile full         # make bench
+    python -m benchmarks --profile tiny --sections streaming --out /tmp/smoke   # plumbing
 
 Order: start the mesh (its cold start is measured), single-analysis latency (mesh, then
 in-process), batch, streaming, throughput (grpc.aio load generator), HTTP load (locust),
@@ -31,7 +32,7 @@ from typing import Any
 
 from benchmarks import batch, latency, loadgen, locust_run, plots, procs, report, streaming
 from benchmarks.inprocess import InProcess
-from benchmarks.profiles import CONCURRENT_STREAM_FPS, PROFILES, Profile
+from benchmarks.profiles import PROFILES, Profile
 from benchmarks.stats import clean_json
 from benchmarks.targets import evaluate
 from benchmarks.triton_log import load_counts, loads_in_flight, model_load_times
@@ -131,9 +132,15 @@ class Run:
             self.errors[name] = "".join(traceback.format_exception_only(e)).strip()
             value = {"error": self.errors[name]}
             log.debug("%s", traceback.format_exc())
+        parts = value.get("part_errors") if isinstance(value, dict) else None
+        if parts:  # some experiments of the section failed, the others were measured
+            self.errors[name] = "; ".join(f"{k}: {v}" for k, v in parts.items())
         self.section_s[name] = time.monotonic() - began
         self.results[name] = value
         return value
+
+    def skip(self, name: str, why: str) -> None:
+        self.results[name] = {"skipped": why}
 
 
 async def _latency(
@@ -162,30 +169,14 @@ async def _batch(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, An
 
 
 async def _streaming(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, Any]:
-    most = max([*profile.stream_fps, CONCURRENT_STREAM_FPS]) * profile.stream_seconds
-    frames = samples.jpeg_frames(int(most) + 1)
-    window = profile.stream_window_s
-    async with AsyncClient(mesh.address("gateway"), timeout_s=600) as client:
-        await streaming.one_stream(client, frames, profile.stream_fps[0], window * 2, window)
-        sweep = await streaming.fps_sweep(
-            client, frames, profile.stream_fps, profile.stream_seconds, window
-        )
-        single = next((s for s in sweep if s["target_fps"] == CONCURRENT_STREAM_FPS), None)
-        concurrent = await streaming.concurrent_streams(
-            client,
-            frames,
-            CONCURRENT_STREAM_FPS,
-            profile.stream_concurrency,
-            profile.stream_seconds,
-            window,
-            single,
-        )
-    return {
-        "frames": {"distinct": len(frames), "mean_jpeg_bytes": sum(map(len, frames)) / len(frames)},
-        "seconds_per_stream": profile.stream_seconds,
-        "fps": sweep,
-        "concurrent": concurrent,
-    }
+    vision = mesh.processes.get("vision")
+    return await streaming.run_all(
+        mesh.address("gateway"),
+        samples,
+        profile.live_plan(),
+        vision.pid if vision is not None else None,
+        mesh.ports.metrics,
+    )
 
 
 async def _throughput(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, Any]:
@@ -250,13 +241,18 @@ def _resources(
     }
 
 
+SECTIONS = ("latency", "batch", "streaming", "throughput", "http_load", "resources")
+
+
 def run(
     profile: Profile,
     out_dir: Path = RESULTS,
     machine: str | None = None,
     run_dir: Path | None = None,
+    sections: tuple[str, ...] = SECTIONS,
 ) -> tuple[dict[str, Any], dict[str, Path], bool]:
-    """Run the suite; returns (results, written files, all sections succeeded)."""
+    """Run the suite (or only `sections`); returns (results, written files, all sections
+    that ran succeeded)."""
     began = time.monotonic()
     when = dt.datetime.now(dt.UTC)
     host = procs.machine()
@@ -294,14 +290,19 @@ def run(
         if mesh.triton is not None and getattr(mesh.triton, "process", None) is not None:
             groups["triton"] = mesh.triton.process.pid  # type: ignore[attr-defined]
         started = procs.group_usage(groups)
-        bench.section("latency", lambda: asyncio.run(_latency(mesh, profile, samples, groups)))
-        bench.section("batch", lambda: asyncio.run(_batch(mesh, profile, samples)))
-        bench.section("streaming", lambda: asyncio.run(_streaming(mesh, profile, samples)))
-        bench.section("throughput", lambda: asyncio.run(_throughput(mesh, profile, samples)))
-        bench.section("http_load", lambda: _http_load(profile, http_port))
-        bench.section(
-            "resources", lambda: _resources(mesh, groups, started, cold_start_s, log_offset)
-        )
+        work: dict[str, Callable[[], Any]] = {
+            "latency": lambda: asyncio.run(_latency(mesh, profile, samples, groups)),
+            "batch": lambda: asyncio.run(_batch(mesh, profile, samples)),
+            "streaming": lambda: asyncio.run(_streaming(mesh, profile, samples)),
+            "throughput": lambda: asyncio.run(_throughput(mesh, profile, samples)),
+            "http_load": lambda: _http_load(profile, http_port),
+            "resources": lambda: _resources(mesh, groups, started, cold_start_s, log_offset),
+        }
+        for name, section in work.items():
+            if name in sections:
+                bench.section(name, section)
+            else:
+                bench.skip(name, "not run (--sections)")
     finally:
         mesh.stop()
     results = meta | {k: v for k, v in bench.results.items() if k != "workloads"}
@@ -334,15 +335,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--machine", default=None, help="label in the file names (hostname)")
     parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})",
+    )
+    parser.add_argument(
         "--render", type=Path, default=None, help="only rewrite plots and summary of this JSON"
     )
     args = parser.parse_args(argv)
+    chosen = tuple(s.strip() for s in args.sections.split(",") if s.strip())
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"--sections: unknown section(s) {', '.join(unknown)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.render:
         written = write(json.loads(args.render.read_text()), args.render.parent, args.render.stem)
         print("\n".join(str(p) for p in written.values()))
         return 0
-    results, files, ok = run(PROFILES[args.profile], args.out, args.machine)
+    results, files, ok = run(PROFILES[args.profile], args.out, args.machine, sections=chosen)
     for path in files.values():
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     print(f"wall time {results['wall_s']:.0f} s; workloads: {', '.join(WORKLOADS)}")

@@ -49,18 +49,34 @@ def _throughput(r: Mapping[str, Any]) -> str:
 
 def _streaming(r: Mapping[str, Any]) -> str:
     s = r.get("streaming", {})
-    runs = s.get("fps") if isinstance(s, Mapping) else None
-    if not runs:
+    if not isinstance(s, Mapping) or "flat_cost" not in s:
         return ""
-    held = [x["target_fps"] for x in runs if x["held"]]
-    most = f"up to {fmt(max(held), 0)} fps" if held else "none of the target rates"
-    concurrent = s.get("concurrent", {})
-    return (
-        f"live video held {most} of {', '.join(fmt(x['target_fps'], 0) for x in runs)} fps "
-        f"({fmt(s['seconds_per_stream'], 0)} s streams, {fmt(runs[0]['window_s'])} s windows), "
-        f"{concurrent.get('max_streams_held', 0)} concurrent stream(s) at "
-        f"{fmt(concurrent.get('target_fps'), 0)} fps"
-    )
+    parts = []
+    flat = s["flat_cost"]
+    if isinstance(flat, Mapping) and "quarters" in flat:
+        v = flat["modalities"]["vision"]
+        parts.append(
+            f"one {fmt(flat['seconds'] / 60, 0)}-min 30-fps live video stream: p95 update "
+            f"latency {fmt(flat['quarters'][0]['update_latency']['p95_ms'], 0)} ms in the first "
+            f"quarter, {fmt(flat['quarters'][-1]['update_latency']['p95_ms'], 0)} ms in the last "
+            f"({fmt(flat['p95_ratio_last_first'], 2)}x), vision RSS "
+            f"{fmt(flat['memory']['growth_pct'], 1)}% from the first to the last minute, "
+            f"{v['windows_answered']} of {v['windows_expected']} windows answered"
+        )
+    for key, quality in (("many_auto", "AUTO"), ("many_high", "HIGH")):
+        part = s.get(key)
+        if isinstance(part, Mapping) and "levels" in part:
+            parts.append(
+                f"{part['max_streams_held']} concurrent 30-fps streams held at {quality} quality "
+                f"(of {', '.join(str(lv['streams']) for lv in part['levels'])} tried)"
+            )
+    multi = s.get("multimodal")
+    if isinstance(multi, Mapping) and "per_stream" in multi:
+        parts.append(
+            f"{multi['streams_held']} of {multi['streams']} multimodal streams held "
+            f"({fmt(multi['seconds'], 0)} s)"
+        )
+    return "; ".join(parts)
 
 
 def _resources(r: Mapping[str, Any]) -> str:

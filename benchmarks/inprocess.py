@@ -24,7 +24,7 @@ from tritonclient.grpc import model_config_pb2
 from benchmarks.workloads import MODALITY_INPUTS, modality_requests
 from veritas.analysis import Analyzer, Window
 from veritas.modality_service import feature_vector
-from veritas.triton_client import ModelSpec
+from veritas.triton_client import ModelSpec, parse_domains
 from veritas.v1 import common_pb2
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "models" / "repository"
@@ -65,6 +65,8 @@ def read_spec(model_dir: Path) -> ModelSpec:
         validated_auc=float(params.get("validated_auc", "0.5") or 0.5),
         has_text_input=any(i.name == "text" for i in config.input),
         caveat=params.get("caveat", ""),
+        validated_domains=parse_domains(params.get("validated_domains", "")),
+        domain_note=params.get("domain_note", ""),
     )
 
 

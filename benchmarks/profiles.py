@@ -1,10 +1,13 @@
-"""How much of each workload a run sends: `full` (`make bench`, ~10-15 min on 2 cores),
-`quick` (`make bench-quick`, < 3 min) and `tiny` (the harness test: seconds per section)."""
+"""How much of each workload a run sends: `full` (`make bench`, ~30 min on 2 cores, of which
+the live streams take ~20), `quick` (`make bench-quick`, ~8 min, live ~6) and `tiny` (the
+harness test and the smoke run: seconds per section)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from benchmarks.streaming import LivePlan
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,11 @@ class Profile:
     stream_fps: tuple[float, ...]
     stream_seconds: float
     stream_window_s: float
-    stream_concurrency: tuple[int, ...]  # streams at once, at CONCURRENT_STREAM_FPS
+    live_flat_seconds: float  # the flat-cost stream (one 30-fps vision stream)
+    live_levels: tuple[int, ...]  # concurrent 30-fps vision streams tried, in order
+    live_level_seconds: float  # seconds of each of those streams
+    live_multimodal_streams: int  # concurrent video + audio + transcript + physiology streams
+    live_multimodal_seconds: float
     throughput_levels: dict[str, tuple[int, ...]]  # workload -> concurrency levels
     throughput_seconds: float  # measured seconds per level
     throughput_warmup_s: float
@@ -29,8 +36,20 @@ class Profile:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def live_plan(self) -> LivePlan:
+        return LivePlan(
+            window_s=self.stream_window_s,
+            fps_targets=self.stream_fps,
+            fps_seconds=self.stream_seconds,
+            flat_seconds=self.live_flat_seconds,
+            levels=self.live_levels,
+            level_seconds=self.live_level_seconds,
+            multimodal_streams=self.live_multimodal_streams,
+            multimodal_seconds=self.live_multimodal_seconds,
+        )
 
-CONCURRENT_STREAM_FPS = 30.0
+
+LIVE_LEVELS = (1, 2, 4, 8, 12)
 STREAM_FPS = (10.0, 15.0, 30.0, 60.0)
 BATCH_SIZES = (1, 4, 8, 16, 32)
 
@@ -45,7 +64,11 @@ PROFILES: dict[str, Profile] = {
         stream_fps=STREAM_FPS,
         stream_seconds=6.0,
         stream_window_s=1.0,
-        stream_concurrency=(1, 2, 4, 8),
+        live_flat_seconds=600.0,
+        live_levels=LIVE_LEVELS,
+        live_level_seconds=60.0,
+        live_multimodal_streams=4,
+        live_multimodal_seconds=120.0,
         throughput_levels={"text": (1, 2, 4, 8, 16, 32), "audio_text": (1, 2, 4, 8, 16)},
         throughput_seconds=15.0,
         throughput_warmup_s=1.0,
@@ -62,7 +85,11 @@ PROFILES: dict[str, Profile] = {
         stream_fps=STREAM_FPS,
         stream_seconds=3.0,
         stream_window_s=1.0,
-        stream_concurrency=(1, 2, 4),
+        live_flat_seconds=120.0,
+        live_levels=LIVE_LEVELS,
+        live_level_seconds=20.0,
+        live_multimodal_streams=4,
+        live_multimodal_seconds=60.0,
         throughput_levels={"text": (1, 4, 16), "audio_text": (1, 4, 8)},
         throughput_seconds=3.0,
         throughput_warmup_s=0.5,
@@ -80,7 +107,11 @@ PROFILES: dict[str, Profile] = {
         stream_fps=(10.0,),
         stream_seconds=1.0,
         stream_window_s=0.5,
-        stream_concurrency=(1, 2),
+        live_flat_seconds=4.0,
+        live_levels=(1, 2),
+        live_level_seconds=3.0,
+        live_multimodal_streams=2,
+        live_multimodal_seconds=3.0,
         throughput_levels={"text": (1, 2), "audio_text": (1,)},
         throughput_seconds=1.0,
         throughput_warmup_s=0.2,

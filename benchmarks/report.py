@@ -22,6 +22,11 @@ def fmt(value: Any, digits: int = 1) -> str:
     return NA if value is None else str(value)
 
 
+def duration(seconds: float) -> str:
+    """'10 min', '90 s'."""
+    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
+
+
 def size(n: float) -> str:
     return f"{n / 1024:,.0f} KiB" if n >= 10 * 1024 else f"{n:,.0f} B"
 
@@ -33,7 +38,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
 
 
 def _failed(section: Any) -> str | None:
-    if isinstance(section, Mapping) and "error" in section:
+    if isinstance(section, Mapping) and section.get("error"):
         return f"Not measured: the section failed ({section['error']})."
     if isinstance(section, Mapping) and "skipped" in section:
         return f"Not measured: {section['skipped']}."
@@ -67,7 +72,7 @@ def _targets(r: Mapping[str, Any]) -> list[str]:
     rows = []
     for t in r.get("targets", []):
         met = {True: "**met**", False: "**not met**", None: "not measured"}[t["met"]]
-        limit = f"{t['comparison']} {fmt(float(t['limit']), 0)} {t['unit']}"
+        limit = f"{t['comparison']} {float(t['limit']):g} {t['unit']}"
         rows.append([t["target"], limit, f"{fmt(t['measured'], 2)} {t['unit']}", met, t["basis"]])
     return ["## Targets", ""] + table(["target", "goal", "measured", "", "basis"], rows)
 
@@ -194,63 +199,336 @@ def _batch(r: Mapping[str, Any]) -> list[str]:
     )
 
 
-def _streaming(r: Mapping[str, Any]) -> list[str]:
-    data = r.get("streaming", {})
-    lines = ["## Streaming (AnalyzeStream, video frames)", ""]
-    if _failed(data):
-        return lines + [_failed(data) or "", ""]
+def mix(quality: Mapping[str, int] | None) -> str:
+    """A quality mix as shares of the windows, e.g. 'HIGH 80%, MEDIUM 20%'."""
+    if not quality:
+        return NA
+    total = sum(quality.values())
+    return ", ".join(f"{q} {100 * n / total:.0f}%" for q, n in quality.items() if n)
+
+
+def _ms(latency: Mapping[str, Any], *quantiles: str) -> str:
+    return " / ".join(fmt(latency.get(f"{q}_ms"), 0) for q in quantiles)
+
+
+def _metrics_line(metrics: Mapping[str, Mapping[str, float]] | None) -> str:
+    """The services' own live counters over one experiment."""
+    if not metrics:
+        return ""
+    parts = []
+    for service, counters in metrics.items():
+        if not counters:
+            parts.append(f"{service}: no live metrics")
+            continue
+        windows = ", ".join(
+            f"{k.removeprefix('windows.')} {v:.0f}"
+            for k, v in counters.items()
+            if k.startswith("windows.")
+        )
+        parts.append(
+            f"{service}: windows {windows or 'none'}; frames skipped "
+            f"{counters.get('input_skipped', 0):.0f}; streams still open after "
+            f"{fmt(counters.get('streams_open_after'), 0)}"
+        )
+    return "Service metrics (`veritas_live_*`, change over the experiment): " + "; ".join(parts)
+
+
+def _coverage(v: Mapping[str, Any]) -> str:
+    c = v["coverage"]
+    final = c.get("final")
+    text = (
+        f"{v['chunks_sent']} sent; windows' coverage: {c['received']} received, "
+        f"{c['analysed']} analysed, {c['skipped']} skipped"
+    )
+    if final:
+        text += (
+            f"; final result's coverage: {final['received']} received, {final['analysed']} analysed"
+        )
+    return text
+
+
+def _flat(data: Mapping[str, Any]) -> list[str]:
+    flat = data.get("flat_cost", {})
+    lines = ["### Flat cost: one long 30-fps vision stream", ""]
+    if _failed(flat):
+        return lines + [_failed(flat) or "", ""]
+    v = flat["modalities"]["vision"]
+    mem = flat["memory"]
+    latency = v["update_latency"]
     lines += [
-        f"One stream per target rate, {fmt(data['seconds_per_stream'])} s of frames each, "
-        f"window {fmt(data['fps'][0]['window_s'])} s. Update latency: from the frame that "
-        "closes a window to the update about it. Analysed frames/s: frames / (first frame to "
-        "final result). Held: sent >= 95% of target and p95 update latency <= one window.",
+        f"One stream of {duration(flat['seconds'])} ({v['windows_expected']} windows of "
+        f"{fmt(v['window_s'])} s), AUTO quality, sent at {fmt(flat['sent_fps'])} frames/s "
+        f"(target {fmt(flat['target_fps'], 0)}); the client used "
+        f"{fmt(flat['client']['cores'], 2)} cores.",
+        "",
+        f"- **p95 update latency, last quarter / first quarter: "
+        f"{fmt(flat['p95_ratio_last_first'], 2)}** (target <= 1.2; in-stream windows: "
+        "the windows closed by the end of input measure the finish and are left out)",
+        f"- **Vision service RSS** (`/proc/{mem.get('pid')}/status`, {mem['samples']} samples, "
+        f"one a second): first {fmt(mem['span_s'], 0)} s mean "
+        f"{fmt(mem['first_mean_bytes'] / MB, 0)} MB (max {fmt(mem['first_max_bytes'] / MB, 0)}), "
+        f"last {fmt(mem['span_s'], 0)} s mean {fmt(mem['last_mean_bytes'] / MB, 0)} MB "
+        f"(max {fmt(mem['last_max_bytes'] / MB, 0)}): **{fmt(mem['growth_pct'], 1)}%** "
+        "(target <= 5%)",
+        f"- **Windows answered: {v['windows_answered']} of {v['windows_expected']}**"
+        + (f" (first missing at {v['missing_first_s']} s)" if v["windows_missing"] else "")
+        + f"; most updates for one window {v['updates_per_window_max']}; windows off the grid "
+        f"{v['windows_off_grid']}; closed by the end of input {v['windows_closed_by_end']}",
+        f"- Update latency over the whole stream p50 / p95 / max: "
+        f"{_ms(latency, 'p50', 'p95', 'max')} ms ({latency['n']} windows); final result "
+        f"{fmt(flat['final_after_end_ms'], 0)} ms after the input ended",
+        f"- Frames: {_coverage(v)}",
+        f"- Error: {flat['error']}" if flat["error"] else "- No stream error",
         "",
     ]
+    cpu = flat.get("vision_cpu_cores_per_quarter") or [None] * 4
     rows = [
         [
-            fmt(s["target_fps"], 0),
-            s["frames_sent"],
-            fmt(s["sent_fps"]),
-            fmt(s["analysed_fps"]),
-            s["updates"],
-            f"{fmt(s['update_latency']['p50_ms'], 0)} / {fmt(s['update_latency']['p95_ms'], 0)}",
-            fmt(s["final_after_end_ms"], 0),
-            fmt(s["held"]) + (f" ({s['error']})" if s["error"] else ""),
+            q["quarter"],
+            q["in_stream_windows"],
+            _ms(q["update_latency"], "p50", "p95", "max"),
+            fmt(q["analysed_per_s"]),
+            mix(q["quality"]),
+            fmt(cpu[i] if i < len(cpu) else None, 2),
         ]
-        for s in data["fps"]
+        for i, q in enumerate(flat["quarters"])
     ]
     lines += table(
+        [
+            "quarter",
+            "in-stream windows",
+            "update latency p50 / p95 / max ms",
+            "analysed frames/s",
+            "quality",
+            "vision CPU (cores)",
+        ],
+        rows,
+    )
+    metrics = _metrics_line(flat.get("service_metrics"))
+    return lines + ([metrics, ""] if metrics else [])
+
+
+def _fps(data: Mapping[str, Any]) -> list[str]:
+    runs = data.get("fps")
+    lines = ["### Frame rates: one short vision stream per rate", ""]
+    if _failed(runs) or not isinstance(runs, list):
+        return lines + [_failed(runs) or "Not measured.", ""]
+    rows = []
+    for s in runs:
+        v = s["modalities"]["vision"]
+        rows.append(
+            [
+                fmt(s["target_fps"], 0),
+                s["frames_sent"],
+                fmt(s["sent_fps"]),
+                fmt(v["analysed_per_s"]),
+                f"{v['windows_answered']} / {v['windows_expected']}",
+                _ms(v["update_latency"], "p50", "p95"),
+                mix(v["quality"]),
+                fmt(s["final_after_end_ms"], 0),
+                fmt(s["held"]) + (f" ({s['error']})" if s["error"] else ""),
+            ]
+        )
+    return lines + table(
         [
             "target fps",
             "frames",
             "sent fps",
             "analysed fps",
-            "updates",
+            "windows answered",
             "update latency p50 / p95 ms",
+            "quality",
             "final after input ended ms",
             "held",
         ],
         rows,
     )
-    c = data["concurrent"]
+
+
+def _levels(part: Any, title: str) -> list[str]:
+    lines = [f"### {title}", ""]
+    if _failed(part) or not isinstance(part, Mapping):
+        return lines + [_failed(part) or "Not measured.", ""]
     lines += [
-        f"Concurrent streams at {fmt(c['target_fps'], 0)} fps: **{c['max_streams_held']}** "
-        "held (0: not even one).",
+        f"{fmt(part['target_fps'], 0)}-fps vision streams of {fmt(part['seconds_per_stream'], 0)} "
+        f"s, quality {part['quality']}; levels planned "
+        f"{', '.join(map(str, part['levels_planned']))}, stopping at the first that does not "
+        f"hold. **Held: {part['max_streams_held']}** (0: not even one).",
         "",
     ]
     lines += table(
-        ["streams", "held", "min analysed fps", "max p95 update latency ms", "errors"],
+        [
+            "streams",
+            "held",
+            "streams held",
+            "min sent fps",
+            "analysed fps per stream min / mean",
+            "max p95 update latency ms",
+            "missing windows",
+            "quality (all windows)",
+            "errors",
+            "client CPU (cores)",
+        ],
         [
             [
                 lv["streams"],
                 fmt(lv["held"]),
-                fmt(lv["analysed_fps_min"]),
+                lv["streams_held"],
+                fmt(lv["sent_fps_min"]),
+                f"{fmt(lv['analysed_fps_min'])} / {fmt(lv['analysed_fps_mean'])}",
                 fmt(lv["update_latency_p95_ms_max"], 0),
+                lv["windows_missing"],
+                mix(lv["quality"]),
                 lv["errors"],
+                fmt(lv.get("client", {}).get("cores"), 2),
             ]
-            for lv in c["levels"]
+            for lv in part["levels"]
         ],
     )
+    rows = []
+    for lv in part["levels"]:
+        for i, s in enumerate(lv["per_stream"]):
+            v = s["modalities"].get("vision", {})
+            rows.append(
+                [
+                    lv["streams"],
+                    i + 1,
+                    fmt(s["held"]),
+                    fmt(s["sent_fps"]),
+                    fmt(v.get("analysed_per_s")),
+                    _ms(v.get("update_latency", {}), "p50", "p95"),
+                    v.get("windows_missing", NA),
+                    mix(v.get("quality")),
+                    s["error"] or "",
+                ]
+            )
+    lines += ["Each stream:", ""]
+    lines += table(
+        [
+            "streams at once",
+            "stream",
+            "held",
+            "sent fps",
+            "analysed fps",
+            "update latency p50 / p95 ms",
+            "missing windows",
+            "quality",
+            "error",
+        ],
+        rows,
+    )
+    metrics = [_metrics_line(lv.get("service_metrics")) for lv in part["levels"]]
+    return (
+        lines
+        + [f"- {lv['streams']} stream(s): {m}" for lv, m in zip(part["levels"], metrics) if m]
+        + [""]
+    )
+
+
+def _one_high(data: Mapping[str, Any]) -> list[str]:
+    one = data.get("one_high", {})
+    lines = ["### One stream at HIGH", ""]
+    if _failed(one):
+        return lines + [_failed(one) or "", ""]
+    v = one["modalities"]["vision"]
+    lat = v["update_latency"]
+    return lines + [
+        f"The first level of the pinned-HIGH run: one {fmt(one['seconds'], 0)} s stream. "
+        f"**p95 update latency {fmt(lat['p95_ms'], 0)} ms** (target <= 150 ms); p50 "
+        f"{fmt(lat['p50_ms'], 0)} ms, max {fmt(lat['max_ms'], 0)} ms over {lat['n']} windows; "
+        f"analysed {fmt(v['analysed_per_s'])} frames/s; quality {mix(v['quality'])}.",
+        "",
+    ]
+
+
+def _multimodal(data: Mapping[str, Any]) -> list[str]:
+    multi = data.get("multimodal", {})
+    lines = ["### Multimodal streams", ""]
+    if _failed(multi):
+        return lines + [_failed(multi) or "", ""]
+    lines += [
+        f"{multi['streams']} concurrent streams of {fmt(multi['seconds'], 0)} s, each: video "
+        "30 fps + 16 kHz audio in 0.1 s chunks + transcript segments + physiology in 1 s "
+        f"chunks per channel (+ question markers). **Held: {multi['streams_held']} of "
+        f"{multi['streams']}**; the client used {fmt(multi['client']['cores'], 2)} cores.",
+        "",
+    ]
+    rows = []
+    for i, s in enumerate(multi["per_stream"]):
+        for name, v in s["modalities"].items():
+            c = v["coverage"]
+            rows.append(
+                [
+                    i + 1,
+                    name,
+                    fmt(v["window_s"]),
+                    v["chunks_sent"],
+                    fmt(v["realtime_ratio_min"], 2),
+                    f"{v['windows_answered']} / {v['windows_expected']}",
+                    _ms(v["update_latency"], "p50", "p95"),
+                    f"{c['analysed']} / {c['received']}",
+                    mix(v["quality"]),
+                    v["final_status"] or NA,
+                    fmt(v["held"]) + (f" ({s['error']})" if s["error"] else ""),
+                ]
+            )
+    lines += table(
+        [
+            "stream",
+            "modality",
+            "window s",
+            "chunks sent",
+            "real-time ratio (min lane)",
+            "windows answered",
+            "update latency p50 / p95 ms",
+            "analysed / received",
+            "quality",
+            "final",
+            "held",
+        ],
+        rows,
+    )
+    metrics = _metrics_line(multi.get("service_metrics"))
+    return lines + ([metrics, ""] if metrics else [])
+
+
+def _streaming(r: Mapping[str, Any]) -> list[str]:
+    data = r.get("streaming", {})
+    lines = ["## Streaming: live analysis (AnalyzeStream)", ""]
+    if _failed(data):
+        return lines + [_failed(data) or "", ""]
+    if "flat_cost" not in data:
+        return lines + ["Recorded by an older harness: see the JSON.", ""]
+    cores = r.get("machine", {}).get("cores", "?")
+    feed = data.get("feed", {})
+    lines += [
+        f"Through the gateway's public `AnalyzeStream`, in real time. **The client runs on the "
+        f"same {cores}-core machine as the mesh** and shares its cores (its CPU use is given "
+        "per experiment): a grpc.aio sender task writes each chunk at its moment by the wall "
+        "clock, a receiver task timestamps every update. Frames come from a pool of "
+        f"{feed.get('frame_pool', NA)} distinct JPEGs of `samples/face.mp4` (quality "
+        f"{feed.get('jpeg_quality', NA)}, small brightness offsets), encoded before the "
+        "streams start; each frame sent also carries its own number in a JPEG comment, so no "
+        "two frames are the same bytes. Windows of "
+        f"{fmt(data['window_s'])} s; latency target {fmt(data['latency_target_ms'], 0)} ms.",
+        "",
+        "- *Window close*: when the client began sending the chunk that completed the window "
+        "(video: the first frame at or after its end; audio, physiology, transcript: the first "
+        "chunk whose data reaches its end); the last windows close at the end of input.",
+        "- *Update latency*: from the window's close to the first update about it at the client.",
+        "- *Analysed fps*: frames analysed according to the updates' coverage / stream seconds.",
+        "- *Held*: no error, a final result, sent at >= 95% of real time, every window "
+        "answered, p95 update latency <= the target.",
+        "- Concurrent streams start a fraction of a window apart (stream i of N at i/N of a "
+        "window), as independent interviews would.",
+        "",
+    ]
+    lines += _flat(data)
+    lines += _fps(data)
+    lines += _levels(data.get("many_auto"), "Many streams, AUTO quality")
+    lines += _levels(data.get("many_high"), "Many streams, pinned HIGH")
+    lines += _one_high(data)
+    lines += _multimodal(data)
     return lines
 
 

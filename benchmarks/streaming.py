@@ -1,189 +1,480 @@
-"""Live analysis: AnalyzeStream fed JPEG frames of samples/face.mp4 in real time.
+"""Live analysis through the gateway's AnalyzeStream, in real time (benchmarks/live_*.py).
 
-One stream sends a config (vision only, `target_fps`, `window_s`) then `target_fps x seconds`
-frames, each at its scheduled moment, timestamped on the stream's timeline. Per stream:
+Experiments, in this order, on the mesh the harness started:
 
-- update latency: for each progressive update about [a, b), the time from sending the first
-  frame at or after b (the frame that closes the window; end of input for the last window)
-  to receiving the update;
-- analysed frames/s: frames sent / time from the first frame to the final result;
-- sent frames/s: the rate the client achieved (below target when the stream pushed back);
-- held: no error, sent >= 95% of target and p95 update latency <= one window: the service
-  finished each window before the next one closed, so no backlog built up.
+1. **flat cost**: one 30-fps vision stream (AUTO quality, 1 s windows) for the profile's
+   length: p95 update latency per quarter of the stream (last / first: the cost per window
+   must not grow with the stream's length), frames analysed per second and the quality mix
+   per quarter (AUTO could hide a growing cost by stepping down: this shows it), the vision
+   service's resident memory (`/proc/<pid>/status` VmRSS of the process the harness started,
+   sampled every second) in the first and last minute, its CPU per quarter, and whether
+   every window was answered.
+2. **rate sweep**: one short stream per target frame rate.
+3. **many streams**: N concurrent 30-fps vision streams for N in the profile's levels,
+   stopping at the first N that does not hold; once with AUTO quality, once pinned HIGH.
+   Their first level (one stream, HIGH) is also the "one stream at HIGH" number.
+4. **multimodal**: concurrent streams of video 30 fps + 16 kHz audio in 0.1 s chunks +
+   transcript segments + physiology in 1 s chunks (+ the sample's question markers).
+
+Concurrent streams start a fraction of a window apart (stream i of N at i/N of a window):
+independent interviews do not close their windows at the same instant. Each experiment also
+reads the services' `veritas_live_*` metrics before and after (windows by quality and
+outcome, frames skipped, streams still open after the streams ended: per-stream state that
+was not freed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
+import math
+import re
 import time
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-import grpc
+import numpy as np
 
-from benchmarks.stats import percentile, summarize_ms
-from veritas.client import AsyncClient
+from benchmarks import live_feed, procs
+from benchmarks.live_client import LiveChannel
+from benchmarks.live_metrics import (
+    LiveRecord,
+    cpu_per_quarter,
+    flat_cost,
+    level_summary,
+    memory_growth,
+    most_held,
+    stream_metrics,
+)
+from benchmarks.workloads import Samples
 from veritas.v1 import common_pb2
 
-SEND_RATE_FRACTION = 0.95
+log = logging.getLogger("benchmarks.streaming")
+M = common_pb2
+LATENCY_TARGET_MS = 150.0  # the operators' target: an update within 150 ms of the window
+STREAM_FPS = 30.0
+QUALITY = {
+    "AUTO": M.QUALITY_AUTO,
+    "LOW": M.QUALITY_LOW,
+    "MEDIUM": M.QUALITY_MEDIUM,
+    "HIGH": M.QUALITY_HIGH,
+}
+SETTLE_S = 2.0  # between experiments: the last streams' teardown must not overlap the next
 
 
-@dataclass
-class Update:
-    start_s: float
-    end_s: float
-    received: float
-    final: bool
+@dataclass(frozen=True)
+class LivePlan:
+    """How much of each experiment a profile runs (seconds of stream time)."""
 
-
-@dataclass
-class StreamRecord:
-    target_fps: float
     window_s: float
-    frame_times_s: list[float] = field(default_factory=list)  # on the stream's timeline
-    sent_at: list[float] = field(default_factory=list)  # perf_counter when each frame left
-    end_of_input: float = 0.0
-    updates: list[Update] = field(default_factory=list)
-    error: str | None = None
+    fps_targets: tuple[float, ...]
+    fps_seconds: float
+    flat_seconds: float
+    levels: tuple[int, ...]
+    level_seconds: float
+    multimodal_streams: int
+    multimodal_seconds: float
 
 
-def update_latencies(record: StreamRecord) -> list[float]:
-    """Seconds from the frame that closed each progressive update's window to the update."""
+class Feed:
+    """The inputs of every stream, prepared once (see benchmarks/live_feed.py)."""
+
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
+        self._streams = itertools.count()  # every stream of the run gets its own number
+
+    @cached_property
+    def frames(self) -> list[bytes]:
+        return live_feed.frame_pool(self.samples.video)
+
+    @cached_property
+    def audio(self) -> np.ndarray:
+        """The sample speech as 16 kHz mono int16 (resampled linearly if it is not)."""
+        import soundfile
+
+        data, rate = soundfile.read(str(self.samples.audio), dtype="float64", always_2d=True)
+        mono = data.mean(axis=1)
+        if rate != live_feed.AUDIO_RATE_HZ:
+            n = round(len(mono) * live_feed.AUDIO_RATE_HZ / rate)
+            mono = np.interp(
+                np.arange(n) * rate / live_feed.AUDIO_RATE_HZ, np.arange(len(mono)), mono
+            )
+        return np.clip(np.round(mono * 32767), -32768, 32767).astype(np.int16)
+
+    def physiology_loop_s(self) -> float:
+        return max(
+            (
+                len(c.samples) / c.sampling_rate_hz
+                for c in self.samples.physiology.channels
+                if c.sampling_rate_hz > 0
+            ),
+            default=0.0,
+        )
+
+    def vision(self, fps: float, seconds: float) -> Iterator[live_feed.Chunk]:
+        """A new stream's frames (its own number in every frame: no bytes repeat in a run)."""
+        return live_feed.video_chunks(self.frames, fps, seconds, next(self._streams))
+
+    def multimodal(self, fps: float, seconds: float) -> Iterator[live_feed.Chunk]:
+        """A new stream's video, audio, transcript, physiology and question chunks."""
+        stream = next(self._streams)
+        physiology = self.samples.physiology
+        return live_feed.merged(
+            live_feed.video_chunks(self.frames, fps, seconds, stream),
+            live_feed.audio_chunks(self.audio, seconds, stream),
+            live_feed.transcript_chunks(self.samples.transcript, seconds),
+            live_feed.physiology_chunks(physiology, seconds, stream),
+            live_feed.question_chunks(physiology.markers, self.physiology_loop_s(), seconds),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "frame_pool": len(self.frames),
+            "mean_jpeg_bytes": sum(map(len, self.frames)) / len(self.frames),
+            "jpeg_quality": live_feed.JPEG_QUALITY,
+            "brightness_offsets": list(live_feed.BRIGHTNESS_OFFSETS),
+            "audio_rate_hz": live_feed.AUDIO_RATE_HZ,
+            "audio_chunk_s": live_feed.AUDIO_CHUNK_S,
+            "physiology_chunk_s": live_feed.PHYSIO_CHUNK_S,
+            "physiology_loop_s": self.physiology_loop_s(),
+            "transcript_words_per_s": live_feed.WORDS_PER_S,
+            "transcript_words_per_segment_max": live_feed.SEGMENT_WORDS,
+            "question_markers_per_loop": len(self.samples.physiology.markers),
+        }
+
+
+def stream_config(
+    modalities: Sequence[common_pb2.Modality], fps: float, window_s: float, quality: str
+) -> common_pb2.StreamConfig:
+    options = M.Options(
+        modalities=list(modalities),
+        target_fps=fps,
+        window_s=window_s,
+        quality=QUALITY[quality],  # type: ignore[arg-type]
+        update_latency_target_ms=LATENCY_TARGET_MS,
+    )
+    return M.StreamConfig(request_id=uuid.uuid4().hex, options=options)
+
+
+# --- the services' own view: /proc and /metrics -------------------------------------------
+
+
+def read_rss_cpu(pid: int) -> tuple[int, float] | None:
+    """(resident bytes, CPU seconds so far) of one process, or None when it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        _, cpu, _ = procs.parse_stat(Path(f"/proc/{pid}/stat").read_text())
+    except (OSError, ValueError, IndexError):
+        return None
+    match = re.search(r"^VmRSS:\s+(\d+)\s+kB", status, re.MULTILINE)
+    return (int(match.group(1)) * 1024 if match else 0), cpu
+
+
+class Sampler:
+    """Samples a process's RSS and CPU time every `every_s` while a stream runs."""
+
+    def __init__(self, pid: int | None, every_s: float = 1.0) -> None:
+        self.pid = pid
+        self.every_s = every_s
+        self.rss: list[tuple[float, int]] = []
+        self.cpu: list[tuple[float, float]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.began = 0.0
+
+    def start(self, began: float) -> None:
+        self.began = began
+        if self.pid is not None:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self.pid is not None
+        while True:
+            now = time.perf_counter()
+            reading = read_rss_cpu(self.pid)
+            if reading is not None:
+                self.rss.append((now - self.began, reading[0]))
+                self.cpu.append((now - self.began, reading[1]))
+            await asyncio.sleep(self.every_s)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+def parse_prometheus(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) of every sample in a Prometheus text exposition."""
     out = []
-    for update in record.updates:
-        if update.final:
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
             continue
-        trigger = record.end_of_input
-        for t, sent in zip(record.frame_times_s, record.sent_at, strict=True):
-            if t >= update.end_s - 1e-9:
-                trigger = sent
-                break
-        out.append(update.received - trigger)
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)", line)
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
+        try:
+            out.append((match.group(1), labels, float(match.group(4))))
+        except ValueError:
+            continue
     return out
 
 
-def stream_metrics(record: StreamRecord) -> dict[str, Any]:
-    """The numbers of one stream (pure: works on a record)."""
-    n = len(record.sent_at)
-    latencies = update_latencies(record)
-    finals = [u for u in record.updates if u.final]
-    sent_fps = (n - 1) / (record.sent_at[-1] - record.sent_at[0]) if n > 1 else 0.0
-    analysed_fps = 0.0
-    drain_ms = None
-    if finals and n:
-        analysed_fps = n / (finals[-1].received - record.sent_at[0])
-        drain_ms = (finals[-1].received - record.end_of_input) * 1000
-    p95 = percentile(latencies, 95)
-    held = (
-        record.error is None
-        and bool(finals)
-        and sent_fps >= SEND_RATE_FRACTION * record.target_fps
-        and bool(latencies)
-        and p95 <= record.window_s
+def live_counters(text: str | None) -> dict[str, float]:
+    """The live metrics of one service, flattened: windows by quality/outcome, frames
+    skipped, streams open, and the update-latency histogram's count and sum."""
+    if text is None:
+        return {}
+    out: dict[str, float] = {}
+    for name, labels, value in parse_prometheus(text):
+        if name == "veritas_live_windows_total":
+            out[f"windows.{labels.get('quality', '?')}.{labels.get('outcome', '?')}"] = value
+        elif name == "veritas_live_input_skipped_total":
+            out["input_skipped"] = out.get("input_skipped", 0.0) + value
+        elif name == "veritas_live_streams_open":
+            out["streams_open"] = out.get("streams_open", 0.0) + value
+        elif name == "veritas_live_update_latency_seconds_count":
+            out["update_latency_count"] = out.get("update_latency_count", 0.0) + value
+        elif name == "veritas_live_update_latency_seconds_sum":
+            out["update_latency_sum_s"] = out.get("update_latency_sum_s", 0.0) + value
+    return out
+
+
+def counter_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    """What changed between two readings (streams_open: the value after, not a change)."""
+    out = {k: after[k] - before.get(k, 0.0) for k in after if k != "streams_open"}
+    out = {k: v for k, v in out.items() if v}
+    if "streams_open" in after:
+        out["streams_open_after"] = after["streams_open"]
+    return out
+
+
+def scrape(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            return str(r.read().decode())
+    except OSError:
+        return None
+
+
+class ServiceMetrics:
+    """Before/after readings of the live metrics of some services."""
+
+    def __init__(self, ports: Mapping[str, int]) -> None:
+        self.ports = dict(ports)
+
+    def read(self) -> dict[str, dict[str, float]]:
+        return {name: live_counters(scrape(port)) for name, port in self.ports.items()}
+
+    async def after(
+        self, before: Mapping[str, Mapping[str, float]], wait_closed_s: float = 5.0
+    ) -> dict[str, dict[str, float]]:
+        """The change since `before`, once every stream is closed (or `wait_closed_s`)."""
+        end = time.monotonic() + wait_closed_s
+        while True:
+            now = await asyncio.to_thread(self.read)
+            if all(not v.get("streams_open") for v in now.values()) or time.monotonic() > end:
+                return {n: counter_delta(before.get(n, {}), now[n]) for n in now}
+            await asyncio.sleep(0.25)
+
+
+# --- experiments ------------------------------------------------------------------------
+
+
+async def run_streams(
+    channel: LiveChannel,
+    feed: Feed,
+    count: int,
+    seconds: float,
+    window_s: float,
+    quality: str,
+    multimodal: bool = False,
+    fps: float = STREAM_FPS,
+    sampler: Sampler | None = None,
+) -> tuple[list[LiveRecord], dict[str, float]]:
+    """`count` streams at once, stream i starting i/count of a window after the first;
+    returns their records and the client's own CPU use (cores) meanwhile."""
+    modalities: tuple[str, ...] = (
+        ("vision", "audio", "text", "physiology") if multimodal else ("vision",)
     )
+    wanted: list[common_pb2.Modality] = [] if multimodal else [M.VISION]
+    records = [
+        LiveRecord(
+            modalities=modalities,
+            seconds=seconds,
+            window_s=window_s,
+            target_ms=LATENCY_TARGET_MS,
+            target_fps=fps,
+            quality=quality,
+        )
+        for _ in range(count)
+    ]
+    began = time.perf_counter() + 0.5  # every stream's config is written before time 0
+    cpu_before, wall_before = procs.self_cpu_s(), time.perf_counter()
+    if sampler is not None:
+        sampler.start(began)
+    try:
+        await asyncio.gather(
+            *(
+                channel.run(
+                    record,
+                    stream_config(wanted, fps, window_s, quality),
+                    (feed.multimodal if multimodal else feed.vision)(fps, seconds),
+                    start_at=began + i * window_s / count,
+                )
+                for i, record in enumerate(records)
+            )
+        )
+    finally:
+        if sampler is not None:
+            await sampler.stop()
+    wall = time.perf_counter() - wall_before
+    client = {"cpu_s": procs.self_cpu_s() - cpu_before, "wall_s": wall}
+    client["cores"] = client["cpu_s"] / wall if wall > 0 else math.nan
+    return records, client
+
+
+async def flat_cost_run(
+    channel: LiveChannel,
+    feed: Feed,
+    plan: LivePlan,
+    vision_pid: int | None,
+    metrics: ServiceMetrics,
+) -> dict[str, Any]:
+    before = await asyncio.to_thread(metrics.read)
+    sampler = Sampler(vision_pid)
+    records, client = await run_streams(
+        channel, feed, 1, plan.flat_seconds, plan.window_s, "AUTO", sampler=sampler
+    )
+    record = records[0]
+    out = stream_metrics(record) | flat_cost(record)
+    out["memory"] = memory_growth(sampler.rss, plan.flat_seconds)
+    out["memory"]["pid"] = vision_pid
+    out["memory"]["series"] = [[round(t, 2), b] for t, b in sampler.rss]
+    out["vision_cpu_cores_per_quarter"] = cpu_per_quarter(sampler.cpu, plan.flat_seconds)
+    out["client"] = client
+    out["service_metrics"] = await metrics.after(before)
+    return out
+
+
+async def fps_sweep(channel: LiveChannel, feed: Feed, plan: LivePlan) -> list[dict[str, Any]]:
+    out = []
+    for fps in plan.fps_targets:
+        records, client = await run_streams(
+            channel, feed, 1, plan.fps_seconds, plan.window_s, "AUTO", fps=fps
+        )
+        out.append(stream_metrics(records[0]) | {"client": client})
+        await asyncio.sleep(SETTLE_S)
+    return out
+
+
+async def stream_levels(
+    channel: LiveChannel, feed: Feed, plan: LivePlan, quality: str, metrics: ServiceMetrics
+) -> dict[str, Any]:
+    """N concurrent vision streams for each N in the plan until one N does not hold."""
+    levels = []
+    for n in plan.levels:
+        before = await asyncio.to_thread(metrics.read)
+        records, client = await run_streams(
+            channel, feed, n, plan.level_seconds, plan.window_s, quality
+        )
+        level = level_summary([stream_metrics(r) for r in records])
+        level["client"] = client
+        level["service_metrics"] = await metrics.after(before)
+        levels.append(level)
+        log.info("%d stream(s) at %s: held=%s", n, quality, level["held"])
+        await asyncio.sleep(SETTLE_S)
+        if not level["held"]:
+            break
     return {
-        "target_fps": record.target_fps,
-        "window_s": record.window_s,
-        "frames_sent": n,
-        "sent_fps": sent_fps,
-        "analysed_fps": analysed_fps,
-        "updates": len(latencies),
-        "update_latency": summarize_ms(latencies),
-        "final_after_end_ms": drain_ms,
-        "error": record.error,
-        "held": held,
+        "quality": quality,
+        "target_fps": STREAM_FPS,
+        "seconds_per_stream": plan.level_seconds,
+        "levels_planned": list(plan.levels),
+        "max_streams_held": most_held(levels),
+        "levels": levels,
     }
 
 
-async def _frames(
-    record: StreamRecord, frames: Sequence[bytes], count: int
-) -> AsyncIterator[common_pb2.LiveChunk]:
-    options = common_pb2.Options(
-        modalities=[common_pb2.VISION], target_fps=record.target_fps, window_s=record.window_s
-    )
-    yield common_pb2.LiveChunk(
-        config=common_pb2.StreamConfig(request_id=uuid.uuid4().hex, options=options)
-    )
-    began = time.perf_counter()
-    for i in range(count):
-        t = i / record.target_fps
-        delay = began + t - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        record.frame_times_s.append(t)
-        record.sent_at.append(time.perf_counter())
-        image = frames[i % len(frames)]
-        yield common_pb2.LiveChunk(
-            video_frame=common_pb2.VideoFrame(image=image, mime_type="image/jpeg", timestamp_s=t)
-        )
-    record.end_of_input = time.perf_counter()
-
-
-async def one_stream(
-    client: AsyncClient, frames: Sequence[bytes], fps: float, seconds: float, window_s: float
+async def multimodal_run(
+    channel: LiveChannel, feed: Feed, plan: LivePlan, metrics: ServiceMetrics
 ) -> dict[str, Any]:
-    record = StreamRecord(target_fps=fps, window_s=window_s)
-    try:
-        async for result in client.stream(_frames(record, frames, round(fps * seconds))):
-            record.updates.append(
-                Update(
-                    result.window_start_s, result.window_end_s, time.perf_counter(), result.final
-                )
-            )
-    except grpc.aio.AioRpcError as e:
-        record.error = f"{e.code().name}: {e.details()}"
-    if not record.end_of_input:
-        record.end_of_input = time.perf_counter()
-    return stream_metrics(record)
+    before = await asyncio.to_thread(metrics.read)
+    records, client = await run_streams(
+        channel,
+        feed,
+        plan.multimodal_streams,
+        plan.multimodal_seconds,
+        plan.window_s,
+        "AUTO",
+        multimodal=True,
+    )
+    streams = [stream_metrics(r) for r in records]
+    return {
+        "streams": len(streams),
+        "seconds": plan.multimodal_seconds,
+        "streams_held": sum(1 for s in streams if s["held"]),
+        "held": bool(streams) and all(s["held"] for s in streams),
+        "per_stream": streams,
+        "client": client,
+        "service_metrics": await metrics.after(before),
+    }
 
 
-async def fps_sweep(
-    client: AsyncClient,
-    frames: Sequence[bytes],
-    targets: Sequence[float],
-    seconds: float,
-    window_s: float,
-) -> list[dict[str, Any]]:
-    return [await one_stream(client, frames, fps, seconds, window_s) for fps in targets]
-
-
-async def concurrent_streams(
-    client: AsyncClient,
-    frames: Sequence[bytes],
-    fps: float,
-    levels: Sequence[int],
-    seconds: float,
-    window_s: float,
-    single: dict[str, Any] | None = None,
+async def run_all(
+    gateway: str,
+    samples: Samples,
+    plan: LivePlan,
+    vision_pid: int | None,
+    metrics_ports: Mapping[str, int],
 ) -> dict[str, Any]:
-    """Run N streams at once for each N in `levels`, stopping at the first N that does not
-    hold `fps`. `single` (a 1-stream run at `fps` already measured) stands in for N=1."""
-    runs = []
-    most = 0
-    for n in levels:
-        if n == 1 and single is not None:
-            streams = [single]
-        else:
-            streams = list(
-                await asyncio.gather(
-                    *(one_stream(client, frames, fps, seconds, window_s) for _ in range(n))
-                )
-            )
-        held = all(s["held"] for s in streams)
-        runs.append(
-            {
-                "streams": n,
-                "held": held,
-                "analysed_fps_min": min(s["analysed_fps"] for s in streams),
-                "update_latency_p95_ms_max": max(
-                    (s["update_latency"]["p95_ms"] for s in streams), default=float("nan")
-                ),
-                "errors": sum(1 for s in streams if s["error"]),
-            }
-        )
-        if not held:
-            break
-        most = n
-    return {"target_fps": fps, "max_streams_held": most, "levels": runs}
+    """Every experiment; one that fails is recorded with its error and the others run."""
+    feed = Feed(samples)
+    out: dict[str, Any] = {
+        "client_note": "the client runs on the same machine as the mesh and shares its cores",
+        "latency_target_ms": LATENCY_TARGET_MS,
+        "window_s": plan.window_s,
+        "plan": asdict(plan),
+    }
+    errors: dict[str, str] = {}
+    out["feed"] = await asyncio.to_thread(feed.describe)  # encodes the frame pool now
+    vision_metrics = ServiceMetrics({k: v for k, v in metrics_ports.items() if k == "vision"})
+    all_metrics = ServiceMetrics(
+        {k: v for k, v in metrics_ports.items() if k in ("vision", "audio", "text", "physiology")}
+    )
+    async with LiveChannel(gateway) as channel:
+        # Warm-up (not counted): the first stream opens the path through every hop.
+        await run_streams(channel, feed, 1, 2 * plan.window_s, plan.window_s, "AUTO")
+        steps: list[tuple[str, Any]] = [
+            ("flat_cost", lambda: flat_cost_run(channel, feed, plan, vision_pid, vision_metrics)),
+            ("fps", lambda: fps_sweep(channel, feed, plan)),
+            ("many_auto", lambda: stream_levels(channel, feed, plan, "AUTO", vision_metrics)),
+            ("many_high", lambda: stream_levels(channel, feed, plan, "HIGH", vision_metrics)),
+            ("multimodal", lambda: multimodal_run(channel, feed, plan, all_metrics)),
+        ]
+        for name, step in steps:
+            log.info("live: %s", name)
+            try:
+                out[name] = await step()
+            except Exception as e:  # noqa: BLE001 - recorded; the other experiments run
+                log.exception("live experiment %s failed", name)
+                errors[name] = f"{type(e).__name__}: {e}"
+                out[name] = {"error": errors[name]}
+            await asyncio.sleep(SETTLE_S)
+    high = out.get("many_high", {})
+    first = (high.get("levels") or [None])[0] if isinstance(high, dict) else None
+    out["one_high"] = (
+        first["per_stream"][0] | {"from": "the first level of many_high"}
+        if first and first.get("streams") == 1
+        else {"error": "not measured (many_high did not run one stream)"}
+    )
+    out["part_errors"] = errors
+    return out

@@ -2,20 +2,24 @@
 
 Targets: p95 < 200 ms on CPU for one audio + text analysis; > 100 requests/s sustained;
 < 2 GB resident per instance (each service process group, Triton included); whole-mesh
-start < 30 s; each model loaded in < 10 s. A target whose input was not measured in the run
-is reported as not measured (met = None), never as met.
+start < 30 s; each model loaded in < 10 s. Live analysis (issue 11): a 30-fps vision
+stream's p95 update latency in its last quarter at most 1.2x its first; the vision service's
+RSS up by at most 5% from the first to the last minute of that stream; every one of its
+windows answered; at least 8 concurrent 30-fps streams held with AUTO quality; one stream at
+HIGH with p95 update latency <= 150 ms; 4 concurrent multimodal streams held. A target whose
+input was not measured in the run is reported as not measured (met = None), never as met.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 GB = 1024**3
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
@@ -33,14 +37,29 @@ def best_clean_rate(levels: Sequence[Mapping[str, Any]]) -> tuple[float | None, 
     return float(best["requests_per_s"]), int(best["concurrency"])
 
 
+COMPARE = {
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+}
+
+
 def _target(
-    name: str, measured: float | None, limit: float, unit: str, below: bool, basis: str
+    name: str,
+    measured: float | None,
+    limit: float,
+    unit: str,
+    below: bool | str,
+    basis: str,
 ) -> dict[str, Any]:
-    met = None if measured is None else (measured < limit if below else measured > limit)
+    """One target; `below` is True (<), False (>) or a comparison from COMPARE."""
+    comparison = below if isinstance(below, str) else "<" if below else ">"
+    met = None if measured is None else COMPARE[comparison](measured, limit)
     return {
         "target": name,
         "limit": limit,
-        "comparison": "<" if below else ">",
+        "comparison": comparison,
         "unit": unit,
         "measured": measured,
         "met": met,
@@ -106,6 +125,112 @@ def evaluate(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             "s",
             True,
             f"slowest model: {slowest} (Triton log)" if slowest else "not measured",
+        )
+    )
+    return out + live(results.get("streaming", {}))
+
+
+def _part(section: Any, name: str) -> Mapping[str, Any]:
+    part = section.get(name) if isinstance(section, Mapping) else None
+    # A failed experiment is {"error": ...}; a stream's metrics carry "error": None.
+    return part if isinstance(part, Mapping) and not part.get("error") else {}
+
+
+def live(streaming: Any) -> list[dict[str, Any]]:
+    """The live-analysis targets from the streaming section (see benchmarks/streaming.py)."""
+    out = []
+    flat = _part(streaming, "flat_cost")
+    seconds = flat.get("seconds")
+    length = (
+        f"{seconds / 60:g} min" if _finite(seconds) and seconds >= 60 else f"{seconds} s"
+    ) + " 30-fps vision stream"
+    ratio = flat.get("p95_ratio_last_first")
+    out.append(
+        _target(
+            "live flat cost: p95 update latency, last / first quarter",
+            ratio if _finite(ratio) else None,
+            1.2,
+            "x",
+            "<=",
+            f"one {length}, AUTO quality, in-stream windows" if flat else "not measured",
+        )
+    )
+    growth = flat.get("memory", {}).get("growth_pct")
+    span = flat.get("memory", {}).get("span_s")
+    out.append(
+        _target(
+            "live memory growth, vision service",
+            growth if _finite(growth) else None,
+            5.0,
+            "%",
+            "<=",
+            f"mean RSS, first vs last {span:g} s of the same stream"
+            if _finite(growth) and _finite(span)
+            else "not measured",
+        )
+    )
+    vision = flat.get("modalities", {}).get("vision", {})
+    missing = None
+    if _finite(vision.get("windows_missing")) and _finite(seconds) and vision.get("window_s"):
+        # A stream cut short spans fewer windows than planned: those are missing too.
+        planned = math.ceil(seconds / vision["window_s"] - 1e-6)
+        missing = float(max(vision["windows_missing"], planned - vision["windows_answered"]))
+    out.append(
+        _target(
+            "live windows answered, long stream",
+            missing,
+            0.0,
+            "missing windows",
+            "<=",
+            f"{vision.get('windows_answered')} of {vision.get('windows_expected')} windows "
+            "answered (the same stream)"
+            if missing is not None
+            else "not measured",
+        )
+    )
+    many = _part(streaming, "many_auto")
+    held = many.get("max_streams_held")
+    tried = [lv["streams"] for lv in many.get("levels", [])]
+    out.append(
+        _target(
+            "live concurrent 30-fps streams held, AUTO quality",
+            float(held) if _finite(held) else None,
+            8.0,
+            "streams",
+            ">=",
+            f"levels tried {', '.join(map(str, tried))}; held: sent >= 95%, every window "
+            "answered, p95 <= 150 ms"
+            if tried
+            else "not measured",
+        )
+    )
+    one = _part(streaming, "one_high")
+    p95 = one.get("modalities", {}).get("vision", {}).get("update_latency", {}).get("p95_ms")
+    out.append(
+        _target(
+            "live one stream at HIGH: p95 update latency",
+            p95 if _finite(p95) else None,
+            150.0,
+            "ms",
+            "<=",
+            f"one {one.get('seconds'):g} s 30-fps vision stream, pinned HIGH"
+            if _finite(p95) and _finite(one.get("seconds"))
+            else "not measured",
+        )
+    )
+    multi = _part(streaming, "multimodal")
+    count = multi.get("streams_held")
+    out.append(
+        _target(
+            "live multimodal streams held",
+            float(count) if _finite(count) else None,
+            4.0,
+            "streams",
+            ">=",
+            f"{multi.get('streams')} concurrent streams of {multi.get('seconds'):g} s: video "
+            "30 fps + 16 kHz audio + transcript + physiology"
+            if _finite(count) and _finite(multi.get("seconds"))
+            else "not measured",
         )
     )
     return out

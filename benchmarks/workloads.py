@@ -4,8 +4,8 @@
 - `audio_text`: samples/speech.wav (sent as WAV bytes) + the transcript.
 - `full`: samples/face.mp4 (MP4 bytes) + speech.wav + transcript + samples/physiology.csv
   (every channel of the CSV at its own rate).
-- live frames: samples/face.mp4 decoded with OpenCV and re-encoded as JPEG (quality 90),
-  looped, timestamped at the target rate.
+- live streams: built from the same files by benchmarks/live_feed.py (JPEG frames, 16 kHz
+  PCM chunks, transcript segments, physiology chunks), described in the streaming section.
 
 `describe()` measures the files (durations, rates, sizes) at run time, so the report states
 what was sent, never what a comment once said.
@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from benchmarks import live_feed
 from veritas.client import build_request
 from veritas.physio_csv import read_physio_csv
 from veritas.v1 import common_pb2, modality_pb2
@@ -28,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 WORKLOADS = ("text", "audio_text", "full")
 LABELS = {"text": "text only", "audio_text": "audio + text", "full": "full multimodal"}
-JPEG_QUALITY = 90
 MODALITY_INPUTS = {
     "text": ("text",),
     "audio_text": ("audio", "text"),
@@ -86,26 +86,6 @@ class Samples:
         request.request_id = uuid.uuid4().hex
         return request
 
-    def jpeg_frames(self, limit: int) -> list[bytes]:
-        """Up to `limit` frames of the sample video, JPEG-encoded, in order."""
-        import cv2
-
-        capture = cv2.VideoCapture(str(self.video))
-        frames: list[bytes] = []
-        try:
-            while len(frames) < limit:
-                ok, image = capture.read()
-                if not ok:
-                    break
-                ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-                if ok:
-                    frames.append(encoded.tobytes())
-        finally:
-            capture.release()
-        if not frames:
-            raise RuntimeError(f"{self.video}: no frames could be decoded")
-        return frames
-
     def describe(self) -> dict[str, Any]:
         """What the workloads are made of, measured from the files."""
         import cv2
@@ -157,7 +137,7 @@ class Samples:
                 }
                 for name in WORKLOADS
             },
-            "live_frames": {"encoding": "image/jpeg", "jpeg_quality": JPEG_QUALITY},
+            "live_frames": {"encoding": "image/jpeg", "jpeg_quality": live_feed.JPEG_QUALITY},
         }
 
 

@@ -60,6 +60,7 @@ class Window:
     events: list[Event] = field(default_factory=list)
     spans: dict[str, list[Span]] = field(default_factory=dict)  # feature name -> matches
     coverage: Coverage | None = None  # live: what share of the received input was analysed
+    level: int = 0  # live: the Quality it was measured at (0: the servicer's current level)
 
 
 @dataclass

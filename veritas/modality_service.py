@@ -10,18 +10,24 @@ Triton down or slow -> UNAVAILABLE / DEADLINE_EXCEEDED promptly; fusion degrades
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 import grpc
 import numpy as np
 from opentelemetry import trace
 
+from veritas import live, refs
 from veritas.analysis import Analyzer, InvalidInput, Window
-from veritas.config import ServiceConfig
+from veritas.config import ServiceConfig, env
+from veritas.guard import guarded
+from veritas.health import Dependencies
+from veritas.options import check_live_options, check_options
+from veritas.questions import check_questions
 from veritas.server import Cleanup, Register
 from veritas.triton_client import (
     ModelSpec,
@@ -36,8 +42,12 @@ log = logging.getLogger("veritas.modality")
 tracer = trace.get_tracer("veritas.modality")
 
 _DONE = object()
-DEFAULT_LIVE_WINDOW_S = 5.0
 UNCALIBRATED_NOTE = "uncalibrated for this input (see the model card): a score, never a verdict"
+# What a caller is told when Triton fails (the address and Triton's words go to the log).
+MODEL_SERVER_DOWN = (
+    "the model server is unavailable; this modality reports not ready until it is back"
+)
+MODEL_FAILED = "the model could not score this input"
 
 
 async def _iterate_in_thread(iterator: Iterator[Window]) -> AsyncIterator[Window]:
@@ -116,13 +126,7 @@ def build_result(
         modality=modality,
         status=common_pb2.OK if prediction else common_pb2.FAILED,
         features=features,
-        model=common_pb2.ModelInfo(
-            name=spec.name,
-            version=spec.version,
-            calibrated=spec.calibrated,
-            card=spec.card,
-            validated_auc=spec.validated_auc,
-        ),
+        model=spec.model_info(),
         latency_ms=(time.perf_counter() - started) * 1000,
         window_start_s=window.start_s,
         window_end_s=window.end_s,
@@ -146,18 +150,36 @@ def build_result(
 
 
 class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
-    def __init__(self, analyzer: Analyzer, triton: TritonClient) -> None:
+    def __init__(
+        self, analyzer: Analyzer, triton: TritonClient, max_pending: int | None = None
+    ) -> None:
         self.analyzer = analyzer
         self.triton = triton
+        self.service_name = common_pb2.Modality.Name(analyzer.modality).lower()
+        self.max_pending = max_pending or int(env("VERITAS_LIVE_MAX_PENDING"))
 
     async def _spec(self, context: grpc.aio.ServicerContext) -> ModelSpec:
         try:
             return await self.triton.spec(self.analyzer.model_name)
         except TritonUnavailable as e:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+            await self._triton_failed(context, grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN, e)
         except TritonModelError as e:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+            message = f"model {self.analyzer.model_name} is not loaded"
+            await self._triton_failed(context, grpc.StatusCode.FAILED_PRECONDITION, message, e)
         raise AssertionError("unreachable")
+
+    async def _triton_failed(
+        self,
+        context: grpc.aio.ServicerContext,
+        code: grpc.StatusCode,
+        message: str,
+        error: Exception,
+    ) -> None:
+        """Abort with a plain message and a reference; Triton's own words go to the log."""
+        ref = refs.logged(log, "model server call failed", str(error), code=code.name)
+        await context.abort(
+            code, refs.with_ref(message, ref), trailing_metadata=((refs.REF_METADATA, ref),)
+        )
 
     async def _score(
         self,
@@ -181,41 +203,88 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         try:
             prediction = await self.triton.predict(spec, values, window.text, remaining)
         except TritonUnavailable as e:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+            await self._triton_failed(context, grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN, e)
         except TritonModelError as e:
             self.triton.forget(spec.name)  # a new model version may have changed the contract
-            await context.abort(grpc.StatusCode.INTERNAL, str(e))
+            await self._triton_failed(context, grpc.StatusCode.INTERNAL, MODEL_FAILED, e)
+        if not math.isfinite(prediction.probability):
+            # Finite but extreme inputs can overflow a model's arithmetic: no score, said so.
+            result = build_result(modality, window, spec, None, started)
+            result.reason = "the model gave no probability for these measurements (out of range)"
+            return result
         return build_result(modality, window, spec, prediction, started)
 
-    async def _stream(
+    async def _updates(
         self,
-        prepared: Any,
-        options: common_pb2.Options,
+        windows: AsyncIterator[Window] | Iterable[Window],
+        spec: ModelSpec,
         context: grpc.aio.ServicerContext,
         started: float,
+        final: bool = False,
     ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
-        spec = await self._spec(context)
-        windows: list[Window] = []
-        with tracer.start_as_current_span("features.windows"):
-            async for window in _iterate_in_thread(self.analyzer.windows(prepared, options)):
-                windows.append(window)
-                result = await self._score(window, spec, context, started)
-                yield modality_pb2.ModalityUpdate(result=result, final=False)
-        with tracer.start_as_current_span("features.summary"):
-            summary = await asyncio.to_thread(self.analyzer.summarize, prepared, windows)
-        final = await self._score(summary, spec, context, started)
-        yield modality_pb2.ModalityUpdate(result=final, final=True)
+        """The one way windows become updates, offline and live: score each with Triton and
+        wrap it; with `final`, the last window is the whole-input result."""
+        if isinstance(windows, AsyncIterator):
+            async for window in windows:
+                yield modality_pb2.ModalityUpdate(
+                    result=await self._score(window, spec, context, started)
+                )
+            return
+        items = list(windows)
+        for i, window in enumerate(items):
+            last = final and i == len(items) - 1
+            result = await self._score(window, spec, context, started)
+            yield modality_pb2.ModalityUpdate(result=result, final=last)
 
     async def Analyze(
         self, request: modality_pb2.ModalityRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
+        """`_analyze` behind the safety net (veritas.guard)."""
+        updates = self._analyze(request, context)
+        message = f"{self.service_name} could not analyse this input (an internal error)"
+        async for update in guarded(updates, context, log, message, request_id=request.request_id):
+            yield update
+
+    async def AnalyzeLive(
+        self,
+        request_iterator: AsyncIterator[common_pb2.LiveChunk],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
+        """`_analyze_live` behind the safety net (veritas.guard)."""
+        updates = self._analyze_live(request_iterator, context)
+        message = f"{self.service_name} could not analyse this stream (an internal error)"
+        async for update in guarded(updates, context, log, message):
+            yield update
+
+    async def _analyze(
+        self, request: modality_pb2.ModalityRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
         started = time.perf_counter()
+        try:  # before any decoding: the same ranges the gateway applies
+            check_options(request.options, "options")
+            check_questions(request.questions, "questions")
+        except InvalidInput as e:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         with tracer.start_as_current_span("decode"):
             try:
                 prepared = await asyncio.to_thread(self.analyzer.prepare, request)
             except InvalidInput as e:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        async for update in self._stream(prepared, request.options, context, started):
+        spec = await self._spec(context)
+        windows: list[Window] = []
+
+        async def collected() -> AsyncIterator[Window]:
+            iterator = self.analyzer.windows(prepared, request.options)
+            async for window in _iterate_in_thread(iterator):
+                windows.append(window)
+                yield window
+
+        with tracer.start_as_current_span("features.windows"):
+            async for update in self._updates(collected(), spec, context, started):
+                yield update
+        with tracer.start_as_current_span("features.summary"):
+            summary = await asyncio.to_thread(self.analyzer.summarize, prepared, windows)
+        async for update in self._updates([summary], spec, context, started, final=True):
             yield update
         log.info(
             "analysed",
@@ -227,65 +296,185 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             },
         )
 
-    async def AnalyzeLive(
+    async def _analyze_live(
         self,
         request_iterator: AsyncIterator[common_pb2.LiveChunk],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
-        """Buffer live chunks; each time the input crosses a window edge, analyse all of it
-        so far (so cues keep their reference to the start of the recording) and send the
-        windows not sent yet, except the newest, which may still be filling. At the end of
-        the input, send the whole-input result."""
+        """Analyse a live stream as it arrives, at constant cost per window.
+
+        A receiver task queues chunks as they come; this task takes everything queued at
+        once, picks the video frames to analyse (evenly, at the quality's rate, sparser
+        while behind), hands the batch to the stream's `LiveSession` in a worker thread
+        (each chunk measured once), and sends an update for every window that closed. The
+        quality controller sees how late each update was. At the end of the input, the
+        remaining windows and the whole-input result (from running summaries) are sent.
+        """
         started = time.perf_counter()
-        config = common_pb2.StreamConfig()
-        chunks: list[common_pb2.LiveChunk] = []
-        next_edge = 0.0
-        sent = 0
-        async for chunk in request_iterator:
-            if chunk.HasField("config"):
-                config = chunk.config
-                continue
-            chunks.append(chunk)
-            window_s = config.options.window_s or DEFAULT_LIVE_WINDOW_S
-            next_edge = next_edge or window_s
-            if chunk_time(chunk) < next_edge:
-                continue
-            next_edge = (math.floor(chunk_time(chunk) / window_s) + 1) * window_s
-            prepared = await self._prepare_live(config, chunks, context)
-            spec = await self._spec(context)
-            windows = [
-                w async for w in _iterate_in_thread(self.analyzer.windows(prepared, config.options))
-            ]
-            for window in windows[sent:-1]:
-                result = await self._score(window, spec, context, started)
-                yield modality_pb2.ModalityUpdate(result=result, final=False)
-            sent = max(sent, len(windows) - 1)
-        if not chunks:
+        loop = asyncio.get_running_loop()
+        iterator = aiter(request_iterator)
+        try:
+            first = await anext(iterator)
+        except StopAsyncIteration:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "stream: no input chunks for this modality"
             )
-        prepared = await self._prepare_live(config, chunks, context)
-        spec = await self._spec(context)
-        windows = [
-            w async for w in _iterate_in_thread(self.analyzer.windows(prepared, config.options))
-        ]
-        for window in windows[sent:]:
-            result = await self._score(window, spec, context, started)
-            yield modality_pb2.ModalityUpdate(result=result, final=False)
-        summary = await asyncio.to_thread(self.analyzer.summarize, prepared, windows)
-        final = await self._score(summary, spec, context, started)
-        yield modality_pb2.ModalityUpdate(result=final, final=True)
-
-    async def _prepare_live(
-        self,
-        config: common_pb2.StreamConfig,
-        chunks: Sequence[common_pb2.LiveChunk],
-        context: grpc.aio.ServicerContext,
-    ) -> Any:
+        config = first.config if first.HasField("config") else common_pb2.StreamConfig()
         try:
-            return await asyncio.to_thread(self.analyzer.prepare_live, config, chunks)
+            check_live_options(config.options, "config.options")
         except InvalidInput as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        with tracer.start_as_current_span("live.open"):
+            try:
+                session = await asyncio.to_thread(self.analyzer.open_live, config)
+            except InvalidInput as e:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        spec = await self._spec(context)
+        service = self.service_name
+        controller = live.QualityController(config.options.quality, live.target_s(config.options))
+        session.set_quality(controller.level)
+        pacer, cpu = live.Pacer(), live.CpuMeter()
+        pending: collections.deque[tuple[float, common_pb2.LiveChunk]] = collections.deque()
+        arrived = asyncio.Event()
+        state = {"done": False, "overrun": ""}
+        if not first.HasField("config"):
+            pending.append((loop.time(), first))
+
+        async def receive() -> None:
+            try:
+                async for chunk in iterator:
+                    if chunk.HasField("config"):
+                        continue
+                    if len(pending) >= self.max_pending:
+                        state["overrun"] = (
+                            f"stream: more than {self.max_pending} chunks waiting to be "
+                            "analysed even after skipping frames; send more slowly "
+                            "(lower the frame rate or the resolution)"
+                        )
+                        break
+                    pending.append((loop.time(), chunk))
+                    arrived.set()
+            finally:
+                state["done"] = True
+                arrived.set()
+
+        def process(
+            batch: list[tuple[float, common_pb2.LiveChunk, bool]], until_s: float
+        ) -> list[Window]:
+            for _, chunk, take in batch:
+                if chunk.HasField("question"):
+                    session.add_question(chunk.question)
+                elif take:
+                    session.add(chunk)
+                else:
+                    session.skip(chunk)
+            return session.close_until(until_s)
+
+        def outcome(window: Window) -> str:
+            c = window.coverage
+            return "skipped" if c is not None and c.received and not c.analysed else "on_time"
+
+        live.STREAMS_OPEN.labels(service).inc()
+        receiver = asyncio.create_task(receive())
+        received_any = bool(pending)
+        reached_s = -math.inf
+        try:
+            while True:
+                await arrived.wait()
+                arrived.clear()
+                if state["overrun"]:
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, state["overrun"])
+                if not pending:
+                    if state["done"]:
+                        break
+                    continue
+                now = loop.time()
+                lag = now - pending[0][0]
+                batch = []
+                while pending:
+                    received_at, chunk = pending.popleft()
+                    t = chunk_time(chunk)
+                    if not chunk.HasField("question"):
+                        received_any = True
+                        reached_s = max(reached_s, t)
+                    take = True
+                    if session.thinnable and chunk.WhichOneof("payload") == "video_frame":
+                        rate = session.max_rate_hz(controller.level)
+                        take = pacer.take(t, rate, lag, session.window_s)
+                        if not take:
+                            live.SKIPPED.labels(service).inc()
+                    batch.append((received_at, chunk, take))
+                try:
+                    closed = await asyncio.to_thread(process, batch, reached_s)
+                except InvalidInput as e:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+                for window in closed:
+                    edge = min(
+                        (r for r, c, _ in batch if chunk_time(c) >= window.end_s - 1e-9),
+                        default=now,
+                    )
+                    update = await self._live_update(window, spec, context, started, controller)
+                    yield update
+                    latency = loop.time() - edge
+                    live.UPDATE_LATENCY.labels(service).observe(latency)
+                    kind = outcome(window)
+                    if kind == "on_time" and latency > controller.target_s:
+                        kind = "late"
+                    live.WINDOWS.labels(service, live.quality_name(controller.level), kind).inc()
+                    level = controller.observe(latency, loop.time() - now, cpu.busy())
+                    if level != update.result.quality:
+                        session.set_quality(level)
+                if state["done"] and not pending:
+                    break
+            if not received_any:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "stream: no input chunks for this modality"
+                )
+            with tracer.start_as_current_span("live.finish"):
+                try:
+                    rest, summary = await asyncio.to_thread(session.finish)
+                except InvalidInput as e:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            for window in rest:
+                yield await self._live_update(window, spec, context, started, controller)
+                live.WINDOWS.labels(
+                    service, live.quality_name(controller.level), outcome(window)
+                ).inc()
+            final = await self._live_update(summary, spec, context, started, controller)
+            final.final = True
+            yield final
+        finally:
+            receiver.cancel()
+            live.STREAMS_OPEN.labels(service).dec()
+            # The session (all per-stream state) is referenced only from this frame and its
+            # closures: it goes with the stream, whatever ended it (end, error, cancel).
+
+    async def _live_update(
+        self,
+        window: Window,
+        spec: ModelSpec,
+        context: grpc.aio.ServicerContext,
+        started: float,
+        controller: live.QualityController,
+    ) -> modality_pb2.ModalityUpdate:
+        """A live window's update: scored like any window, stamped with quality and coverage;
+        a window whose input was all skipped says so instead of failing."""
+        c = window.coverage
+        if c is not None and c.received and not c.analysed:
+            result = build_result(self.analyzer.modality, window, spec, None, started)
+            result.status = common_pb2.SKIPPED
+            result.reason = (
+                f"skipped to keep up: {c.received} chunk(s) arrived in this window faster than "
+                "they could be analysed even at LOW quality"
+            )
+        else:
+            result = await self._score(window, spec, context, started)
+        result.quality = window.level or controller.level  # type: ignore[assignment]
+        if c is not None:
+            result.coverage.CopyFrom(
+                common_pb2.Coverage(received=c.received, analysed=c.analysed, skipped=c.skipped)
+            )
+        return modality_pb2.ModalityUpdate(result=result)
 
 
 def chunk_time(chunk: common_pb2.LiveChunk) -> float:
@@ -299,22 +488,28 @@ def chunk_time(chunk: common_pb2.LiveChunk) -> float:
         return chunk.transcript_segment.start_s
     if kind == "physio_samples":
         return chunk.physio_samples.start_s
+    if kind == "question":
+        return chunk.question.start_s
     return 0.0
 
 
 def serve_modality(name: str, make_analyzer: Callable[[], Analyzer]) -> None:
     """Entry point of a modality service process (`python -m services.<name>`)."""
-    from veritas.config import env
     from veritas.server import run
 
-    def build(config: ServiceConfig) -> tuple[Register, Cleanup]:
+    def build(config: ServiceConfig) -> tuple[Register, Cleanup, Dependencies]:
         triton = TritonClient(env("VERITAS_TRITON_URL"), float(env("VERITAS_TRITON_TIMEOUT_S")))
-        servicer = ModalityServicer(make_analyzer(), triton)
+        analyzer = make_analyzer()
+        servicer = ModalityServicer(analyzer, triton)
 
         def register(server: grpc.aio.Server) -> list[str]:
             modality_pb2_grpc.add_ModalityAnalyzerServicer_to_server(servicer, server)
             return [modality_pb2.DESCRIPTOR.services_by_name["ModalityAnalyzer"].full_name]
 
-        return register, triton.close
+        async def model_server() -> str | None:
+            """Ready only while Triton answers and has this modality's model loaded."""
+            return await triton.model_problem(analyzer.model_name)
+
+        return register, triton.close, Dependencies({"triton": model_server})
 
     run(name, build)

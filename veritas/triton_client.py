@@ -1,7 +1,8 @@
 """The one Triton client of a modality-service process.
 
 Wraps tritonclient.grpc.aio with what every service needs: the model's declared feature
-order and calibration status (read once from its config), deadlines on every call, the W3C
+order, calibration status and validated input domains (read once from its config), deadlines
+on every call, the W3C
 trace context in the request headers, and a single error type for "Triton is unavailable".
 """
 
@@ -18,6 +19,7 @@ from tritonclient.utils import InferenceServerException
 
 from veritas.config import channel_options
 from veritas.telemetry import traceparent_headers
+from veritas.v1 import common_pb2
 
 tracer = trace.get_tracer("veritas.triton")
 
@@ -46,6 +48,36 @@ class ModelSpec:
     validated_auc: float  # subject/group-separated ROC AUC from the model card; 0.5 if none
     has_text_input: bool
     caveat: str = ""  # one line every result of this model carries in its notes
+    # The input domains its validation covers (InputDomain values; empty: none): fusion
+    # counts it as calibrated only for requests whose Options.domain is one of them.
+    validated_domains: tuple[int, ...] = ()
+    domain_note: str = ""  # in words: what the validation data was
+
+    def model_info(self) -> common_pb2.ModelInfo:
+        """The ModelInfo every result of this model carries."""
+        return common_pb2.ModelInfo(
+            name=self.name,
+            version=self.version,
+            calibrated=self.calibrated,
+            card=self.card,
+            validated_auc=self.validated_auc,
+            validated_domains=self.validated_domains,  # type: ignore[arg-type]
+            domain_note=self.domain_note,
+        )
+
+
+def parse_domains(value: str) -> tuple[int, ...]:
+    """The `validated_domains` parameter (comma-separated InputDomain names) as enum values.
+    Raises ValueError for a name that is not a domain, or for INPUT_DOMAIN_UNSPECIFIED (an
+    unknown input is inside no model's validation)."""
+    out = []
+    for name in (n.strip() for n in value.split(",")):
+        if not name:
+            continue
+        if name not in common_pb2.InputDomain.keys() or name == "INPUT_DOMAIN_UNSPECIFIED":
+            raise ValueError(f"validated_domains: {name!r} is not an input domain")
+        out.append(common_pb2.InputDomain.Value(name))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -78,6 +110,18 @@ class TritonClient:
             return bool(await self._client.is_server_ready(client_timeout=timeout_s))
         except InferenceServerException:
             return False
+
+    async def model_problem(self, model: str, timeout_s: float = 1.0) -> str | None:
+        """None while the server is ready and `model` loaded, else what is wrong (for
+        readiness: no address or detail, just the state)."""
+        try:
+            if not await self._client.is_server_ready(client_timeout=timeout_s):
+                return "model server not ready"
+            if not await self._client.is_model_ready(model, client_timeout=timeout_s):
+                return f"model {model} not loaded"
+        except InferenceServerException:
+            return "model server unreachable"
+        return None
 
     async def spec(self, model: str) -> ModelSpec:
         """The model's declared contract; cached until `forget(model)`."""
@@ -114,6 +158,10 @@ class TritonClient:
         names = tuple(n for n in params.get("feature_names", "").split(",") if n)
         if not names:
             raise TritonModelError(f"model {model}: config lists no feature_names")
+        try:
+            domains = parse_domains(params.get("validated_domains", ""))
+        except ValueError as e:
+            raise TritonModelError(f"model {model}: config {e}") from None
         return ModelSpec(
             name=model,
             version=max(versions, key=lambda v: int(v) if v.isdigit() else -1, default=""),
@@ -127,6 +175,8 @@ class TritonClient:
             validated_auc=float(params.get("validated_auc", "0.5") or 0.5),
             has_text_input=any(i.get("name") == "text" for i in config.get("input", [])),
             caveat=params.get("caveat", ""),
+            validated_domains=domains,
+            domain_note=params.get("domain_note", ""),
         )
 
     async def predict(
@@ -148,13 +198,17 @@ class TritonClient:
         with tracer.start_as_current_span(
             "triton.infer", attributes={"triton.model": spec.name, "triton.url": self.url}
         ):
+            headers = traceparent_headers()
             try:
                 result = await self._client.infer(
                     spec.name,
                     inputs,
                     outputs=outputs,
                     client_timeout=max(timeout, 0.01),
-                    headers=traceparent_headers(),
+                    headers=headers,
+                    # Triton records the request id on its spans: the local OTLP receiver
+                    # re-parents a trace Triton started without the context (otlp_receiver).
+                    request_id=headers.get("traceparent", ""),
                 )
             except InferenceServerException as e:
                 if _is_unavailable(e):

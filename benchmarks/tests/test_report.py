@@ -1,9 +1,12 @@
+from pathlib import Path
 from typing import Any
 
 from benchmarks.headline import headline
+from benchmarks.plots import write_all
 from benchmarks.profiles import PROFILES
 from benchmarks.report import render
 from benchmarks.targets import evaluate
+from benchmarks.tests.test_streaming import streaming_section
 
 
 def _failed_run() -> dict[str, Any]:
@@ -51,3 +54,27 @@ def test_headline_claims_no_target_that_was_not_measured() -> None:
     assert "2026-01-02" in text and "`box`" in text
     assert "Targets met" not in text
     assert "(benchmarks/results/x.md)" in text
+
+
+def test_a_live_section_is_reported_and_plotted(tmp_path: Path) -> None:
+    results = _failed_run() | {"streaming": streaming_section()}
+    results["targets"] = evaluate(results)
+    files = write_all(results, tmp_path, "x")
+    assert set(files) == {"plot_streaming", "plot_live"}
+    text = render(results, {k: v.name for k, v in files.items()})
+    for needle in (
+        "## Streaming: live analysis (AnalyzeStream)",
+        "same 2-core machine as the mesh",
+        "### Flat cost",
+        "p95 update latency, last quarter / first quarter: 1.00",
+        "Windows answered: 8 of 8",
+        "### Many streams, AUTO quality",
+        "### Many streams, pinned HIGH",
+        "### One stream at HIGH",
+        "### Multimodal streams",
+        "Held: 4 of 4",
+        "| live flat cost: p95 update latency, last / first quarter | <= 1.2 x |",
+        "](x-live.png)",
+    ):
+        assert needle in text, needle
+    assert "concurrent 30-fps streams held at AUTO" in headline(results, "x.md")

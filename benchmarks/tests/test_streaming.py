@@ -1,43 +1,91 @@
-from benchmarks.streaming import StreamRecord, Update, stream_metrics, update_latencies
+"""The streaming section's helpers that need no mesh: the services' live metrics as read
+from /metrics, and what an experiment result looks like to the targets and the report."""
+
+from typing import Any
+
+import numpy as np
+
+from benchmarks.live_metrics import flat_cost, level_summary, memory_growth, stream_metrics
+from benchmarks.streaming import Feed, counter_delta, live_counters, parse_prometheus
+from benchmarks.tests.test_live_metrics import vision_record
+from benchmarks.workloads import Samples
+
+METRICS = """# HELP veritas_live_windows_total Live windows answered
+# TYPE veritas_live_windows_total counter
+veritas_live_windows_total{outcome="on_time",quality="high",service="vision"} 57.0
+veritas_live_windows_total{outcome="late",quality="medium",service="vision"} 3.0
+veritas_live_windows_created{outcome="late",quality="medium",service="vision"} 1.7e+09
+veritas_live_input_skipped_total{service="vision"} 120.0
+veritas_live_streams_open{service="vision"} 0.0
+veritas_live_update_latency_seconds_count{service="vision"} 60.0
+veritas_live_update_latency_seconds_sum{service="vision"} 4.5
+veritas_memory_usage_bytes{service="vision"} 2.1e+08
+"""
 
 
-def _record(latency_s: float, fps: float = 10.0, seconds: float = 2.0) -> StreamRecord:
-    """A stream sent exactly on time whose updates each come `latency_s` after the frame
-    that closed their window (1 s windows)."""
-    n = int(fps * seconds)
-    record = StreamRecord(target_fps=fps, window_s=1.0)
-    record.frame_times_s = [i / fps for i in range(n)]
-    record.sent_at = [100.0 + t for t in record.frame_times_s]
-    record.end_of_input = 100.0 + seconds
-    record.updates = [
-        Update(0.0, 1.0, 101.0 + latency_s, False),  # closed by the frame at t = 1.0
-        Update(1.0, 2.0, record.end_of_input + latency_s, False),  # closed by end of input
-        Update(0.0, 2.0, record.end_of_input + latency_s, True),
-    ]
-    return record
+def test_prometheus_text_is_parsed_with_labels() -> None:
+    samples = parse_prometheus(METRICS)
+    assert ("veritas_live_input_skipped_total", {"service": "vision"}, 120.0) in samples
+    assert len(samples) == 8
 
 
-def test_latency_counts_from_the_frame_that_closed_the_window() -> None:
-    latencies = update_latencies(_record(0.25))
-    assert [round(x, 6) for x in latencies] == [0.25, 0.25]
+def test_live_counters_and_their_change() -> None:
+    after = live_counters(METRICS)
+    assert after["windows.high.on_time"] == 57 and after["windows.medium.late"] == 3
+    assert after["input_skipped"] == 120 and after["streams_open"] == 0
+    before = {"windows.high.on_time": 7.0, "input_skipped": 120.0, "streams_open": 2.0}
+    delta = counter_delta(before, after)
+    assert delta["windows.high.on_time"] == 50 and "input_skipped" not in delta
+    assert delta["streams_open_after"] == 0  # the value after, not a change
+    assert live_counters(None) == {}
 
 
-def test_a_stream_that_keeps_up_holds() -> None:
-    m = stream_metrics(_record(0.25))
-    assert m["held"] is True
-    assert m["frames_sent"] == 20 and abs(m["sent_fps"] - 10.0) < 1e-9
-    assert abs(m["analysed_fps"] - 20 / 2.25) < 1e-9
-    assert abs(m["final_after_end_ms"] - 250.0) < 1e-6
+def test_the_sample_speech_is_16k_mono_int16() -> None:
+    audio = Feed(Samples()).audio
+    assert audio.dtype == np.int16 and audio.ndim == 1
+    assert len(audio) == 4 * 16000  # samples/speech.wav is 4.0 s at 16 kHz
 
 
-def test_a_stream_that_falls_a_window_behind_does_not_hold() -> None:
-    m = stream_metrics(_record(1.5))
-    assert m["held"] is False
+def streaming_section(held: bool = True) -> dict[str, Any]:
+    """A streaming section as streaming.run_all writes it, from hand-made records."""
+    latency = 0.05 if held else 0.4
+    flat_record = vision_record(latency, fps=30.0, seconds=8.0)
+    flat = stream_metrics(flat_record) | flat_cost(flat_record)
+    flat["memory"] = memory_growth([(float(t), 200 * 2**20) for t in range(8)], 8.0)
+    flat["memory"] |= {"pid": 1, "series": [[0.0, 200 * 2**20], [7.0, 200 * 2**20]]}
+    flat["vision_cpu_cores_per_quarter"] = [0.5, 0.5, 0.5, 0.5]
+    flat["client"] = {"cores": 0.1}
+    flat["service_metrics"] = {"vision": {"windows.high.on_time": 8.0, "streams_open_after": 0}}
+    one = stream_metrics(vision_record(latency, fps=30.0, seconds=4.0))
 
+    def levels(quality: str) -> dict[str, Any]:
+        lvs = [level_summary([one] * n) | {"client": {"cores": 0.2}} for n in (1, 2)]
+        return {
+            "quality": quality,
+            "target_fps": 30.0,
+            "seconds_per_stream": 4.0,
+            "levels_planned": [1, 2, 4],
+            "max_streams_held": 2 if held else 0,
+            "levels": lvs if held else lvs[:1],
+        }
 
-def test_a_stream_that_failed_does_not_hold() -> None:
-    record = _record(0.1)
-    record.error = "UNAVAILABLE: fusion down"
-    record.updates = [u for u in record.updates if not u.final]
-    m = stream_metrics(record)
-    assert m["held"] is False and m["analysed_fps"] == 0.0
+    return {
+        "latency_target_ms": 150.0,
+        "window_s": 1.0,
+        "feed": {"frame_pool": 900, "jpeg_quality": 90},
+        "flat_cost": flat,
+        "fps": [one | {"client": {"cores": 0.1}}],
+        "many_auto": levels("AUTO"),
+        "many_high": levels("HIGH"),
+        "one_high": one | {"from": "the first level of many_high"},
+        "multimodal": {
+            "streams": 4,
+            "seconds": 4.0,
+            "streams_held": 4 if held else 0,
+            "held": held,
+            "per_stream": [one] * 4,
+            "client": {"cores": 0.3},
+            "service_metrics": {},
+        },
+        "part_errors": {},
+    }

@@ -158,41 +158,129 @@ def decode_media(
     return Audio(samples, rate, channels, container)
 
 
+def _check_chunk_format(
+    chunk: common_pb2.AudioChunk, rate: float | None, channels: int | None
+) -> tuple[int, int]:
+    """The chunk's sample rate and channel count, checked against the stream's so far."""
+    if rate is None:
+        _check_rate(chunk.sample_rate_hz, "audio_chunk.sample_rate_hz")
+    elif chunk.sample_rate_hz != rate:
+        raise InvalidInput(
+            "audio_chunk.sample_rate_hz",
+            f"changed mid-stream from {rate:g} to {chunk.sample_rate_hz:g} Hz",
+        )
+    n = chunk.channels or 1  # proto3 default 0 means mono
+    if channels is None and n > MAX_CHANNELS:
+        raise InvalidInput("audio_chunk.channels", f"{n}; 1..{MAX_CHANNELS} accepted")
+    if channels is not None and n != channels:
+        raise InvalidInput("audio_chunk.channels", f"changed mid-stream from {channels} to {n}")
+    if len(chunk.pcm16) % (2 * n):
+        raise InvalidInput(
+            "audio_chunk.pcm16",
+            f"{len(chunk.pcm16)} bytes is not whole 16-bit frames of {n} channel(s)",
+        )
+    return int(chunk.sample_rate_hz), n
+
+
+def _pcm16_mono(raw: bytes, channels: int) -> np.ndarray:
+    """Interleaved little-endian pcm16 -> mono float64 (the channels averaged)."""
+    x = np.frombuffer(raw, dtype="<i2").reshape(-1, channels).astype(np.float32) / 32768.0
+    return (x[:, 0] if channels == 1 else x.mean(axis=1)).astype(np.float64)
+
+
 def decode_chunks(chunks: Sequence[common_pb2.AudioChunk], max_s: float | None = None) -> Audio:
     """Join live pcm16 chunks (little-endian, interleaved) into one mono 16 kHz signal.
 
-    Live buffers are not checked for length or silence: a quiet or short stretch of a live
-    stream is normal and is reported as an unusable window, not as a caller error.
+    Short or quiet input is not refused here: a quiet or short stretch of a live stream is
+    normal and is reported as an unusable window, not as a caller error.
     """
     max_s = max_duration_s() if max_s is None else max_s
     if not chunks:
         raise InvalidInput("audio_chunk", "no audio chunks")
-    first = chunks[0]
-    rate = _check_rate(first.sample_rate_hz, "audio_chunk.sample_rate_hz")
-    channels = first.channels or 1  # proto3 default 0 means mono
-    if channels > MAX_CHANNELS:
-        raise InvalidInput("audio_chunk.channels", f"{channels}; 1..{MAX_CHANNELS} accepted")
-    parts = []
-    for chunk in chunks:
-        if chunk.sample_rate_hz != first.sample_rate_hz:
-            raise InvalidInput(
-                "audio_chunk.sample_rate_hz",
-                f"changed mid-stream from {first.sample_rate_hz:g} to {chunk.sample_rate_hz:g} Hz",
-            )
-        if (chunk.channels or 1) != channels:
-            raise InvalidInput(
-                "audio_chunk.channels", f"changed mid-stream from {channels} to {chunk.channels}"
-            )
-        if len(chunk.pcm16) % (2 * channels):
-            raise InvalidInput(
-                "audio_chunk.pcm16",
-                f"{len(chunk.pcm16)} bytes is not whole 16-bit frames of {channels} channel(s)",
-            )
-        parts.append(chunk.pcm16)
-    raw = b"".join(parts)
+    rate, channels = _check_chunk_format(chunks[0], None, None)
+    for chunk in chunks[1:]:
+        _check_chunk_format(chunk, rate, channels)
+    raw = b"".join(chunk.pcm16 for chunk in chunks)
     if not raw:
         raise InvalidInput("audio_chunk.pcm16", "empty: no audio bytes")
     if len(raw) / (2 * channels * rate) > max_s:
         raise InvalidInput("audio_chunk.pcm16", f"stream longer than {max_s:g} s")
-    x = np.frombuffer(raw, dtype="<i2").reshape(-1, channels).astype(np.float32) / 32768.0
-    return Audio(to_mono_16k(x, rate), rate, channels, "PCM16")
+    mono = _pcm16_mono(raw, channels)
+    return Audio(to_mono_16k(mono, rate), rate, channels, "PCM16")
+
+
+class StreamResampler:
+    """`resample_poly` to 16 kHz, one piece at a time, giving the samples it gives for the
+    whole signal at once (to float rounding).
+
+    Each output sample depends on the input within the filter's half length around it, so
+    an output is released once the input past it has arrived, and only that much input is
+    kept (`margin` samples, a few ms): resampling pieces one by one independently would put
+    a click at every piece's edge.
+    """
+
+    def __init__(self, rate: int) -> None:
+        g = math.gcd(int(rate), TARGET_RATE)
+        self.up, self.down = TARGET_RATE // g, int(rate) // g
+        half_len = 10 * max(self.up, self.down)  # resample_poly's default filter
+        self.margin = math.ceil(half_len / self.up) + 2  # input samples an output reaches
+        self.buffer = np.zeros(0, np.float64)
+        self.start = 0  # input index of buffer[0]; always a multiple of `down`
+        self.released = 0  # output samples released so far
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        if self.up == self.down:
+            return x
+        self.buffer = np.concatenate([self.buffer, x])
+        received = self.start + len(self.buffer)
+        ready = max(0, (received - 1 - self.margin) * self.up // self.down + 1)
+        return self._release(ready)
+
+    def flush(self) -> np.ndarray:
+        """The rest, with the signal's end padded with zeros as resample_poly pads it."""
+        if self.up == self.down:
+            return np.zeros(0, np.float64)
+        received = self.start + len(self.buffer)
+        return self._release(-(-received * self.up // self.down))
+
+    def _release(self, ready: int) -> np.ndarray:
+        if ready <= self.released or not len(self.buffer):
+            return np.zeros(0, np.float64)
+        y = resample_poly(self.buffer, self.up, self.down)
+        offset = self.start * self.up // self.down
+        out = y[self.released - offset : ready - offset]
+        self.released = ready
+        keep = max(0, (self.released * self.down // self.up - self.margin) // self.down * self.down)
+        if keep > self.start:
+            self.buffer = self.buffer[keep - self.start :]
+            self.start = keep
+        return out
+
+
+class ChunkDecoder:
+    """Live pcm16 chunks -> 16 kHz mono float32, each chunk once as it arrives.
+
+    The result, joined, is what `decode_chunks` gives for all the chunks at once: the same
+    format checks (errors name the `audio_chunk` field), channel mix and resampling filter.
+    """
+
+    def __init__(self) -> None:
+        self.rate: int | None = None
+        self.channels: int | None = None
+        self._resampler: StreamResampler | None = None
+
+    def decode(self, chunk: common_pb2.AudioChunk) -> np.ndarray:
+        self.rate, self.channels = _check_chunk_format(chunk, self.rate, self.channels)
+        if self._resampler is None:
+            self._resampler = StreamResampler(self.rate)
+        return _finish(self._resampler.push(_pcm16_mono(chunk.pcm16, self.channels)))
+
+    def flush(self) -> np.ndarray:
+        """Samples held back for the resampling filter, at the end of the stream."""
+        if self._resampler is None:
+            return np.zeros(0, np.float32)
+        return _finish(self._resampler.flush())
+
+
+def _finish(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, -1.0, 1.0).astype(np.float32)

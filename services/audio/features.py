@@ -107,7 +107,7 @@ class Tracks:
     points: parselmouth.Data  # Praat PointProcess of glottal pulses (jitter, shimmer)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index pairs of the True runs in a boolean array."""
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
@@ -149,10 +149,18 @@ def speech_frames(
     if not vad.any():
         return vad.copy()
     loud = float(np.percentile(levels_db[vad], 95))
-    speech = vad & (levels_db > loud - gate_db)
+    return drop_short_runs(vad & (levels_db > loud - gate_db), min_speech_s)
+
+
+def drop_short_runs(
+    speech: np.ndarray, min_speech_s: float = MIN_SPEECH_S, open_end: bool = False
+) -> np.ndarray:
+    """Speech runs shorter than min_speech_s removed (a copy). With `open_end`, a run that
+    reaches the end is kept: more of it may follow (live input not yet received)."""
+    speech = speech.copy()
     min_frames = math.ceil(min_speech_s / FRAME_S - 1e-9)
-    for start, end in _runs(speech):
-        if end - start < min_frames:
+    for start, end in runs(speech):
+        if end - start < min_frames and not (open_end and end == len(speech)):
             speech[start:end] = False
     return speech
 
@@ -163,12 +171,12 @@ def silent_pauses(speech: np.ndarray, min_pause_s: float = MIN_PAUSE_S) -> np.nd
     Silence before the first and after the last speech is not a pause (it is the recording's
     margin, or the response latency: see `onset_latency_s`).
     """
-    runs = _runs(~speech)
+    silences = runs(~speech)
     first = np.argmax(speech) if speech.any() else len(speech)
     last = len(speech) - np.argmax(speech[::-1]) if speech.any() else 0
     out = [
         (s * FRAME_S, e * FRAME_S)
-        for s, e in runs
+        for s, e in silences
         if s >= first and e <= last and (e - s) * FRAME_S >= min_pause_s - 1e-9
     ]
     return np.array(out, dtype=np.float64).reshape(-1, 2)
@@ -181,17 +189,28 @@ def pitch_track(sound: parselmouth.Sound) -> parselmouth.Pitch:
     prosody-research heuristic against octave jumps (a fixed 75-500 Hz range lets a male
     voice jump an octave up), kept within 60-600 Hz.
     """
-    first = sound.to_pitch_ac(
-        time_step=TIME_STEP, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ
-    )
+    first = first_pitch_pass(sound)
     f0 = first.selected_array["frequency"]
     f0 = f0[f0 > 0]
     if len(f0) * TIME_STEP < MIN_VOICED_S:
         return first
     q1, q3 = np.percentile(f0, [25, 75])
-    floor = max(PITCH_FLOOR_HZ * 0.8, 0.75 * q1)
-    ceiling = min(PITCH_CEILING_HZ * 1.2, max(1.5 * q3, floor * 2))
+    floor, ceiling = pitch_range(float(q1), float(q3))
     return sound.to_pitch_ac(time_step=TIME_STEP, pitch_floor=floor, pitch_ceiling=ceiling)
+
+
+def first_pitch_pass(sound: parselmouth.Sound) -> parselmouth.Pitch:
+    """The wide first pass of `pitch_track` (75-500 Hz)."""
+    return sound.to_pitch_ac(
+        time_step=TIME_STEP, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ
+    )
+
+
+def pitch_range(q1_hz: float, q3_hz: float) -> tuple[float, float]:
+    """The second pass's floor and ceiling from the first pass's quartiles (see pitch_track)."""
+    floor = max(PITCH_FLOOR_HZ * 0.8, 0.75 * q1_hz)
+    ceiling = min(PITCH_CEILING_HZ * 1.2, max(1.5 * q3_hz, floor * 2))
+    return floor, ceiling
 
 
 def syllable_nuclei(
@@ -201,15 +220,18 @@ def syllable_nuclei(
     f0_hz: np.ndarray,
     silence_db: float = NUCLEUS_SILENCE_DB,
     min_dip_db: float = NUCLEUS_MIN_DIP_DB,
+    top_db: float | None = None,
 ) -> np.ndarray:
     """Times of syllable nuclei: voiced intensity peaks (de Jong & Wempe 2009).
 
     A peak counts when it is above (99th percentile + silence_db), the contour dips at
     least min_dip_db below it before the next peak, and Praat finds pitch at that instant.
+    `top_db` replaces the contour's own 99th percentile (live: that of the stream so far).
     """
     if len(intensity_db) < 3:
         return np.zeros(0)
-    threshold = max(float(np.percentile(intensity_db, 99)) + silence_db, float(intensity_db.min()))
+    top = float(np.percentile(intensity_db, 99)) if top_db is None else top_db
+    threshold = max(top + silence_db, float(intensity_db.min()))
     x = intensity_db
     is_peak = (x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:]) & (x[1:-1] > threshold)
     peaks = np.flatnonzero(is_peak) + 1

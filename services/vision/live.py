@@ -161,6 +161,8 @@ class VisionLiveSession:
         self.baseline_whole = baseline_whole
         self.notes = notes
         self.level = LEVELS[common_pb2.QUALITY_HIGH]
+        self.quality = int(common_pb2.QUALITY_HIGH)
+        self.levels: dict[int, int] = {}  # open windows: the lowest level a frame was analysed at
         self.tracker = FaceTracker()
         self.buffer: deque[FrameMeasures] = deque()
         self.reservoir: list[FrameMeasures] = []
@@ -184,6 +186,7 @@ class VisionLiveSession:
         if level.max_side != self.level.max_side:
             self.tracker = FaceTracker()  # its box is in the old analysis size's pixels
         self.level = level
+        self.quality = quality
 
     def add(self, chunk: common_pb2.LiveChunk) -> None:
         frame = chunk.video_frame
@@ -197,6 +200,8 @@ class VisionLiveSession:
         measures = _to_frame_pixels(measures, w0 / w)
         self.buffer.append(measures)
         self._count(t).analysed += 1
+        index = max(math.floor(t / self.window_s), self.next_index or 0)
+        self.levels[index] = min(self.levels.get(index, self.quality), self.quality)
         if measures.measured:
             self._sample(measures)
 
@@ -269,6 +274,7 @@ class VisionLiveSession:
         frames = list(self.buffer)
         in_window = [f for f in frames if start <= f.timestamp_s < end]
         coverage = self.coverage.pop(index, Coverage())
+        level = self.levels.pop(index, self.quality)
         self.totals.coverage.add(coverage)
         reference = self._reference()
         step = behaviour.sampling_interval([f.timestamp_s for f in frames])
@@ -313,6 +319,7 @@ class VisionLiveSession:
             usable=measured > 0,
             events=found,
             coverage=coverage,
+            level=level,
         )
 
     @staticmethod

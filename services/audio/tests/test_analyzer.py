@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from services.audio import features
-from services.audio.analyzer import NO_BASELINE_NOTE, AudioAnalyzer
+from services.audio.analyzer import NO_BASELINE_NOTE, NO_REFERENCE_NOTE, AudioAnalyzer
 from services.audio.tests.signals import encode, harmonic, syllables
 from veritas.analysis import InvalidInput
 from veritas.v1 import common_pb2, modality_pb2
@@ -49,6 +49,9 @@ def test_sample_without_baseline(analyzer: AudioAnalyzer) -> None:
     for name in features.CHANGES:  # against itself: no change (NaN where unmeasurable)
         value = summary.features[name]
         assert math.isnan(value) or value == pytest.approx(0.0, abs=1e-9), name
+    # ... so it is no evidence: confidence 0 and a note saying why (not a confident 0.5).
+    assert summary.quality == 0.0
+    assert NO_REFERENCE_NOTE in summary.notes and NO_BASELINE_NOTE not in summary.notes
     assert set(summary.units) == set(summary.features)
     assert all(summary.units.values())
     for window in [*windows, summary]:
@@ -84,7 +87,9 @@ def test_baseline_changes_are_against_the_baseline(analyzer: AudioAnalyzer) -> N
     summary = analyzer.summarize(prepared, list(analyzer.windows(prepared, r.options)))
     assert summary.features["pitch_change_st"] == pytest.approx(12 * math.log2(1.5), abs=0.02)
     assert summary.baseline["pitch_mean_hz"] == pytest.approx(100.0, abs=0.5)
-    assert NO_BASELINE_NOTE not in summary.notes
+    assert NO_BASELINE_NOTE not in summary.notes and NO_REFERENCE_NOTE not in summary.notes
+    assert summary.quality == pytest.approx(summary.features["speech_ratio"])
+    assert summary.quality > 0.9
     # baseline values are reported under the measured names, never for the changes
     assert "egemaps.loudness_sma3_amean" in summary.baseline
     assert not set(summary.baseline) & set(features.CHANGES)
@@ -115,42 +120,6 @@ def test_bad_input_and_bad_baseline(analyzer: AudioAnalyzer) -> None:
     with pytest.raises(InvalidInput) as caught:
         analyzer.prepare(request(SAMPLE.read_bytes(), baseline=encode(noise, 16_000, "WAV")))
     assert caught.value.field == "baseline.audio.data"
-
-
-def live_chunks(x: np.ndarray, seconds: float, start: float = 0.0) -> list[common_pb2.LiveChunk]:
-    n = int(16_000 * seconds)
-    return [
-        common_pb2.LiveChunk(
-            audio_chunk=common_pb2.AudioChunk(
-                pcm16=(x[i : i + n] * 32767).astype("<i2").tobytes(),
-                sample_rate_hz=16_000,
-                channels=1,
-                timestamp_s=start + i / 16_000,
-            )
-        )
-        for i in range(0, len(x), n)
-    ]
-
-
-def test_live_chunks_keep_the_stream_timeline(analyzer: AudioAnalyzer) -> None:
-    config = common_pb2.StreamConfig(options=common_pb2.Options(window_s=2.0))
-    chunks = live_chunks(harmonic(150.0, 4.0), 0.5, start=10.0)
-    prepared = analyzer.prepare_live(config, chunks)
-    windows = list(analyzer.windows(prepared, config.options))
-    assert [(w.start_s, w.end_s) for w in windows] == [(10.0, 12.0), (12.0, 14.0)]
-    assert windows[0].features["pitch_mean_hz"] == pytest.approx(150.0, abs=0.5)
-
-
-def test_short_or_silent_live_buffer_is_an_unusable_window_not_an_error(
-    analyzer: AudioAnalyzer,
-) -> None:
-    config = common_pb2.StreamConfig()
-    for x in (harmonic(150.0, 0.2), np.zeros(16_000, np.float32)):
-        prepared = analyzer.prepare_live(config, live_chunks(x, 0.1))
-        windows = list(analyzer.windows(prepared, config.options))
-        assert len(windows) == 1 and not windows[0].usable
-    with pytest.raises(InvalidInput):
-        analyzer.prepare_live(config, [common_pb2.LiveChunk(config=config)])
 
 
 def test_question_timestamps_give_response_latencies() -> None:

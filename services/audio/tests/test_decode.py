@@ -122,3 +122,40 @@ def test_live_chunk_errors_name_the_chunk_field() -> None:
     with pytest.raises(InvalidInput) as caught:
         decode.decode_chunks([chunk(x, 16_000, 1), chunk(x, 8_000, 1)])
     assert caught.value.field == "audio_chunk.sample_rate_hz"
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(16_000, 1), (44_100, 2), (48_000, 1), (8_000, 2)])
+def test_chunk_decoder_gives_what_decode_chunks_gives_for_all_at_once(
+    rate: int, channels: int
+) -> None:
+    """Each chunk decoded as it arrives (the resampling filter carried across chunk edges,
+    chunks of uneven length) joins into the signal decode_chunks makes of them all."""
+    x = stereo(rate, 1.5) if channels == 2 else harmonic(150.0, 1.5, rate)
+    x += np.random.default_rng(1).normal(0, 0.01, x.shape).astype(np.float32)
+    sizes = np.random.default_rng(2).integers(1, rate // 8, 64)
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    edges = edges[edges < len(x)].tolist() + [len(x)]
+    chunks = [chunk(x[a:b], rate, channels) for a, b in zip(edges[:-1], edges[1:])]
+    decoder = decode.ChunkDecoder()
+    live = np.concatenate([decoder.decode(c) for c in chunks] + [decoder.flush()])
+    whole = decode.decode_chunks(chunks).samples
+    assert len(live) == len(whole) == int(np.ceil(len(x) * 16_000 / rate))
+    assert np.max(np.abs(live - whole)) < 1e-6
+    if rate != 16_000:  # only the filter's reach is held back, not the stream
+        assert len(decoder._resampler.buffer) < rate // 50  # type: ignore[union-attr]
+
+
+def test_chunk_decoder_errors_name_the_chunk_field() -> None:
+    decoder = decode.ChunkDecoder()
+    decoder.decode(chunk(harmonic(150.0, 0.1), 16_000, 1))
+    for bad, field in (
+        (chunk(harmonic(150.0, 0.1, 8_000), 8_000, 1), "audio_chunk.sample_rate_hz"),
+        (chunk(stereo(16_000, 0.1), 16_000, 2), "audio_chunk.channels"),
+        (common_pb2.AudioChunk(pcm16=b"\x00", sample_rate_hz=16_000), "audio_chunk.pcm16"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            decoder.decode(bad)
+        assert caught.value.field == field
+    with pytest.raises(InvalidInput) as caught:
+        decode.ChunkDecoder().decode(chunk(harmonic(150.0, 0.1), 4_000, 1))
+    assert caught.value.field == "audio_chunk.sample_rate_hz"
