@@ -3,7 +3,8 @@
 Each modality's window results are kept on the shared timeline. A progressive result is
 about the moment of the update that triggered it and fuses, from every modality, the result
 about that moment (timeline.py); the final result fuses each modality's whole-input answer,
-or marks it FAILED / TIMED_OUT with the reason.
+or marks it FAILED / TIMED_OUT with the reason. Every modality result of an answer says
+whether it counted as calibrated evidence for the request's Options.domain, and why.
 """
 
 from __future__ import annotations
@@ -115,12 +116,11 @@ class Aggregate:
         else:
             results, alignment = self.aligned()
             moment = self.moment
-        fused = strategies.fuse(results, strategy, self.stacker)
+        fused = strategies.fuse(results, strategy, self.stacker, self.options.domain)
         human_review, why = reasoning.review(fused, results)
         steps = reasoning.trace(results, fused, alignment, why)
         summary = reasoning.summary(results, fused, "" if final else timeline.describe(moment))
-        if not self.options.explain:
-            results = [_trim(r) for r in results]
+        results = [_annotated(r, fused, self.options.explain) for r in results]
         timings = [
             M.Timing(stage=name(r.modality), ms=r.latency_ms) for r in results if r.latency_ms
         ]
@@ -163,8 +163,17 @@ def _when_span(s: timeline.Span) -> str:
     return f"{s[0]:.1f}-{s[1]:.1f} s"
 
 
-def _trim(result: common_pb2.ModalityResult) -> common_pb2.ModalityResult:
-    trimmed = M.ModalityResult()
-    trimmed.CopyFrom(result)
-    del trimmed.features[UNEXPLAINED_FEATURES:]
-    return trimmed
+def _annotated(
+    result: common_pb2.ModalityResult, fused: strategies.Fused, explain: bool
+) -> common_pb2.ModalityResult:
+    """A copy of the result as the answer reports it: whether it counted as calibrated
+    evidence and why; without `explain`, only its top features."""
+    out = M.ModalityResult()
+    out.CopyFrom(result)
+    calibration = fused.calibration.get(result.modality)
+    if calibration is not None:
+        out.counted_calibrated = calibration.counted
+        out.calibration_reason = calibration.reason
+    if not explain:
+        del out.features[UNEXPLAINED_FEATURES:]
+    return out

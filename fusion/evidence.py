@@ -6,16 +6,22 @@ its input it could measure:
   reliability r = 2 * (min(validated AUC, AUC_CEILING) - 0.5)   (0 at chance)
   weight      w = r * confidence
 
-Why the ceiling: a validated AUC describes the model's validation domain. The models served
-here are validated on other kinds of input than they receive (written hotel reviews for the
-text model, human-coded behaviour for the vision model; each says so in a `caveat` note), and
-fusion cannot tell from a number how well it transfers. So no validated AUC buys more than
-AUC_CEILING: the in-domain figure bounds, and never sets alone, a modality's influence.
+Why the ceiling: a validated AUC describes one validation set, and fusion cannot tell from a
+number how well it carries over to the next input even inside the same domain. So no
+validated AUC buys more than AUC_CEILING: the figure bounds, and never sets alone, a
+modality's influence.
 
-Uncalibrated cue models have no validated AUC: they get the small fixed reliability
-UNCALIBRATED_RELIABILITY (see strategies.py for the rule that they never make a verdict).
+Uncalibrated cue models, and calibrated models asked about an input outside their validated
+domain, get the small fixed reliability UNCALIBRATED_RELIABILITY: they move the answer a
+little, add no precision to it (uncertainty.py) and never make a verdict (strategies.py).
 A result whose confidence is below MIN_CONFIDENCE is low quality: it is not counted at all,
 and the part of the input a result could not measure counts as missing data.
+
+Validated domain: a model counts as calibrated evidence only when its model says
+`calibrated` AND the request's Options.domain is one of the model's `validated_domains`
+(the text model: written reviews). Outside its domain, and when the caller does not say what
+the input is (the default), it weighs as an uncalibrated cue. `calibration` says, for every
+result, whether it was counted as calibrated and why.
 """
 
 from __future__ import annotations
@@ -58,9 +64,68 @@ def low_quality(result: common_pb2.ModalityResult) -> bool:
     return has_score(result) and result.confidence < MIN_CONFIDENCE
 
 
-def reliability(model: common_pb2.ModelInfo) -> float:
-    """How far the model's validated discrimination is from chance, 0..1 (capped)."""
-    if not model.calibrated:
+# How each domain reads in a reason ("this request's domain is ...").
+DOMAIN_WORDS: dict[int, str] = {
+    common_pb2.INPUT_DOMAIN_UNSPECIFIED: "unknown (set options.domain)",
+    common_pb2.WRITTEN_REVIEW: "written reviews",
+    common_pb2.WRITTEN_STATEMENT: "written statements",
+    common_pb2.INTERVIEW: "interviews",
+}
+
+
+def domain_words(domain: int) -> str:
+    return DOMAIN_WORDS.get(domain, f"unknown ({domain})")
+
+
+def counts_calibrated(model: common_pb2.ModelInfo, domain: int) -> bool:
+    """A calibrated model, asked about an input of a domain its validation covers. An
+    unknown domain (the default) is inside no model's validation."""
+    return (
+        model.calibrated
+        and domain != common_pb2.INPUT_DOMAIN_UNSPECIFIED
+        and domain in model.validated_domains
+    )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Whether a result counted as calibrated evidence for this request, and why."""
+
+    counted: bool
+    detail: str  # the why, without "counted" / "not counted"
+
+    @property
+    def reason(self) -> str:
+        return f"{'counted' if self.counted else 'not counted'}: {self.detail}"
+
+
+def calibration(result: common_pb2.ModalityResult, domain: int) -> Calibration:
+    """The counted_calibrated / calibration_reason of one result for a request in `domain`
+    (what the validation data was, in words: ModelInfo.domain_note and the model card)."""
+    if not has_score(result):
+        status = common_pb2.ModalityStatus.Name(result.status)
+        return Calibration(False, f"no score ({status})")
+    if low_quality(result):
+        c = result.confidence
+        return Calibration(False, f"low quality (confidence {c:.2f} < {MIN_CONFIDENCE})")
+    m = result.model
+    if not m.calibrated:
+        return Calibration(False, "uncalibrated model")
+    if not m.validated_domains:
+        return Calibration(False, "calibrated, but validated on no stated input domain")
+    validated = " or ".join(domain_words(d) for d in m.validated_domains)
+    asked = domain_words(domain)
+    if counts_calibrated(m, domain):
+        return Calibration(True, f"validated on {validated}, this request's domain is {asked}")
+    return Calibration(False, f"validated on {validated}, this request's domain is {asked}")
+
+
+def reliability(
+    model: common_pb2.ModelInfo, domain: int = common_pb2.INPUT_DOMAIN_UNSPECIFIED
+) -> float:
+    """How far the model's validated discrimination is from chance, 0..1 (capped); the
+    fixed cue reliability when the model does not count as calibrated for `domain`."""
+    if not counts_calibrated(model, domain):
         return UNCALIBRATED_RELIABILITY
     auc = min(model.validated_auc, AUC_CEILING)
     return max(0.0, 2 * (auc - 0.5))
@@ -73,8 +138,9 @@ class Evidence:
     modality: common_pb2.Modality
     score: float
     confidence: float
-    calibrated: bool
+    calibrated: bool  # counted as calibrated evidence for this request's domain
     reliability: float
+    why: str = ""  # the calibration reason
 
     @property
     def name(self) -> str:
@@ -104,22 +170,34 @@ class Gap:
         return name(self.modality)
 
 
-def evidence(results: Sequence[common_pb2.ModalityResult]) -> list[Evidence]:
-    """The results that count: scored by a model, with enough of the input measured."""
-    return [
-        Evidence(
-            modality=r.modality,
-            score=min(max(r.score, 0.0), 1.0),
-            confidence=min(max(r.confidence, 0.0), 1.0),
-            calibrated=r.model.calibrated,
-            reliability=reliability(r.model),
+def evidence(
+    results: Sequence[common_pb2.ModalityResult],
+    domain: int = common_pb2.INPUT_DOMAIN_UNSPECIFIED,
+) -> list[Evidence]:
+    """The results that count: scored by a model, with enough of the input measured; each
+    calibrated only where its model's validation covers the request's `domain`."""
+    out = []
+    for r in results:
+        if not has_score(r) or low_quality(r):
+            continue
+        c = calibration(r, domain)
+        out.append(
+            Evidence(
+                modality=r.modality,
+                score=min(max(r.score, 0.0), 1.0),
+                confidence=min(max(r.confidence, 0.0), 1.0),
+                calibrated=c.counted,
+                reliability=reliability(r.model, domain),
+                why=c.detail,
+            )
         )
-        for r in results
-        if has_score(r) and not low_quality(r)
-    ]
+    return out
 
 
-def gaps(results: Sequence[common_pb2.ModalityResult]) -> list[Gap]:
+def gaps(
+    results: Sequence[common_pb2.ModalityResult],
+    domain: int = common_pb2.INPUT_DOMAIN_UNSPECIFIED,
+) -> list[Gap]:
     """Missing data: modalities that were asked for and gave no (or only partial) evidence.
 
     A modality that failed, timed out or has not answered yet is missing whole; one whose
@@ -130,7 +208,7 @@ def gaps(results: Sequence[common_pb2.ModalityResult]) -> list[Gap]:
     out = []
     for r in results:
         known = bool(r.model.name)
-        r_max = reliability(r.model) if known else 2 * (AUC_CEILING - 0.5)
+        r_max = reliability(r.model, domain) if known else 2 * (AUC_CEILING - 0.5)
         if has_score(r):
             c = min(max(r.confidence, 0.0), 1.0)
             share = 1.0 if c < MIN_CONFIDENCE else 1.0 - c

@@ -1,54 +1,114 @@
-"""Media given by URI: fetched only from allow-listed prefixes, with a size cap.
+"""Media given by URI: fusion fetches it for the modality services, which take bytes only.
 
-A caller may never make the service read an arbitrary server path or URL: only URIs that
-start with a prefix in VERITAS_MEDIA_URI_ALLOWLIST (comma-separated, empty by default)
-are fetched, here in fusion, and passed on as bytes.
+What may be read, and the reading itself, is veritas.media_uri (shared with the gateway's
+old API): allow-listed prefixes at a boundary, symlinks resolved, redirects re-checked, size
+capped while streaming. Here is how fusion runs fetches so that a slow media server cannot
+starve anyone:
+
+- the URI is checked when the call is planned (no I/O), so a refused one fails the call with
+  INVALID_ARGUMENT naming the field before anything runs;
+- the fetch runs inside that modality's own task, so the request's other modalities, and
+  every request without media, never wait for it (no shared thread pool);
+- it is bounded in total by the request's deadline (VERITAS_MEDIA_FETCH_TIMEOUT_S at most)
+  and cancelled with the call when the caller goes away;
+- each tenant has at most VERITAS_MEDIA_FETCHES_PER_TENANT fetches running; the tenant is
+  the gateway's `x-veritas-tenant` metadata, or the calling peer's address without it.
 """
 
 from __future__ import annotations
 
-import os
-import urllib.request
-from urllib.parse import urlparse
+import asyncio
+from urllib.parse import unquote
 
-from veritas.analysis import InvalidInput
+import grpc
+
+from veritas import media_uri
 from veritas.config import env
-from veritas.v1 import common_pb2
+from veritas.inputs import has_media
+from veritas.media_uri import AllowList, MediaUnavailable, TenantSlots
+from veritas.v1 import common_pb2, modality_pb2
 
-MAX_BYTES = int(float(env("VERITAS_MAX_MESSAGE_MB")) * 1024 * 1024)
-
-
-def allowlist() -> list[str]:
-    raw = env("VERITAS_MEDIA_URI_ALLOWLIST")
-    return [p.strip() for p in raw.split(",") if p.strip()]
+__all__ = ["MediaFetcher", "MediaUnavailable", "caller", "check", "needs_fetch"]
 
 
-def resolve(media: common_pb2.Media, field: str, timeout_s: float = 10.0) -> common_pb2.Media:
-    """Media with inline bytes: the same message, or the URI's content fetched."""
-    if media.WhichOneof("source") != "uri":
-        return media
-    uri = media.uri
-    if not any(uri.startswith(prefix) for prefix in allowlist()):
-        raise InvalidInput(f"{field}.uri", f"{uri!r} is not in the media URI allow-list")
-    parsed = urlparse(uri)
-    try:
-        if parsed.scheme == "file":
-            path = os.path.realpath(parsed.path)
-            if not any(
-                path.startswith(os.path.realpath(urlparse(p).path))
-                for p in allowlist()
-                if p.startswith("file://")
-            ):
-                raise InvalidInput(f"{field}.uri", "resolves outside the allow-listed folders")
-            with open(path, "rb") as f:
-                data = f.read(MAX_BYTES + 1)
-        elif parsed.scheme in ("http", "https"):
-            with urllib.request.urlopen(uri, timeout=timeout_s) as response:  # noqa: S310
-                data = response.read(MAX_BYTES + 1)
-        else:
-            raise InvalidInput(f"{field}.uri", f"unsupported scheme {parsed.scheme!r}")
-    except OSError as e:
-        raise InvalidInput(f"{field}.uri", f"cannot be read: {e}") from e
-    if len(data) > MAX_BYTES:
-        raise InvalidInput(f"{field}.uri", f"larger than {MAX_BYTES} bytes")
-    return common_pb2.Media(data=data, mime_type=media.mime_type)
+def max_bytes() -> int:
+    """Fetched media travel inline to the modality service: one gRPC message at most."""
+    return int(float(env("VERITAS_MAX_MESSAGE_MB")) * 1024 * 1024)
+
+
+def check(media: common_pb2.Media, field: str) -> None:
+    """Raise InvalidInput naming `field`.uri when the allow-list refuses the media's URI."""
+    if media.WhichOneof("source") == "uri":
+        media_uri.check(media.uri, f"{field}.uri", AllowList.from_env())
+
+
+def needs_fetch(request: modality_pb2.ModalityRequest) -> bool:
+    return any(
+        part.HasField("media") and part.media.WhichOneof("source") == "uri"
+        for part in (request.input, request.baseline)
+    )
+
+
+def caller(context: grpc.aio.ServicerContext) -> str:
+    """Whose fetch this is: the gateway's tenant, else the peer address (port dropped)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == media_uri.TENANT_METADATA and value:
+            return "tenant:" + unquote(str(value))
+    peer = context.peer() or ""
+    host, sep, port = peer.rpartition(":")
+    return "peer:" + (host if sep and port.isdigit() else peer)
+
+
+class MediaFetcher:
+    def __init__(
+        self,
+        allow: AllowList | None = None,
+        per_tenant: int | None = None,
+        max_fetch_s: float | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self.allow = allow
+        self.slots = TenantSlots(
+            per_tenant if per_tenant is not None else int(env("VERITAS_MEDIA_FETCHES_PER_TENANT"))
+        )
+        self.max_fetch_s = (
+            max_fetch_s if max_fetch_s is not None else float(env("VERITAS_MEDIA_FETCH_TIMEOUT_S"))
+        )
+        self.limit = limit if limit is not None else max_bytes()
+
+    async def fill(
+        self, request: modality_pb2.ModalityRequest, field: str, tenant: str, budget_s: float
+    ) -> None:
+        """Replace the request's media URIs (input `field`, baseline `baseline.field`) by
+        their bytes, within `budget_s` in total, waiting included."""
+        allow = self.allow or AllowList.from_env()
+        timeout = min(self.max_fetch_s, budget_s)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+
+        async def one(media: common_pb2.Media, name: str) -> None:
+            if media.WhichOneof("source") != "uri":
+                return
+            source = media_uri.check(media.uri, f"{name}.uri", allow)
+            waiting = True
+            try:
+                async with asyncio.timeout_at(end), self.slots.hold(tenant):
+                    waiting = False
+                    left = max(0.0, end - loop.time())
+                    data = await media_uri.fetch(source, f"{name}.uri", allow, self.limit, left)
+            except TimeoutError:
+                why = " (this caller's other fetches held every slot)" if waiting else ""
+                raise MediaUnavailable(
+                    f"{name}.uri", f"not fetched within {timeout:.1f} s{why}", True
+                ) from None
+            media.CopyFrom(common_pb2.Media(data=data, mime_type=media.mime_type))
+
+        parts = [one(request.input.media, field)]
+        if has_media(request.baseline.media):
+            parts.append(one(request.baseline.media, f"baseline.{field}"))
+        tasks = [asyncio.ensure_future(p) for p in parts]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:  # one failed or the call was cancelled: stop the other
+                task.cancel()

@@ -9,12 +9,16 @@ from fusion.evidence import (
     AUC_CEILING,
     MIN_CONFIDENCE,
     UNCALIBRATED_RELIABILITY,
+    Calibration,
     Evidence,
+    domain_words,
     has_score,
     low_quality,
     name,
+    sigmoid,
 )
 from fusion.strategies import CONFIDENT_MARGIN, Fused, strategy_name
+from fusion.uncertainty import INTERVAL_NAME
 from veritas.v1 import common_pb2
 
 Step = common_pb2.ReasoningStep
@@ -43,11 +47,13 @@ def top_features(result: common_pb2.ModalityResult, scale: float = 1.0) -> list[
     ]
 
 
-def _model(result: common_pb2.ModalityResult) -> str:
+def _model(result: common_pb2.ModalityResult, counted: bool) -> str:
     m = result.model
     if not m.calibrated:
         return f"UNCALIBRATED model {m.name} v{m.version}"
     auc = f"validated AUC {m.validated_auc:.3f}"
+    if not counted:
+        return f"model {m.name} v{m.version} ({auc}; NOT counted as calibrated for this request)"
     if m.validated_auc > AUC_CEILING:
         auc += f", counted as {AUC_CEILING}"
     return f"calibrated model {m.name} v{m.version} ({auc})"
@@ -64,13 +70,14 @@ def _notes(result: common_pb2.ModalityResult) -> str:
     return "; ".join(shown[-SHOWN_NOTES:])
 
 
-def observe(result: common_pb2.ModalityResult) -> Step:
+def observe(result: common_pb2.ModalityResult, calibration: Calibration | None = None) -> Step:
     label = name(result.modality)
     if has_score(result):
         features = top_features(result)
+        counted = calibration.counted if calibration else result.model.calibrated
         text = (
             f"{label}: P(deceptive)={result.score:.2f} ({lean(result.score)}), confidence "
-            f"{result.confidence:.2f}, from {_model(result)}, over {_when(result)}; "
+            f"{result.confidence:.2f}, from {_model(result, counted)}, over {_when(result)}; "
             f"top features: {', '.join(features) or 'none moved the score'}"
         )
         if low_quality(result):
@@ -90,8 +97,8 @@ def _weigh(e: Evidence, result: common_pb2.ModalityResult, fused: Fused) -> Step
     why = (
         f"reliability {e.reliability:.2f} x confidence {e.confidence:.2f}"
         if e.calibrated
-        else f"uncalibrated: reliability fixed at {UNCALIBRATED_RELIABILITY} x confidence "
-        f"{e.confidence:.2f}"
+        else f"not calibrated evidence here: reliability fixed at {UNCALIBRATED_RELIABILITY} "
+        f"x confidence {e.confidence:.2f}, no precision added"
     )
     if fused.strategy == common_pb2.MAJORITY_VOTE:
         role = "votes " + ("deceptive" if e.score > 0.5 else "truthful") if weight else "abstains"
@@ -111,9 +118,10 @@ def trace(
     alignment: str = "",
     review_reason: str = "",
 ) -> list[Step]:
-    steps = [observe(r) for r in results]
+    steps = [observe(r, fused.calibration.get(r.modality)) for r in results]
     if alignment:
         steps.append(Step(kind=Step.THINK, text=alignment))
+    steps.append(Step(kind=Step.THINK, text=calibrated_evidence(results, fused)))
     by_modality = {r.modality: r for r in results}
     steps += [_weigh(e, by_modality[e.modality], fused) for e in fused.evidence]
     whole = [g for g in fused.gaps if g.share >= 1.0]
@@ -126,12 +134,16 @@ def trace(
         steps.append(Step(kind=Step.THINK, text=text))
     cues = [e.name for e in fused.evidence if not e.calibrated]
     if cues:
+        low, high = sigmoid(fused.spread[0]), sigmoid(fused.spread[1])
         text = (
-            f"{', '.join(cues)}: uncalibrated model(s), counted lightly; they can make "
-            "the answer more cautious, never a verdict"
+            f"{', '.join(cues)}: not calibrated evidence for this request, counted lightly; "
+            "they add no precision and can make the answer more cautious, never more certain"
         )
         if fused.calibrated_only is not None:
-            text += f" (calibrated modalities alone: P(deceptive) {fused.calibrated_only:.2f})"
+            text += (
+                f" (calibrated evidence alone: P(deceptive) {fused.calibrated_only:.2f}; with "
+                f"none, some or all of them {low:.2f}-{high:.2f}, which the interval spans)"
+            )
         steps.append(Step(kind=Step.THINK, text=text))
     u = fused.uncertainty
     steps.append(
@@ -139,7 +151,7 @@ def trace(
             kind=Step.THINK,
             text=(
                 f"{strategy_name(fused.strategy)} gives P(deceptive)={fused.probability:.2f}, "
-                f"95% interval [{fused.low:.2f}, {fused.high:.2f}]; log-odds standard error "
+                f"{INTERVAL_NAME} [{fused.low:.2f}, {fused.high:.2f}]; log-odds standard error "
                 f"{u.total:.2f} = models {u.model:.2f}, disagreement {u.disagreement:.2f}, "
                 f"missing data {u.missing:.2f}"
             ),
@@ -150,6 +162,17 @@ def trace(
         act += f"; human review: {review_reason}"
     steps.append(Step(kind=Step.ACT, text=act))
     return steps
+
+
+def calibrated_evidence(results: Sequence[common_pb2.ModalityResult], fused: Fused) -> str:
+    """Which scored results counted as calibrated evidence for this request's domain, and why."""
+    parts = [
+        f"{name(r.modality)} {fused.calibration[r.modality].reason}"
+        for r in results
+        if has_score(r) and r.modality in fused.calibration
+    ]
+    head = f"calibrated evidence for this request (domain: {domain_words(fused.domain)})"
+    return f"{head}: " + ("; ".join(parts) if parts else "no modality was scored")
 
 
 def review(fused: Fused, results: Sequence[common_pb2.ModalityResult]) -> tuple[bool, str]:
@@ -184,13 +207,14 @@ def summary(results: Sequence[common_pb2.ModalityResult], fused: Fused, moment: 
     else:
         said = "; ".join(
             f"{e.name} {lean(e.score)} ({e.score:.2f}"
-            + ("" if e.calibrated else ", uncalibrated model")
+            + ("" if e.calibrated else ", not calibrated evidence")
             + ")"
             for e in fused.evidence
         )
     text = (
         f"{decision}{about}: {fused.reason}. P(deceptive) {fused.probability:.2f} "
-        f"(95% interval {fused.low:.2f}-{fused.high:.2f}, confidence {fused.confidence:.2f}). "
+        f"({INTERVAL_NAME} {fused.low:.2f}-{fused.high:.2f}, confidence "
+        f"{fused.confidence:.2f}). "
         f"Evidence: {said}."
     )
     unanswered = [

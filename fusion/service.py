@@ -20,11 +20,14 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 from opentelemetry import trace
 
+from fusion import media, reasons
 from fusion.aggregate import ALL_MODALITIES, Aggregate
-from fusion.media import resolve
+from fusion.media import MediaFetcher, MediaUnavailable
 from fusion.stacker import Stacker, StackerError, StackerStore, stacker_path
+from veritas import hints, refs
 from veritas.analysis import InvalidInput
 from veritas.config import env
+from veritas.guard import guarded
 from veritas.inputs import has_input, has_media, has_physiology, has_transcript
 from veritas.v1 import common_pb2, fusion_pb2_grpc, modality_pb2, modality_pb2_grpc
 
@@ -43,7 +46,9 @@ LIVE_KIND = {
 def plan(
     request: common_pb2.AnalysisRequest,
 ) -> tuple[dict[int, modality_pb2.ModalityRequest], dict[int, str]]:
-    """Which modality services to call with what, and why the others are skipped."""
+    """Which modality services to call with what, and why the others are skipped. Media
+    URIs are checked against the allow-list here (no I/O) and fetched later, each in its
+    own modality's task (Fuse), so nothing else waits for them."""
     requested = set(request.options.modalities) or set(ALL_MODALITIES)
     calls: dict[int, modality_pb2.ModalityRequest] = {}
     skipped: dict[int, str] = {}
@@ -68,13 +73,17 @@ def modality_request(
     )
     b = request.baseline
     if modality == M.VISION:
-        out.input.media.CopyFrom(resolve(request.video, "video"))
+        media.check(request.video, "video")
+        out.input.media.CopyFrom(request.video)
         if has_media(b.video):
-            out.baseline.media.CopyFrom(resolve(b.video, "baseline.video"))
+            media.check(b.video, "baseline.video")
+            out.baseline.media.CopyFrom(b.video)
     elif modality == M.AUDIO:
-        out.input.media.CopyFrom(resolve(request.audio, "audio"))
+        media.check(request.audio, "audio")
+        out.input.media.CopyFrom(request.audio)
         if has_media(b.audio):
-            out.baseline.media.CopyFrom(resolve(b.audio, "baseline.audio"))
+            media.check(b.audio, "baseline.audio")
+            out.baseline.media.CopyFrom(b.audio)
     elif modality == M.TEXT:
         out.input.transcript.CopyFrom(request.transcript)
         if has_transcript(b.transcript):
@@ -86,8 +95,18 @@ def modality_request(
     return out
 
 
-Event = tuple[int, modality_pb2.ModalityUpdate | None, grpc.aio.AioRpcError | None]
+# An error is the modality call's, or its media fetch's: InvalidInput (the caller's URI) or
+# MediaUnavailable (the media server is slow or failing).
+Event = tuple[
+    int,
+    modality_pb2.ModalityUpdate | None,
+    grpc.aio.AioRpcError | InvalidInput | MediaUnavailable | Exception | None,
+]
+MEDIA_FIELD: dict[int, str] = {M.VISION: "video", M.AUDIO: "audio"}
 WAKE = -1  # an Event that only makes the aggregator re-check its deadline
+# Live chunks waiting for one modality's stream; when full, routing waits, and gRPC flow
+# control pushes back on the client: nothing is buffered without bound.
+LIVE_QUEUE = 256
 
 
 class StrategyUnavailable(Exception):
@@ -100,10 +119,12 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         channels: dict[int, grpc.aio.Channel],
         default_deadline_s: float,
         stackers: StackerStore | None = None,
+        fetcher: MediaFetcher | None = None,
     ) -> None:
         self.stubs = {m: modality_pb2_grpc.ModalityAnalyzerStub(c) for m, c in channels.items()}
         self.default_deadline_s = default_deadline_s
         self.stackers = stackers or StackerStore(stacker_path())
+        self.fetcher = fetcher or MediaFetcher()
 
     def stacker_for(self, options: common_pb2.Options, field: str) -> Stacker | None:
         """The trained stacker when the request asks for STACKER. Raises InvalidInput for an
@@ -114,8 +135,15 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             return None
         try:
             return self.stackers.get()
-        except StackerError as e:
-            raise StrategyUnavailable(f"{field}.strategy: STACKER is unavailable: {e}") from e
+        except StackerError as e:  # its words name the stacker's file: to the log
+            ref = refs.logged(log, "stacker unavailable", str(e))
+            raise StrategyUnavailable(
+                refs.with_ref(
+                    f"{field}.strategy: STACKER is unavailable: no trained stacker is loaded on "
+                    "this server; choose another strategy",
+                    ref,
+                )
+            ) from e
 
     def budget(self, options: common_pb2.Options, context: grpc.aio.ServicerContext) -> float:
         """Seconds left to answer: the tightest of the gRPC deadline, the request's own
@@ -135,6 +163,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         context: grpc.aio.ServicerContext,
         deadline: Callable[[], float],
         inputs_open: asyncio.Event,
+        progressive: bool = True,
     ) -> AsyncIterator[common_pb2.AnalysisResult]:
         """Turn modality events into progressive results until every modality finished
         (and no more input can open another one) or the deadline passes."""
@@ -149,17 +178,25 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 break
             if modality == WAKE:
                 continue
-            if error is not None:
+            if isinstance(error, InvalidInput):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            elif isinstance(error, MediaUnavailable):
+                agg.fail(modality, M.TIMED_OUT if error.timed_out else M.FAILED, str(error))
+            elif isinstance(error, grpc.aio.AioRpcError):
                 if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.details())
-                agg.fail(modality, M.FAILED, f"{error.code().name}: {error.details()}")
+                    details = reasons.invalid(error.details() or "")
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, details)
+                agg.fail(modality, M.FAILED, reasons.modality_failed(modality, error))
+            elif error is not None:  # nobody expected it: plain reason, details logged
+                agg.fail(modality, M.FAILED, reasons.unexpected(modality, error))
             elif update is None:
                 if modality in agg.finished:
                     continue  # the stream closed after its final result: nothing new
                 agg.fail(modality, M.FAILED, "stream ended without a final result")
             else:
                 agg.update(modality, update)
-            yield agg.result(final=False)
+            if progressive:  # a final-only caller would discard it: not built at all
+                yield agg.result(final=False)
         for modality in agg.running:
             last = agg.state[modality]
             seen = (
@@ -172,11 +209,32 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
     async def Fuse(
         self, request: common_pb2.AnalysisRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[common_pb2.AnalysisResult]:
+        """`_fuse` behind the safety net (veritas.guard)."""
+        results = self._fuse(request, context)
+        message = "fusion could not analyse this request (an internal error)"
+        async for result in guarded(results, context, log, message, request_id=request.request_id):
+            yield result
+
+    async def FuseLive(
+        self,
+        request_iterator: AsyncIterator[common_pb2.LiveChunk],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[common_pb2.AnalysisResult]:
+        """`_fuse_live` behind the safety net (veritas.guard)."""
+        message = "fusion could not analyse this stream (an internal error)"
+        async for result in guarded(
+            self._fuse_live(request_iterator, context), context, log, message
+        ):
+            yield result
+
+    async def _fuse(
+        self, request: common_pb2.AnalysisRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[common_pb2.AnalysisResult]:
         request_id = request.request_id or uuid.uuid4().hex
         try:
             stacker = self.stacker_for(request.options, "options")
             with tracer.start_as_current_span("fusion.plan"):
-                calls, skipped = await asyncio.to_thread(plan, request)
+                calls, skipped = plan(request)  # no I/O: media are fetched per modality
         except InvalidInput as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         except StrategyUnavailable as e:
@@ -188,14 +246,18 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             agg.skip(m, reason)
         events: asyncio.Queue[Event] = asyncio.Queue()
         tasks = []
+        tenant = media.caller(context)
+        final_only = hints.final_only(context)
         for m, call in calls.items():
             call.request_id = request_id
             agg.open(m)
-            tasks.append(asyncio.create_task(self._consume(m, call, budget, events)))
+            tasks.append(
+                asyncio.create_task(self._consume(m, call, budget, events, tenant, final_only))
+            )
         no_more_inputs = asyncio.Event()
         try:
             async for progressive in self._aggregate(
-                agg, events, context, lambda: deadline, no_more_inputs
+                agg, events, context, lambda: deadline, no_more_inputs, not final_only
             ):
                 yield progressive
         finally:
@@ -220,15 +282,27 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         request: modality_pb2.ModalityRequest,
         timeout: float,
         events: asyncio.Queue[Event],
+        tenant: str = "",
+        final_only: bool = False,
     ) -> None:
         try:
-            async for update in self.stubs[modality].Analyze(request, timeout=timeout):
+            if media.needs_fetch(request):
+                # Leave the modality a little of the budget to report what it has.
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                fetch_s = timeout - min(0.5, 0.1 * timeout)
+                await self.fetcher.fill(request, MEDIA_FIELD[modality], tenant, fetch_s)
+                timeout -= loop.time() - started
+            metadata = hints.FINAL_ONLY_METADATA if final_only else ()
+            async for update in self.stubs[modality].Analyze(
+                request, timeout=timeout, metadata=metadata
+            ):
                 await events.put((modality, update, None))
             await events.put((modality, None, None))
-        except grpc.aio.AioRpcError as e:
+        except Exception as e:  # noqa: BLE001 (a call, fetch or input error, or a bug)
             await events.put((modality, None, e))
 
-    async def FuseLive(
+    async def _fuse_live(
         self,
         request_iterator: AsyncIterator[common_pb2.LiveChunk],
         context: grpc.aio.ServicerContext,
@@ -263,11 +337,19 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                             refused.append((grpc.StatusCode.FAILED_PRECONDITION, str(e)))
                             return
                         continue
+                    if kind == "question":
+                        # Modalities that open later get it in their config; those open
+                        # now get it as it comes. Only audio and physiology use questions.
+                        config.questions.append(chunk.question)
+                        for m in (M.AUDIO, M.PHYSIOLOGY):
+                            if m in outgoing:
+                                await outgoing[m].put(chunk)
+                        continue
                     modality = LIVE_KIND.get(kind or "")
                     if modality is None:
                         continue
                     if modality not in outgoing:
-                        outgoing[modality] = asyncio.Queue()
+                        outgoing[modality] = asyncio.Queue(LIVE_QUEUE)
                         await outgoing[modality].put(M.LiveChunk(config=config))
                         agg.open(modality)
                         tasks.append(
@@ -314,7 +396,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             async for update in self.stubs[modality].AnalyzeLive(chunks()):
                 await events.put((modality, update, None))
             await events.put((modality, None, None))
-        except grpc.aio.AioRpcError as e:
+        except Exception as e:  # noqa: BLE001 (AioRpcError, or a bug: reported, not lost)
             await events.put((modality, None, e))
 
 

@@ -18,28 +18,41 @@ In every strategy a missing, failed, timed-out or low-quality modality contribut
 (even odds, no vote, or a stacker term of 0, as in its training) and is counted as missing
 data in the uncertainty.
 
-Decision bands and rules (p = fused P(deceptive), [low, high] its 95% interval), in order:
+"Calibrated" below means counted as calibrated evidence for this request: a calibrated model
+whose validated domains include the request's Options.domain (evidence.py).
+
+Decision bands and rules (p = fused P(deceptive), [low, high] its uncertainty interval), in
+order:
   no modality counted                                  -> INCONCLUSIVE
-  no calibrated modality counted                       -> INCONCLUSIVE (cue models only)
+  no calibrated modality counted                       -> INCONCLUSIVE (with each one's why)
   calibrated weight < MIN_CALIBRATED_WEIGHT            -> INCONCLUSIVE (too little evidence)
-  counted weight < MIN_COVERAGE of the weight asked for -> INCONCLUSIVE (too much missing)
+  calibrated weight < MIN_COVERAGE of the weight asked for (calibrated + missing)
+                                                       -> INCONCLUSIVE (too much missing)
   two calibrated modalities confidently opposite       -> INCONCLUSIVE (disagreement)
   TRUTHFUL_AT < p < DECEPTIVE_AT                       -> INCONCLUSIVE (the band)
+  p with any subset of the uncalibrated evidence leaves the verdict's band
+                                                       -> INCONCLUSIVE (rests on cues)
   the interval contains 0.5                            -> INCONCLUSIVE (too little evidence)
   p >= DECEPTIVE_AT -> DECEPTIVE;  p <= TRUTHFUL_AT -> TRUTHFUL
-and then: a verdict stands only if the calibrated modalities alone reach the same verdict,
-so uncalibrated evidence can make an answer more cautious but never make a verdict.
+
+Uncalibrated evidence may make the answer more cautious, never more certain: it adds no
+precision, its pull widens the interval (the interval spans the answer with every subset of
+it, uncertainty.interval), it cannot raise the calibrated share of the evidence, and a
+verdict must hold with and without it. So adding an uncalibrated or low-quality result never
+narrows the interval and never turns INCONCLUSIVE into a verdict (fusion/tests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import TypeAlias
 
-from fusion.evidence import Evidence, Gap, evidence, gaps, sigmoid
+from fusion.evidence import Calibration, Evidence, Gap, calibration, evidence, gaps, sigmoid
 from fusion.stacker import Stacker, terms
 from fusion.uncertainty import (
+    INTERVAL_NAME,
     PRIOR_SD,
     Uncertainty,
     disagreement_se,
@@ -132,18 +145,45 @@ class Estimate:
     high: float
     uncertainty: Uncertainty
     weights: dict[common_pb2.Modality, float]
+    # Log-odds of the answer from the calibrated evidence with each subset of the
+    # uncalibrated evidence: (lowest, highest). Equal when all evidence is calibrated.
+    spread: tuple[float, float] = (0.0, 0.0)
+    calibrated_probability: float = 0.5  # from the calibrated evidence alone
+
+
+def with_cue_subsets(ev: Sequence[Evidence]) -> list[list[Evidence]]:
+    """The calibrated evidence with every subset of the uncalibrated evidence (in order; the
+    first is the calibrated evidence alone, the last all of it)."""
+    cues = [i for i, e in enumerate(ev) if not e.calibrated]
+    out = []
+    for k in range(len(cues) + 1):
+        for chosen in combinations(cues, k):
+            out.append([e for i, e in enumerate(ev) if e.calibrated or i in chosen])
+    return out
 
 
 def estimate(ev: Sequence[Evidence], missing: Sequence[Gap], combine: Combiner) -> Estimate:
-    c = combine(ev)
-    w = [c.weights.get(e.modality, 0.0) for e in ev]
+    """The answer and its interval. Only calibrated evidence adds precision (the model and
+    disagreement parts); uncalibrated evidence moves the answer a little, and the interval
+    spans where every subset of it would put the answer, so it can only widen."""
+    full = combine(ev)
+    calibrated = [e for e in ev if e.calibrated]
+    points: list[float] = []
+    stacker_se: list[float] = []
+    for subset in with_cue_subsets(ev):
+        c = full if len(subset) == len(ev) else combine(subset)
+        points.append(log_odds(c.probability))
+        if c.model_se is not None:
+            stacker_se.append(c.model_se)
+    w = [full.weights.get(e.modality, 0.0) for e in calibrated]
     u = Uncertainty(
-        model=c.model_se if c.model_se is not None else model_se(w),
-        disagreement=disagreement_se([e.logit for e in ev], w),
+        model=max(stacker_se) if stacker_se else model_se(w),
+        disagreement=disagreement_se([e.logit for e in calibrated], w),
         missing=missing_se(missing),
     )
-    low, high = interval(c.probability, u.total)
-    return Estimate(c.probability, low, high, u, c.weights)
+    spread = (min(points), max(points))
+    low, high = interval(full.probability, u.total, spread)
+    return Estimate(full.probability, low, high, u, full.weights, spread, sigmoid(points[0]))
 
 
 def band(p: float) -> Decision:
@@ -171,10 +211,19 @@ def _missing(missing: Sequence[Gap]) -> str:
 
 
 def coverage(ev: Sequence[Evidence], missing: Sequence[Gap]) -> float:
-    """The share of the evidence weight asked for that arrived (1 when nothing is missing)."""
-    counted = sum(e.weight for e in ev)
+    """The share of the evidence weight asked for that arrived as calibrated evidence (1 when
+    nothing is missing): uncalibrated weight never makes up for missing evidence."""
+    counted = sum(e.weight for e in ev if e.calibrated)
     lost = sum(g.weight for g in missing)
     return counted / (counted + lost) if counted + lost > 0 else 0.0
+
+
+def cautious_point(spread: tuple[float, float]) -> float:
+    """The log-odds in `spread` nearest to even odds (0 when it straddles them)."""
+    low, high = spread
+    if low <= 0.0 <= high:
+        return 0.0
+    return low if low > 0 else high
 
 
 def decide(
@@ -186,8 +235,9 @@ def decide(
     calibrated = [e for e in ev if e.calibrated]
     if not calibrated:
         return common_pb2.INCONCLUSIVE, (
-            f"only uncalibrated models answered ({', '.join(e.name for e in ev)}); "
-            "their scores are never a verdict"
+            "no modality counts as calibrated evidence for this request ("
+            + "; ".join(f"{e.name}: {e.why}" for e in ev)
+            + "): a score that is not calibrated evidence is never a verdict"
         )
     weight = sum(e.weight for e in calibrated)
     if weight < MIN_CALIBRATED_WEIGHT:
@@ -199,7 +249,7 @@ def decide(
     if share < MIN_COVERAGE:
         return common_pb2.INCONCLUSIVE, (
             f"too much evidence is missing: {share:.0%} of the evidence weight asked for "
-            f"arrived (< {MIN_COVERAGE:.0%}); missing {_missing(missing)}"
+            f"arrived as calibrated evidence (< {MIN_COVERAGE:.0%}); missing {_missing(missing)}"
         )
     deceptive, truthful = opposed(ev)
     if deceptive and truthful:
@@ -213,14 +263,22 @@ def decide(
             f"P(deceptive) {p:.2f} is inside the inconclusive band ({TRUTHFUL_AT}, {DECEPTIVE_AT})"
         )
     word = common_pb2.Decision.Name(verdict).lower()
+    if band(sigmoid(cautious_point(est.spread))) != verdict:
+        cues = ", ".join(e.name for e in ev if not e.calibrated)
+        lo, hi = sigmoid(est.spread[0]), sigmoid(est.spread[1])
+        return common_pb2.INCONCLUSIVE, (
+            f"the {word} verdict would rest on evidence that is not calibrated ({cues}): "
+            f"with and without it P(deceptive) ranges over [{lo:.2f}, {hi:.2f}], which reaches "
+            f"the inconclusive band (calibrated evidence alone: {est.calibrated_probability:.2f})"
+        )
     if low <= 0.5 <= high:
         return common_pb2.INCONCLUSIVE, (
-            f"P(deceptive) {p:.2f} is in the {word} band, but its 95% interval "
+            f"P(deceptive) {p:.2f} is in the {word} band, but its {INTERVAL_NAME} "
             f"[{low:.2f}, {high:.2f}] includes 0.5: too little evidence to tell which way"
         )
     edge = f">= {DECEPTIVE_AT}" if verdict == common_pb2.DECEPTIVE else f"<= {TRUTHFUL_AT}"
     return verdict, (
-        f"P(deceptive) {p:.2f} {edge} and its 95% interval [{low:.2f}, {high:.2f}] excludes 0.5"
+        f"P(deceptive) {p:.2f} {edge} and its {INTERVAL_NAME} [{low:.2f}, {high:.2f}] excludes 0.5"
     )
 
 
@@ -240,7 +298,11 @@ class Fused:
     contributions: dict[common_pb2.Modality, float] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
     disagreement: bool = False
-    calibrated_only: float | None = None  # P from calibrated modalities alone, when checked
+    calibrated_only: float | None = None  # P from calibrated evidence alone, when cues spoke
+    domain: int = common_pb2.INPUT_DOMAIN_UNSPECIFIED
+    # Every result's counted_calibrated / calibration_reason, by modality.
+    calibration: dict[common_pb2.Modality, Calibration] = field(default_factory=dict)
+    spread: tuple[float, float] = (0.0, 0.0)  # see Estimate.spread
 
 
 def _contributions(
@@ -268,9 +330,13 @@ def fuse(
     results: Sequence[common_pb2.ModalityResult],
     strategy: Strategy = common_pb2.LOG_ODDS,
     stacker: Stacker | None = None,
+    domain: int = common_pb2.INPUT_DOMAIN_UNSPECIFIED,
 ) -> Fused:
-    ev = evidence(results)
-    missing = gaps(results)
+    """Fuse one set of modality results for a request whose input is of `domain` (the
+    caller's Options.domain; unknown by default, where no model counts as calibrated)."""
+    ev = evidence(results, domain)
+    missing = gaps(results, domain)
+    calibrations = {r.modality: calibration(r, domain) for r in results}
     combine = combiner(strategy, stacker)
     if combine is None:
         u = Uncertainty(PRIOR_SD, 0.0, missing_se(missing))
@@ -287,24 +353,11 @@ def fuse(
             "(python -m models.training.stacker --data F.csv)",
             evidence=ev,
             gaps=missing,
+            domain=domain,
+            calibration=calibrations,
         )
     est = estimate(ev, missing, combine)
     decision, reason = decide(est, ev, missing)
-    calibrated_only = None
-    if decision != common_pb2.INCONCLUSIVE and any(not e.calibrated for e in ev):
-        calibrated = [e for e in ev if e.calibrated]
-        alone = estimate(calibrated, missing, combine)
-        calibrated_only = alone.probability
-        if decide(alone, calibrated, missing)[0] != decision:
-            decision, reason = (
-                common_pb2.INCONCLUSIVE,
-                (
-                    f"the verdict would rest on uncalibrated models "
-                    f"({', '.join(e.name for e in ev if not e.calibrated)}): the calibrated "
-                    f"modalities alone give P(deceptive) {alone.probability:.2f} "
-                    f"[{alone.low:.2f}, {alone.high:.2f}]"
-                ),
-            )
     deceptive, truthful = opposed(ev)
     return Fused(
         strategy=strategy,
@@ -320,7 +373,10 @@ def fuse(
         contributions=_contributions(ev, combine, est.probability),
         gaps=missing,
         disagreement=bool(deceptive and truthful),
-        calibrated_only=calibrated_only,
+        calibrated_only=(est.calibrated_probability if any(not e.calibrated for e in ev) else None),
+        domain=domain,
+        calibration=calibrations,
+        spread=est.spread,
     )
 
 

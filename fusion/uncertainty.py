@@ -1,26 +1,34 @@
 """Where the uncertainty of a fused answer comes from, in log-odds standard errors.
 
 Every strategy describes its answer as a fused log-odds z and the weight w_i with which each
-modality's log-odds l_i entered it. Three independent sources widen the interval around z:
+modality's log-odds l_i entered it. Three independent sources widen the interval around z;
+only evidence counted as calibrated for the request (evidence.py) adds precision:
 
-  model         1 / sqrt(1 / PRIOR_SD^2 + sum w_i)
-                Evidence accumulates like precision in a normal model: with no evidence the
-                answer is as uncertain as the prior (PRIOR_SD, a 95% interval of about
-                0.02-0.98); each modality adds information in proportion to its weight
-                (reliability x confidence), so weak or few models leave it wide.
+  model         1 / sqrt(1 / PRIOR_SD^2 + sum of w_i over calibrated evidence)
+                Evidence accumulates like precision in a normal model: with no calibrated
+                evidence the answer is as uncertain as the prior (PRIOR_SD); each calibrated
+                modality adds information in proportion to its weight (reliability x
+                confidence), so weak or few models leave it wide. An uncalibrated score, or
+                one with no information (low quality, confidence 0), adds none.
                 (The stacker uses its own fit's standard error instead.)
-  disagreement  min(sum of w_i * l_i over l_i > 0, sum of w_i * |l_i| over l_i < 0)
-                The weighted log-odds pulling against the fused answer: 0 when every
-                modality points the same way, as large as either side when they cancel.
-                When modalities point different ways at least one of them is wrong here,
-                and the answer could move by as much as the side that is outvoted.
+  disagreement  min(sum of w_i * l_i over l_i > 0, sum of w_i * |l_i| over l_i < 0), over
+                the calibrated evidence: the weighted log-odds pulling against the fused
+                answer, 0 when every modality points the same way.
   missing       MISSING_SD * sqrt(sum g_j^2), g_j = the weight each missing share would have
-                had (evidence.gaps): a modality that failed, timed out or measured only part
-                of its input could have moved z by about MISSING_SD per unit of weight.
+                had (evidence.gaps): a modality that failed, timed out, measured only part of
+                its input or reported too low a confidence could have moved z by about
+                MISSING_SD per unit of weight.
   total         sqrt(model^2 + disagreement^2 + missing^2)
 
-The probability interval is sigmoid(z -/+ 1.96 * total). PRIOR_SD and MISSING_SD are design
-choices, not measurements (there is no aligned multimodal data here to measure them on).
+The interval is sigmoid(lowest - INTERVAL_Z * total) to sigmoid(highest + INTERVAL_Z * total),
+where lowest and highest are the log-odds of the answer from the calibrated evidence with
+each subset of the uncalibrated evidence (equal to z when all evidence is calibrated): where
+uncalibrated evidence pulls the answer widens the interval, it never narrows it.
+
+It is called the *uncertainty interval*, not a 95% interval: INTERVAL_Z is the normal 95%
+quantile, but PRIOR_SD, MISSING_SD and the weights are design choices, and its measured
+coverage of the probability it describes is not 95% (models/interval_coverage.py;
+docs/fusion.md).
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from fusion.evidence import Gap, sigmoid
 
 PRIOR_SD = 2.0
 MISSING_SD = 1.0
-Z95 = 1.959964
+INTERVAL_Z = 1.959964  # standard errors either side (the normal 95% quantile; see above)
+INTERVAL_NAME = "uncertainty interval"  # what every message calls [low, high]
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,12 @@ def log_odds(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def interval(p: float, se: float) -> tuple[float, float]:
+def interval(p: float, se: float, spread: tuple[float, float] | None = None) -> tuple[float, float]:
+    """[low, high] around p: INTERVAL_Z standard errors beyond the log-odds `spread` (the
+    answer with and without uncalibrated evidence; p's own log-odds when None)."""
     z = log_odds(p)
-    return min(sigmoid(z - Z95 * se), p), max(sigmoid(z + Z95 * se), p)
+    lowest, highest = spread if spread is not None else (z, z)
+    lowest, highest = min(lowest, z), max(highest, z)
+    low = sigmoid(lowest - INTERVAL_Z * se)
+    high = sigmoid(highest + INTERVAL_Z * se)
+    return min(low, p), max(high, p)

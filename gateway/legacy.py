@@ -1,22 +1,24 @@
 """The old JSON API, `POST /api/analyze`: {video_path, audio_path, transcript,
 physiological_data} -> an AnalysisRequest.
 
-Media paths are never read as given: a path (or file:// URI) must resolve, symlinks
-followed, inside a folder listed in VERITAS_MEDIA_URI_ALLOWLIST (the list fusion fetches
-from); the gateway reads it (size-capped) and sends the bytes on. An http(s) URI must start
-with a listed prefix and is fetched by fusion. Anything else is refused.
+Media paths are checked and read by veritas.media_uri, the resolver fusion uses too: a path
+(or file:// URI) must resolve, symlinks followed, inside a folder listed in
+VERITAS_MEDIA_URI_ALLOWLIST; an http(s) URI must lie under a listed prefix and is fetched by
+fusion. Two steps, so the caller is charged before any file is touched: `parse` checks the
+body (no I/O), then, once the rate limit admitted the call, `read` reads the files, each at
+most the old API's limit (VERITAS_MAX_LEGACY_REQUEST_KB), and sends their bytes on.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+from veritas import media_uri
 from veritas.analysis import InvalidInput
-from veritas.config import env
+from veritas.media_uri import AllowList, FileSource, HttpSource, Source
 from veritas.v1 import common_pb2
 
 FIELDS = {
@@ -27,51 +29,82 @@ FIELDS = {
     "subject_id",
     "request_id",
 }
+MEDIA_FIELDS = ("video_path", "audio_path")
 # Error fields of the new API named back in the old API's words.
 OLD_NAMES = {"video": "video_path", "audio": "audio_path", "physiology": "physiological_data"}
 
 
-def allowlist() -> list[str]:
-    return [p.strip() for p in env("VERITAS_MEDIA_URI_ALLOWLIST").split(",") if p.strip()]
+@dataclass
+class Legacy:
+    """An old body, checked: the request without its media, and where each medium lies."""
+
+    request: common_pb2.AnalysisRequest
+    media: dict[str, Source] = field(default_factory=dict)
+    allow: AllowList = field(default_factory=AllowList)
+
+    def target(self, name: str) -> common_pb2.Media:
+        return self.request.video if name == "video_path" else self.request.audio
+
+    async def read(self, limit: int, timeout_s: float) -> common_pb2.AnalysisRequest:
+        """The request with its media: files read (each at most `limit` bytes, within
+        `timeout_s`), http(s) URIs left for fusion to fetch."""
+        for name, source in self.media.items():
+            if isinstance(source, HttpSource):
+                self.target(name).CopyFrom(common_pb2.Media(uri=source.url))
+            else:
+                data = await media_uri.read_local(source, name, self.allow, limit, timeout_s)
+                self.target(name).CopyFrom(common_pb2.Media(data=data))
+        return self.request
+
+    def read_blocking(self, limit: int) -> common_pb2.AnalysisRequest:
+        for name, source in self.media.items():
+            if isinstance(source, FileSource):
+                data = media_uri.read_file(source, name, self.allow, limit)
+                self.target(name).CopyFrom(common_pb2.Media(data=data))
+            else:
+                self.target(name).CopyFrom(common_pb2.Media(uri=source.url))
+        return self.request
 
 
-def allowed_folders(prefixes: Sequence[str]) -> list[str]:
-    return [
-        os.path.realpath(unquote(urlparse(p).path)) for p in prefixes if p.startswith("file://")
-    ]
+def parse(body: Any, prefixes: Sequence[str] | AllowList | None = None) -> Legacy:
+    """Check an old body without touching any file: InvalidInput naming the field."""
+    if not isinstance(body, Mapping):
+        raise InvalidInput("body", "must be a JSON object")
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], "unknown field")
+    if prefixes is None:
+        allow = AllowList.from_env()
+    elif isinstance(prefixes, AllowList):
+        allow = prefixes
+    else:
+        allow = AllowList.parse(prefixes)
+    legacy = Legacy(common_pb2.AnalysisRequest(options=common_pb2.Options(explain=True)))
+    legacy.allow = allow
+    for key in ("subject_id", "request_id"):
+        if body.get(key) is not None:
+            if not isinstance(body[key], str):
+                raise InvalidInput(key, "must be a string")
+            setattr(legacy.request, key, body[key])
+    for key in MEDIA_FIELDS:
+        if body.get(key) is not None:
+            if not isinstance(body[key], str):
+                raise InvalidInput(key, "must be a non-empty string")
+            legacy.media[key] = media_uri.check(body[key], key, allow, plain_paths=True)
+    if body.get("transcript") is not None:
+        if not isinstance(body["transcript"], str):
+            raise InvalidInput("transcript", "must be a string")
+        legacy.request.transcript.text = body["transcript"]
+    if body.get("physiological_data") is not None:
+        legacy.request.physiology.heart_rate.extend(heart_rate(body["physiological_data"]))
+    return legacy
 
 
-def media_source(value: Any, field: str, prefixes: Sequence[str]) -> str:
-    """The allow-listed real path (or http(s) URI) of an old-API media path, or
-    InvalidInput naming the field."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, "must be a non-empty string")
-    if value.startswith(("http://", "https://")):
-        if any(value.startswith(p) for p in prefixes):
-            return value
-        raise InvalidInput(field, "URI is not in the media allow-list")
-    raw = unquote(urlparse(value).path) if value.startswith("file://") else value
-    if not os.path.isabs(raw):
-        raise InvalidInput(field, "must be an absolute path inside an allow-listed media folder")
-    path = os.path.realpath(raw)
-    for folder in allowed_folders(prefixes):
-        if os.path.commonpath([path, folder]) == folder:
-            return path
-    raise InvalidInput(field, "is not inside an allow-listed media folder")
-
-
-def read_media(source: str, field: str, limit: int) -> common_pb2.Media:
-    """Media for a checked source: the file's bytes (at most `limit`), or the URI."""
-    if source.startswith(("http://", "https://")):
-        return common_pb2.Media(uri=source)
-    try:
-        with open(source, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        raise InvalidInput(field, f"cannot be read: {e.strerror}") from e
-    if len(data) > limit:
-        raise InvalidInput(field, f"larger than {limit} bytes")
-    return common_pb2.Media(data=data)
+def to_request(
+    body: Any, media_limit: int, prefixes: Sequence[str] | AllowList | None = None
+) -> common_pb2.AnalysisRequest:
+    """parse + read, blocking (tests, tools): the HTTP API charges in between."""
+    return parse(body, prefixes).read_blocking(media_limit)
 
 
 def heart_rate(value: Any) -> list[float]:
@@ -86,34 +119,6 @@ def heart_rate(value: Any) -> list[float]:
             raise InvalidInput(f"physiological_data[{i}]", "must be a number")
         out.append(float(v))
     return out
-
-
-def to_request(
-    body: Any, media_limit: int, prefixes: Sequence[str] | None = None
-) -> common_pb2.AnalysisRequest:
-    """Blocking (it reads media files): call it from a worker thread."""
-    if not isinstance(body, Mapping):
-        raise InvalidInput("body", "must be a JSON object")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise InvalidInput(unknown[0], "unknown field")
-    prefixes = allowlist() if prefixes is None else prefixes
-    request = common_pb2.AnalysisRequest(options=common_pb2.Options(explain=True))
-    for key in ("subject_id", "request_id"):
-        if body.get(key) is not None:
-            if not isinstance(body[key], str):
-                raise InvalidInput(key, "must be a string")
-            setattr(request, key, body[key])
-    for key, target in (("video_path", request.video), ("audio_path", request.audio)):
-        if body.get(key) is not None:
-            target.CopyFrom(read_media(media_source(body[key], key, prefixes), key, media_limit))
-    if body.get("transcript") is not None:
-        if not isinstance(body["transcript"], str):
-            raise InvalidInput("transcript", "must be a string")
-        request.transcript.text = body["transcript"]
-    if body.get("physiological_data") is not None:
-        request.physiology.heart_rate.extend(heart_rate(body["physiological_data"]))
-    return request
 
 
 def old_field_names(message: str) -> str:

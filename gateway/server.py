@@ -19,6 +19,7 @@ import grpc
 import uvicorn
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from gateway import result_cache
 from gateway.admin import AdminServicer
 from gateway.audit import AuditLog
 from gateway.auth import Authenticator
@@ -26,14 +27,16 @@ from gateway.core import Gateway
 from gateway.http_api import HttpApi
 from gateway.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from gateway.service import GatewayServicer
-from gateway.settings import Settings
+from gateway.settings import ConfigError, Settings
 from gateway.usage import MemoryUsage, RedisUsage, UsageStore
 from veritas import tls
-from veritas.config import ServiceConfig, channel_options, service_address
+from veritas.config import ServiceConfig, channel_options, env, service_address
+from veritas.health import Dependencies, peer_check
 from veritas.server import serve as serve_grpc
 from veritas.telemetry import setup_logging, setup_tracing
 from veritas.v1 import admin_pb2, admin_pb2_grpc, veritas_pb2, veritas_pb2_grpc
 
+FUSION_SERVICE = "veritas.v1.Fusion"
 log = logging.getLogger("veritas.gateway")
 REDIS_CONNECTIONS = 32  # per replica; each limiter check holds one for one round trip
 
@@ -112,6 +115,8 @@ async def serve(
         options=channel_options(config.max_message_bytes),
         interceptors=aio_client_interceptors(),
     )
+    # The result cache checks answers against the model versions Triton serves.
+    read_index = result_cache.triton_index_reader(env("VERITAS_TRITON_URL"), 2.0)
     gateway = Gateway(
         fusion,
         Authenticator.from_settings(settings),
@@ -119,6 +124,7 @@ async def serve(
         usage,
         AuditLog(settings.audit_file),
         settings,
+        result_cache.from_env(read_index),
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
@@ -132,6 +138,7 @@ async def serve(
 
     async def cleanup() -> None:
         await fusion.close()
+        await read_index.close()  # type: ignore[attr-defined]
         if redis_client is not None:
             await redis_client.aclose()  # type: ignore[attr-defined]
 
@@ -157,13 +164,19 @@ async def serve(
             tls.server_tls(settings.tls_cert, settings.tls_key) if settings.tls_cert else None
         ),
         companions=[HttpCompanion(gateway, config, settings)] if settings.http_port else [],
+        # Ready while fusion is (fusion is ready while any modality service is).
+        dependencies=Dependencies({"fusion": peer_check(fusion, FUSION_SERVICE)}),
     )
 
 
 def main() -> None:
     config = ServiceConfig.from_env("gateway")
     setup_logging("gateway", config.log_level)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        log.error("gateway cannot start", extra={"fields": {"why": str(e)}})
+        raise SystemExit(f"gateway: cannot start: {e}") from None
     provider = setup_tracing("gateway", config.otlp_endpoint, config.trace_file)
     try:
         asyncio.run(serve(config, settings))

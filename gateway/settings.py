@@ -6,6 +6,7 @@ veritas.config.VARIABLES (and so in docs/configuration.md).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from veritas.config import env
@@ -43,6 +44,7 @@ class Settings:
     tls_cert: str
     tls_key: str
     audit_file: str
+    host: str = "127.0.0.1"  # the address both public ports bind (VERITAS_HOST)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,6 +72,7 @@ class Settings:
             tls_cert=get("VERITAS_TLS_CERT"),
             tls_key=get("VERITAS_TLS_KEY"),
             audit_file=get("VERITAS_AUDIT_FILE"),
+            host=get("VERITAS_HOST"),
         )
         settings.check()
         return settings
@@ -82,6 +85,12 @@ class Settings:
             raise ConfigError(f"VERITAS_AUTH={','.join(sorted(self.auth))!r}: use keys, jwt, none")
         if "none" in self.auth and len(self.auth) > 1:
             raise ConfigError("VERITAS_AUTH=none cannot be combined with other methods")
+        if "none" in self.auth and not is_loopback(self.host):
+            raise ConfigError(
+                f"VERITAS_AUTH=none admits anyone, so it is allowed only on a loopback address; "
+                f"VERITAS_HOST={self.host!r} is not one: bind 127.0.0.1 or ::1, or use "
+                f"VERITAS_AUTH=keys or jwt"
+            )
         if "keys" in self.auth and not self.api_keys_file:
             raise ConfigError("VERITAS_AUTH=keys needs VERITAS_API_KEYS_FILE")
         if "jwt" in self.auth and not (self.jwt_jwks and self.jwt_issuer and self.jwt_audience):
@@ -92,3 +101,13 @@ class Settings:
             raise ConfigError("set both VERITAS_TLS_CERT and VERITAS_TLS_KEY, or neither")
         if self.rate <= 0 or self.burst < 1 or self.max_streams < 1:
             raise ConfigError("rate limits must be positive (burst and streams at least 1)")
+
+
+def is_loopback(host: str) -> bool:
+    """A literal loopback address or `localhost`; any other name or address is not."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 from veritas.analysis import InvalidInput
 from veritas.inputs import MODALITIES, has_input
+from veritas.options import check_options
+from veritas.questions import check_questions
 from veritas.v1 import common_pb2, veritas_pb2
 
 MAX_ID = 128
 MAX_BATCH = 64
-MAX_FPS = 120.0
-
-
-def check_options(options: common_pb2.Options, field: str = "options") -> None:
-    for i, m in enumerate(options.modalities):
-        if m not in common_pb2.Modality.values() or m == common_pb2.MODALITY_UNSPECIFIED:
-            raise InvalidInput(f"{field}.modalities[{i}]", f"unknown modality {m}")
-    if options.strategy not in common_pb2.FusionStrategy.values():
-        raise InvalidInput(f"{field}.strategy", f"unknown fusion strategy {options.strategy}")
-    if options.target_fps < 0 or options.target_fps > MAX_FPS:
-        raise InvalidInput(f"{field}.target_fps", f"must be between 0 and {MAX_FPS:g}")
-    if options.window_s < 0:
-        raise InvalidInput(f"{field}.window_s", "must not be negative")
 
 
 def check_request(request: common_pb2.AnalysisRequest, field: str = "request") -> None:
@@ -33,6 +22,8 @@ def check_request(request: common_pb2.AnalysisRequest, field: str = "request") -
     if len(request.subject_id) > MAX_ID:
         raise InvalidInput(f"{field}.subject_id", f"longer than {MAX_ID} characters")
     check_options(request.options, f"{field}.options")
+    check_questions(request.questions, f"{field}.questions")
+    check_questions(request.physiology.markers, f"{field}.physiology.markers")
     if not any(has_input(request, m) for m in MODALITIES):
         raise InvalidInput(
             field, "no input: give at least one of video, audio, transcript, physiology"

@@ -9,7 +9,10 @@ silently lose one. What "there" means depends on the model, read from its config
 - a trained model (`calibrated: "true"` or a `validated_auc`) must report bootstrap
   intervals, an ECE and a reliability plot that exists on disk;
 - a cue model (no labelled data) must say it is uncalibrated and state that the metrics,
-  calibration error and reliability plot do not exist, rather than leave them out.
+  calibration error and reliability plot do not exist, rather than leave them out;
+- every model's config states `validated_domains` (possibly none) and its card has a
+  "Validated domain" section that lists the same domains (fusion counts a model as calibrated
+  only for requests in those domains).
 
     .venv/bin/python -m models.evaluate                 # retrain all, check all
     .venv/bin/python -m models.evaluate --check-only    # only check the committed cards
@@ -48,6 +51,7 @@ COMMON: dict[str, tuple[str, ...]] = {
     "baselines": (r"\bbaselines?\b",),
     "confounds": (r"\bconfound",),
     "uses it must not be put to": (r"must not|must never|not be used|do not use",),
+    "validated domain": (r"^#{2,}\s*validated domain",),
 }
 TRAINED: dict[str, tuple[str, ...]] = {
     "metrics with bootstrap CIs": (r"bootstrap", r"95\s?%|\bCI\b|confidence interval"),
@@ -61,6 +65,7 @@ CUE: dict[str, tuple[str, ...]] = {
     "reliability plot: states there is none": (r"reliability",),
 }
 _PLOT = re.compile(r"[\w./-]+\.png")
+_CARD_DOMAINS = re.compile(r"^- `validated_domains` \(config\.pbtxt\): (?P<value>.*)$", re.M)
 
 
 @dataclass
@@ -74,6 +79,7 @@ class CardCheck:
     validated_auc: str
     card: Path | None
     missing: list[str] = field(default_factory=list)
+    domains: str = ""  # config.pbtxt `validated_domains`
 
     @property
     def ok(self) -> bool:
@@ -125,14 +131,36 @@ def check_model(model: str, repository: Path = REPOSITORY, root: Path = ROOT) ->
     auc = params.get("validated_auc", "")
     kind = "trained" if calibrated or auc else "cue"
     card = root / params["card"] if params.get("card") else None
-    result = CardCheck(model, kind, latest_version(repository / model), calibrated, auc, card)
+    domains = params.get("validated_domains")
+    version = latest_version(repository / model)
+    result = CardCheck(model, kind, version, calibrated, auc, card, domains=domains or "")
     if card is None:
         result.missing.append("config.pbtxt names no card")
     elif not card.is_file():
         result.missing.append(f"card {params['card']} not found")
     else:
-        result.missing = missing_sections(card.read_text(encoding="utf-8"), kind, root)
+        text = card.read_text(encoding="utf-8")
+        result.missing = missing_sections(text, kind, root)
+        if domains is None:
+            result.missing.append("config.pbtxt states no validated_domains")
+        elif "validated domain" not in result.missing:
+            result.missing += domain_mismatch(text, domains)
     return result
+
+
+def domain_mismatch(card_text: str, config_domains: str) -> list[str]:
+    """The card's "Validated domain" section must list the config's validated_domains."""
+    m = _CARD_DOMAINS.search(card_text)
+    if m is None:
+        return ["validated domain: the card does not list `validated_domains`"]
+    in_card = sorted(re.findall(r"`([A-Z_]+)`", m["value"]))
+    in_config = sorted(d for d in config_domains.split(",") if d)
+    if in_card != in_config:
+        return [
+            f"validated domain: the card lists {', '.join(in_card) or 'none'}, config.pbtxt "
+            f"{', '.join(in_config) or 'none'}"
+        ]
+    return []
 
 
 def run_training(module: str) -> tuple[int, float]:
@@ -160,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for model in models:
             print(f"== {model}: python -m {TRAINING[model]}", flush=True)
             runs[model] = run_training(TRAINING[model])
-    header = ["model", "kind", "version", "calibrated", "validated AUC", "run", "card"]
+    header = ["model", "kind", "version", "calibrated", "validated AUC", "domains", "run", "card"]
     rows = [header]
     failed = False
     for model in models:
@@ -181,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check.version or "-",
                 "yes" if check.calibrated else "no",
                 check.validated_auc or "-",
+                check.domains or "none",
                 run,
                 card,
             ]

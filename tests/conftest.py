@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from veritas.client import Client
+from tests.slow_modality import SlowPath
+from veritas.client import Client, build_request
 from veritas.mesh import Mesh
+from veritas.v1 import common_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+# Far beyond any deadline the tests set: vision can only ever time out on the slow path.
+SLOW_VISION_DELAY_S = 120.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,3 +38,28 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
 def client(mesh: Mesh) -> Iterator[Client]:
     with Client(mesh.address("gateway"), timeout_s=120) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def slow_vision(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlowPath]:
+    """A gateway and fusion whose vision service waits SLOW_VISION_DELAY_S before analysing
+    (tests/slow_modality.py); audio, text and physiology are the mesh's own. Timing in the
+    deadline tests comes from this deliberate delay, never from how fast the machine is.
+
+    One analysis without video first, with the default deadline, so the first calls' costs
+    (connections, lazy imports) are paid before a test measures anything."""
+    run_dir = tmp_path_factory.mktemp("slow-vision")
+    with SlowPath(mesh, run_dir, "vision", SLOW_VISION_DELAY_S).start() as path:
+        warm = build_request(
+            audio=SAMPLES / "speech.wav",
+            transcript=(SAMPLES / "transcript.txt").read_text(encoding="utf-8"),
+            physiology=SAMPLES / "physiology.csv",
+        )
+        with Client(path.address("gateway"), timeout_s=120) as c:
+            result = c.analyze(warm)
+        statuses = {
+            pb.Modality.Name(m.modality): pb.ModalityStatus.Name(m.status)
+            for m in result.modalities
+        }
+        assert statuses == {"VISION": "SKIPPED", "AUDIO": "OK", "TEXT": "OK", "PHYSIOLOGY": "OK"}
+        yield path

@@ -173,6 +173,63 @@ def pdb_problems(docs: Iterable[Doc]) -> list[str]:
     return problems
 
 
+def most_replicas(docs: Iterable[Doc], deployment: str) -> int:
+    """The most pods a Deployment may run: its autoscaler's maximum, else its replicas."""
+    docs = list(docs)
+    most = int(by_name(docs, "Deployment")[deployment]["spec"].get("replicas", 1))
+    for kind, key in (
+        ("HorizontalPodAutoscaler", "maxReplicas"),
+        ("ScaledObject", "maxReplicaCount"),
+    ):
+        for a in of_kind(docs, kind):
+            if a["spec"]["scaleTargetRef"]["name"] == deployment:
+                most = max(most, int(a["spec"][key]))
+    return most
+
+
+def shared_limit_problems(docs: Iterable[Doc]) -> list[str]:
+    """A gateway that may run more than one replica shares its rate limits through Redis:
+    VERITAS_REDIS_URL from a Secret (never a plain value: it holds a password), and when the
+    Secret is the release's own, its URL names a release Service and that Service's port."""
+    import base64
+    from urllib.parse import urlsplit
+
+    docs = list(docs)
+    problems = []
+    secrets, services = by_name(docs, "Secret"), by_name(docs, "Service")
+    for pod in pods(docs):
+        if pod.component != "gateway" or not pod.owner.startswith("Deployment/"):
+            continue
+        name = pod.owner.split("/", 1)[1]
+        most = most_replicas(docs, name)
+        env = {e["name"]: e for c in pod.containers() for e in c.get("env", [])}
+        url = env.get("VERITAS_REDIS_URL")
+        if url is None:
+            if most > 1:
+                problems.append(
+                    f"{pod.owner}: up to {most} replicas and no VERITAS_REDIS_URL: each "
+                    f"replica would count every tenant's rate limit alone"
+                )
+            continue
+        ref = url.get("valueFrom", {}).get("secretKeyRef")
+        if ref is None:
+            problems.append(f"{pod.owner}: VERITAS_REDIS_URL is not read from a Secret")
+            continue
+        secret = secrets.get(ref["name"])
+        if secret is None:
+            continue  # the operator's own Secret
+        value = base64.b64decode(secret.get("data", {}).get(ref["key"], "")).decode()
+        parts = urlsplit(value)
+        service = (parts.hostname or "").split(".")[0]
+        ports = {p["port"] for p in services.get(service, {}).get("spec", {}).get("ports", [])}
+        if parts.scheme != "redis" or parts.port not in ports:
+            problems.append(
+                f"{pod.owner}: VERITAS_REDIS_URL from Secret/{ref['name']} names no release "
+                f"Service port ({service}:{parts.port})"
+            )
+    return problems
+
+
 # --------------------------------------------------------------------------- ports
 
 

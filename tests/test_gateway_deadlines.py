@@ -1,14 +1,20 @@
-"""The caller's deadline and cancellation reach the modality services behind the gateway."""
+"""The caller's deadline and cancellation reach the modality services behind the gateway.
+
+Timing comes from a vision service made slow on purpose (the `slow_vision` fixture,
+tests/slow_modality.py), never from how long the real analysis happens to take."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
+import uuid
 
 import grpc
 
+from tests.conftest import SLOW_VISION_DELAY_S
 from tests.gateway_fixtures import Credentials, GatewayProcess, bearer, metric, scrape
+from tests.slow_modality import SlowPath
 from veritas.cli import sample_request
 from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
@@ -18,8 +24,8 @@ pytest_plugins = ("tests.gateway_fixtures",)
 ENDED = ("CANCELLED", "DEADLINE_EXCEEDED")
 
 
-def ended_early(mesh: Mesh, service: str, method: str) -> float:
-    body = scrape(mesh.ports.metrics[service])
+def ended_early(metrics_port: int, service: str, method: str) -> float:
+    body = scrape(metrics_port)
     labels = {"service": service, "method": method}
     return sum(metric(body, "veritas_requests_total", status=s, **labels) for s in ENDED)
 
@@ -33,24 +39,36 @@ def wait_for(predicate, timeout_s: float = 10.0) -> bool:
     return False
 
 
-def test_the_callers_deadline_reaches_every_service(
-    mesh: Mesh, secured: GatewayProcess, credentials: Credentials
-):
-    """A 1 s gRPC deadline and no deadline in the request: fusion answers in time with
-    what it has, and the slow modality calls end at the deadline instead of running on."""
-    before = ended_early(mesh, "vision", "Analyze")
+def recorded(path: SlowPath, request_id: str, event: str) -> dict | None:
+    return next(
+        (c for c in path.calls() if c["request_id"] == request_id and c["event"] == event), None
+    )
+
+
+def test_the_callers_deadline_reaches_every_service(slow_vision: SlowPath):
+    """A 1 s gRPC deadline and none in the request, through the gateway, to fusion, to a
+    vision service that is slow on purpose (it waits SLOW_VISION_DELAY_S before analysing).
+    The deadline reaches each hop: the vision call arrives carrying at most the caller's
+    second, fusion answers within it with vision TIMED_OUT, and the vision call ends then
+    (cancelled) instead of running on."""
+    metrics_port = slow_vision.ports["vision-metrics"]
+    before = ended_early(metrics_port, "vision", "Analyze")
     request = sample_request()
-    with grpc.insecure_channel(secured.address) as channel:
+    request.request_id = "deadline-" + uuid.uuid4().hex
+    with grpc.insecure_channel(slow_vision.address("gateway")) as channel:
         started = time.perf_counter()
-        result = veritas_pb2_grpc.VeritasStub(channel).Analyze(
-            request, timeout=1.0, metadata=bearer(credentials.analyst)
-        )
+        result = veritas_pb2_grpc.VeritasStub(channel).Analyze(request, timeout=1.0)
         elapsed = time.perf_counter() - started
     assert result.final and elapsed < 1.0
     timed_out = [m for m in result.modalities if m.status == pb.TIMED_OUT]
-    assert timed_out and all("deadline" in m.reason for m in timed_out)
     assert pb.VISION in {m.modality for m in timed_out}
-    assert wait_for(lambda: ended_early(mesh, "vision", "Analyze") > before)
+    assert all("deadline" in m.reason for m in timed_out)
+    arrived = recorded(slow_vision, request.request_id, "arrived")
+    assert arrived is not None and 0 < arrived["deadline_s"] <= 1.0, arrived
+    assert wait_for(lambda: recorded(slow_vision, request.request_id, "ended") is not None)
+    ended = recorded(slow_vision, request.request_id, "ended")
+    assert ended["how"] == "cancelled" and ended["after_s"] < SLOW_VISION_DELAY_S / 2, ended
+    assert wait_for(lambda: ended_early(metrics_port, "vision", "Analyze") > before)
 
 
 def test_a_deadline_shorter_than_the_gateways_budget_fails_fast(secured, credentials):
@@ -65,21 +83,21 @@ def test_a_deadline_shorter_than_the_gateways_budget_fails_fast(secured, credent
             raise AssertionError("a 30 ms call cannot succeed")
 
 
-def test_cancelling_a_call_cancels_the_modality_calls(
-    mesh: Mesh, secured: GatewayProcess, credentials: Credentials
-):
-    before = ended_early(mesh, "vision", "Analyze")
-    with grpc.insecure_channel(secured.address) as channel:
-        future = veritas_pb2_grpc.VeritasStub(channel).Analyze.future(
-            sample_request(), timeout=60, metadata=bearer(credentials.analyst)
-        )
-        body = lambda: scrape(mesh.ports.metrics["vision"])  # noqa: E731
-        in_flight = lambda: metric(  # noqa: E731
-            body(), "veritas_requests_in_flight", service="vision", method="Analyze"
-        )
-        assert wait_for(lambda: in_flight() >= 1), "vision never started"
+def test_cancelling_a_call_cancels_the_modality_calls(slow_vision: SlowPath):
+    """Vision is slow on purpose, so its call is surely still running when the caller
+    cancels; the cancellation must end it rather than leave it running."""
+    metrics_port = slow_vision.ports["vision-metrics"]
+    before = ended_early(metrics_port, "vision", "Analyze")
+    request = sample_request()
+    request.request_id = "cancel-" + uuid.uuid4().hex
+    with grpc.insecure_channel(slow_vision.address("gateway")) as channel:
+        future = veritas_pb2_grpc.VeritasStub(channel).Analyze.future(request, timeout=60)
+        arrived = lambda: recorded(slow_vision, request.request_id, "arrived")  # noqa: E731
+        assert wait_for(lambda: arrived() is not None), "vision never started"
         assert future.cancel()
-    assert wait_for(lambda: ended_early(mesh, "vision", "Analyze") > before)
+    assert wait_for(lambda: recorded(slow_vision, request.request_id, "ended") is not None)
+    assert recorded(slow_vision, request.request_id, "ended")["how"] == "cancelled"
+    assert wait_for(lambda: ended_early(metrics_port, "vision", "Analyze") > before)
 
 
 def test_cancelling_a_stream_ends_the_modality_streams(

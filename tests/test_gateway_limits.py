@@ -14,9 +14,18 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from tests.gateway_fixtures import Credentials, GatewayProcess, Gateways, RedisServer, auth_env
+from tests.gateway_fixtures import (
+    Credentials,
+    GatewayProcess,
+    Gateways,
+    RedisServer,
+    auth_env,
+    metric,
+    scrape,
+)
 from veritas import keys
 from veritas.client import build_request
+from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import veritas_pb2_grpc
 
@@ -96,10 +105,16 @@ def test_http_says_429_with_retry_after(pair, credentials):
     assert all(r is not None and 90 < int(r) <= 100 for r in retry_after)
 
 
-def test_concurrent_streams_are_capped_across_gateways(pair, credentials):
+def test_concurrent_streams_are_capped_across_gateways(pair, credentials, mesh: Mesh):
     key = tenant_key(credentials, "streamer")
     metadata = [("authorization", f"Bearer {key}")]
     hold: queue.Queue[pb.LiveChunk | None] = queue.Queue()
+
+    def fusion_streams() -> float:
+        body = scrape(mesh.ports.metrics["fusion"])
+        return metric(body, "veritas_requests_in_flight", service="fusion", method="FuseLive")
+
+    before = fusion_streams()
 
     def chunks():
         yield pb.LiveChunk(config=pb.StreamConfig(request_id="held"))
@@ -115,14 +130,13 @@ def test_concurrent_streams_are_capped_across_gateways(pair, credentials):
     reader = threading.Thread(target=lambda: results.extend(first))
     reader.start()
     try:
-        # The first stream is admitted asynchronously after the call starts: wait until
-        # its gateway has it in flight (admission is its handler's first step).
-        in_flight = 'veritas_requests_in_flight{method="AnalyzeStream",service="gateway"} 1.0'
-        deadline = time.monotonic() + 10
-        while in_flight not in pair[0].metrics():
-            assert time.monotonic() < deadline, "the first stream never started"
+        # The first stream is admitted asynchronously after the call starts. Its gateway
+        # opens the stream to fusion only after it holds the tenant's slot in Redis, so wait
+        # until fusion has one more stream in flight: then the slot is surely taken.
+        deadline = time.monotonic() + 30
+        while fusion_streams() <= before:
+            assert time.monotonic() < deadline, "the first stream never reached fusion"
             time.sleep(0.05)
-        time.sleep(0.3)
         with grpc.insecure_channel(pair[1].address) as channel:
             second = veritas_pb2_grpc.VeritasStub(channel).AnalyzeStream(
                 iter([pb.LiveChunk(config=pb.StreamConfig())]), timeout=30, metadata=metadata

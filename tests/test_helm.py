@@ -37,6 +37,9 @@ VALUES = {
 KUBE_VERSIONS = ("1.29.0", "1.32.0")
 RELEASE, NAMESPACE = "prod", "veritas"
 SERVICES = ("gateway", "fusion", *MODALITY_SERVICES)
+REDIS = f"{RELEASE}-veritas-redis"
+# The values files that deploy the bundled Redis (dev runs one gateway; gpu names its own).
+BUNDLED_REDIS = {"default"}
 
 # Custom resources: kubernetes-validate bundles only the built-in API schemas, and no package
 # that installs cleanly here ships the CRDs' own schemas (cloudcoil's generated models do,
@@ -64,6 +67,13 @@ CLUSTER_METRICS = {
     "kube_deployment_status_replicas_available",
     "kube_deployment_labels",
     "container_memory_working_set_bytes",
+    "up",  # Prometheus's own, one per scrape target (the down alerts)
+}
+LIVE_METRICS = {  # veritas/live.py, exported by the modality services
+    "veritas_live_windows_total",
+    "veritas_live_streams_open",
+    "veritas_live_input_skipped_total",
+    "veritas_live_update_latency_seconds_bucket",
 }
 
 
@@ -215,9 +225,11 @@ def test_strict_validation_catches_a_bad_manifest() -> None:
         kubernetes_validate.validate(deployment, "1.29.0", strict=True)
 
 
-def test_all_components_rendered(docs: list[hc.Doc]) -> None:
+def test_all_components_rendered(docs: list[hc.Doc], values_name: str) -> None:
     deployments = hc.by_name(docs, "Deployment")
-    assert sorted(deployments) == sorted(f"{RELEASE}-veritas-{c}" for c in (*SERVICES, "triton"))
+    redis = ("redis",) if values_name in BUNDLED_REDIS else ()
+    components = (*SERVICES, "triton", *redis)
+    assert sorted(deployments) == sorted(f"{RELEASE}-veritas-{c}" for c in components)
     for c in SERVICES:
         container = deployments[f"{RELEASE}-veritas-{c}"]["spec"]["template"]["spec"]["containers"][
             0
@@ -379,10 +391,12 @@ def test_every_pod_is_under_a_network_policy(docs: list[hc.Doc]) -> None:
     assert hc.policy_coverage_problems(docs) == []
 
 
-def test_network_allows_only_the_call_chain(docs: list[hc.Doc]) -> None:
-    """gateway -> fusion -> modality services -> Triton, nothing else inside the release;
-    from outside only the gateway's API ports and everyone's metrics port (Prometheus)."""
-    assert hc.allowed_edges(docs) == EXPECTED_EDGES
+def test_network_allows_only_the_call_chain(docs: list[hc.Doc], values_name: str) -> None:
+    """gateway -> fusion -> modality services -> Triton (and gateway -> its bundled Redis),
+    nothing else inside the release; from outside only the gateway's API ports and
+    everyone's metrics port (Prometheus)."""
+    redis = {hc.Edge("gateway", "redis", "redis")} if values_name in BUNDLED_REDIS else set()
+    assert hc.allowed_edges(docs) == EXPECTED_EDGES | redis
     outside = hc.external_ingress(docs)
     assert {port for _, port in outside if _ != "gateway"} == {"metrics"}
     assert {port for c, port in outside if c == "gateway"} == {"grpc", "http", "metrics"}
@@ -488,6 +502,103 @@ def test_half_configured_auth_fails_the_render(auth: dict[str, Any], message: st
         chart.render(values={"auth": auth}, name=RELEASE, namespace=NAMESPACE)
 
 
+# --------------------------------------------------------------------------- shared limits
+
+
+def _redis_env(docs: list[hc.Doc]) -> dict[str, Any] | None:
+    env = {e["name"]: e for e in _gateway_pod(docs)["containers"][0]["env"]}
+    return env.get("VERITAS_REDIS_URL")
+
+
+def test_gateway_replicas_share_their_rate_limits(docs: list[hc.Doc]) -> None:
+    assert hc.shared_limit_problems(docs) == []
+
+
+def test_the_bundled_redis_by_default() -> None:
+    import base64
+
+    docs = render(None)
+    assert hc.most_replicas(docs, f"{RELEASE}-veritas-gateway") == 10
+    ref = _redis_env(docs)["valueFrom"]["secretKeyRef"]  # type: ignore[index]
+    assert ref == {"name": REDIS, "key": "redis-url"}
+    data = hc.by_name(docs, "Secret")[REDIS]["data"]
+    password = base64.b64decode(data["password"]).decode()
+    assert len(password) >= 32 and password.isalnum()
+    host = f"{REDIS}.{NAMESPACE}.svc.cluster.local"
+    assert base64.b64decode(data["redis-url"]).decode() == f"redis://:{password}@{host}:6379/0"
+    redis = hc.by_name(docs, "Deployment")[REDIS]["spec"]["template"]["spec"]["containers"][0]
+    assert redis["args"][redis["args"].index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert redis["env"][0]["valueFrom"]["secretKeyRef"] == {"name": REDIS, "key": "password"}
+    assert "--appendonly" in redis["args"] and "--maxmemory" in redis["args"]
+    # Only the gateway reaches Redis, Redis reaches no one, nothing outside reaches it.
+    edges = hc.allowed_edges(docs)
+    assert {e for e in edges if "redis" in (e.source, e.target)} == {
+        hc.Edge("gateway", "redis", "redis")
+    }
+    assert not any(component == "redis" for component, _ in hc.external_ingress(docs))
+
+
+def test_your_own_redis_replaces_the_bundled_one() -> None:
+    docs = render({"auth": {"redis": {"existingSecret": "my-redis"}}})
+    assert REDIS not in hc.by_name(docs, "Deployment") and REDIS not in hc.by_name(docs, "Secret")
+    ref = _redis_env(docs)["valueFrom"]["secretKeyRef"]  # type: ignore[index]
+    assert ref == {"name": "my-redis", "key": "redis-url"}
+    gateway = hc.by_name(docs, "NetworkPolicy")[f"{RELEASE}-veritas-gateway"]
+    ports = [p["port"] for rule in gateway["spec"]["egress"] for p in rule.get("ports", [])]
+    assert 6379 in ports
+    assert hc.shared_limit_problems(docs) == []
+
+
+@pytest.mark.parametrize(
+    "gateway, replicas",
+    [
+        ({}, 10),  # the autoscaler's maximum
+        ({"autoscaling": {"enabled": False}, "replicas": 3}, 3),
+        ({"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 2}}, 2),
+    ],
+)
+def test_several_gateways_without_a_shared_redis_fail_the_render(
+    gateway: dict[str, Any], replicas: int
+) -> None:
+    values = {"gateway": gateway, "auth": {"redis": {"bundled": {"enabled": False}}}}
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(helm.HelmError, match=f"may run {replicas} replicas.*existingSecret"):
+            chart.render(values=values, name=RELEASE, namespace=NAMESPACE)
+
+
+def test_one_gateway_needs_no_redis() -> None:
+    values = {
+        "gateway": {"autoscaling": {"enabled": False}, "replicas": 1},
+        "auth": {"redis": {"bundled": {"enabled": False}}},
+    }
+    docs = render(values)
+    assert _redis_env(docs) is None and REDIS not in hc.by_name(docs, "Deployment")
+    assert hc.shared_limit_problems(docs) == []
+
+
+def test_unshared_limits_are_caught() -> None:
+    import base64
+
+    docs = render(None)
+    container = _gateway_pod(docs)["containers"][0]
+    container["env"] = [e for e in container["env"] if e["name"] != "VERITAS_REDIS_URL"]
+    assert hc.shared_limit_problems(docs) == [
+        f"Deployment/{RELEASE}-veritas-gateway: up to 10 replicas and no VERITAS_REDIS_URL: "
+        "each replica would count every tenant's rate limit alone"
+    ]
+    docs = render(None)
+    secret = hc.by_name(docs, "Secret")[REDIS]
+    secret["data"]["redis-url"] = base64.b64encode(b"redis://:pw@elsewhere:6379/0").decode()
+    assert "names no release Service port" in hc.shared_limit_problems(docs)[0]
+    docs = render(None)
+    container = _gateway_pod(docs)["containers"][0]
+    for e in container["env"]:
+        if e["name"] == "VERITAS_REDIS_URL":
+            e.pop("valueFrom")
+            e["value"] = "redis://:pw@somewhere:6379/0"
+    assert "not read from a Secret" in hc.shared_limit_problems(docs)[0]
+
+
 # --------------------------------------------------------------------------- Triton
 
 
@@ -561,7 +672,9 @@ def test_alerts_of_the_operators_guide() -> None:
     assert alerts["VeritasHighErrorRate"]["for"] == "2m"
     assert alerts["VeritasMemoryNearLimit"]["expr"].endswith("> 0.9")
     assert alerts["VeritasGPUMemoryHigh"]["expr"].endswith("> 0.95")
-    known = veritas_metric_names() | TRITON_METRICS | CLUSTER_METRICS
+    # + the modality services' live metrics (veritas/live.py); tests/test_metrics_exist.py
+    # checks every name and label an alert uses on a running mesh.
+    known = veritas_metric_names() | TRITON_METRICS | CLUSTER_METRICS | LIVE_METRICS
     for name, alert in alerts.items():
         names = hc.metric_names(alert["expr"])  # raises when the PromQL does not parse
         assert names and names <= known, (name, names - known)
@@ -583,7 +696,7 @@ def test_dashboard_queries_parse_and_use_known_metrics() -> None:
     )
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(cm["data"]["veritas.json"])
-    known = veritas_metric_names() | TRITON_METRICS | CLUSTER_METRICS
+    known = veritas_metric_names() | TRITON_METRICS | CLUSTER_METRICS | LIVE_METRICS
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert len(exprs) >= 8
     for expr in exprs:

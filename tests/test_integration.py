@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import time
 import urllib.request
+from pathlib import Path
 
 import grpc
 import pytest
@@ -12,7 +15,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, SLOW_VISION_DELAY_S
+from tests.slow_modality import SlowPath
 from veritas.cli import sample_request
 from veritas.client import Client, build_request
 from veritas.mesh import SERVICES, Mesh
@@ -28,6 +32,10 @@ ONE_MODALITY = {
 }
 # Vision: trained on human-coded behaviour codes, served automatic ones (see its card).
 UNCALIBRATED = {"audio", "physiology", "vision"}
+# Short beside the slow vision's delay, long for the others: audio, text and physiology of
+# the sample took at most 0.7 s each on a 2-core machine with both cores busy (load 16).
+SHORT_DEADLINE_MS = 6000
+DRAIN_DELAY_S = 3.0  # the call is still waiting when SIGTERM comes, however fast the machine
 
 
 def by_name(result: pb.AnalysisResult) -> dict[str, pb.ModalityResult]:
@@ -81,7 +89,14 @@ def test_all_modalities_together(client: Client) -> None:
     assert any(f.name.startswith("egemaps.") for f in modalities["audio"].features)
     observed = [s for s in result.reasoning if s.kind == pb.ReasoningStep.OBSERVE]
     assert len(observed) == 4
-    assert result.decision in (pb.TRUTHFUL, pb.DECEPTIVE, pb.INCONCLUSIVE)
+    # The sample does not say what its input is (no options.domain): the text model, the
+    # only calibrated one, was validated on written reviews, so nothing counts as calibrated
+    # evidence and the answer cannot be a verdict, whatever the scores.
+    assert result.decision == pb.INCONCLUSIVE, result.decision_reason
+    assert "no modality counts as calibrated evidence" in result.decision_reason
+    assert "domain is unknown" in result.decision_reason
+    text = modalities["text"]
+    assert not text.counted_calibrated and "domain is unknown" in text.calibration_reason
     assert result.probability_low <= result.deception_probability <= result.probability_high
     assert {t.stage for t in result.timings} >= {"total", "vision", "audio", "text", "physiology"}
 
@@ -159,19 +174,26 @@ def test_stream_gives_progressive_results_then_a_final_one(client: Client) -> No
     assert results[-1].request_id == "live-1"
 
 
-def test_a_short_deadline_answers_in_time_with_what_it_has(mesh: Mesh) -> None:
+def test_a_short_deadline_answers_in_time_with_what_it_has(slow_vision: SlowPath) -> None:
+    """Vision is slow on purpose (it waits SLOW_VISION_DELAY_S before analysing); the
+    request's own deadline is far shorter, yet long enough for the other three on a slow,
+    busy machine. The answer comes by the deadline: vision TIMED_OUT, saying so, and what
+    the other modalities measured in it."""
     request = sample_request()
-    request.options.deadline_ms = 600
-    with Client(mesh.address("gateway"), timeout_s=10) as client:
+    request.options.deadline_ms = SHORT_DEADLINE_MS
+    with Client(slow_vision.address("gateway"), timeout_s=60) as client:
         started = time.perf_counter()
         result = client.analyze(request)
         elapsed = time.perf_counter() - started
     assert result.final
-    assert elapsed < 3.0  # the deadline is 0.6 s; generous for a loaded CI machine
-    statuses = {pb.ModalityStatus.Name(m.status) for m in result.modalities}
-    assert "TIMED_OUT" in statuses
-    timed_out = [m for m in result.modalities if m.status == pb.TIMED_OUT]
-    assert all("deadline" in m.reason for m in timed_out)
+    # By the deadline (counted from fusion's start), plus the hops and the inline media.
+    assert elapsed < SHORT_DEADLINE_MS / 1000 + 2.0 < SLOW_VISION_DELAY_S
+    modalities = by_name(result)
+    assert modalities["vision"].status == pb.TIMED_OUT
+    assert "deadline" in modalities["vision"].reason
+    for name in ("audio", "text", "physiology"):
+        assert modalities[name].status == pb.OK, (name, modalities[name].reason)
+        assert modalities[name].model.name and modalities[name].features
 
 
 def test_metrics_count_requests_by_method_and_code(mesh: Mesh, client: Client) -> None:
@@ -185,30 +207,46 @@ def test_metrics_count_requests_by_method_and_code(mesh: Mesh, client: Client) -
 
 
 def test_one_trace_spans_every_hop(mesh: Mesh, client: Client) -> None:
-    import json
-
     result = client.analyze(build_request(transcript=TRANSCRIPT, physiology=[70, 72, 75, 74]))
-    time.sleep(0.5)
-    spans = [json.loads(line) for line in (mesh.run_dir / "spans.jsonl").read_text().splitlines()]
-    mine = [s for s in spans if s["trace_id"] == result.trace_id]
-    services = {s["service"] for s in mine}
-    assert {"veritas-gateway", "veritas-fusion", "veritas-text", "veritas-physiology"} <= services
-    assert any(s["name"] == "triton.infer" for s in mine)
+    wanted = {"veritas-gateway", "veritas-fusion", "veritas-text", "veritas-physiology"}
+    # Each service writes its spans as they end, some after the answer was sent: wait for
+    # them (up to a bound) rather than for a fixed time.
+    end = time.monotonic() + 30
+    while True:
+        lines = (mesh.run_dir / "spans.jsonl").read_text().splitlines()
+        mine = [s for s in map(json.loads, lines) if s["trace_id"] == result.trace_id]
+        services = {s["service"] for s in mine}
+        inferred = any(s["name"] == "triton.infer" for s in mine)
+        if (wanted <= services and inferred) or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    assert wanted <= services
+    assert inferred
 
 
-def test_modality_service_drains_in_flight_calls_on_sigterm(mesh: Mesh) -> None:
-    """SIGTERM while a call is running: the call completes, the process exits 0."""
+def test_modality_service_drains_in_flight_calls_on_sigterm(mesh: Mesh, tmp_path: Path) -> None:
+    """SIGTERM while a call is surely running (a vision service slow on purpose: it waits
+    DRAIN_DELAY_S before analysing, and gets a grace period well beyond that): the call
+    completes with its result and the process exits 0."""
     request = modality_pb2.ModalityRequest(
         request_id="drain",
         input=pb.ModalityInput(
             media=pb.Media(data=(SAMPLES / "face.mp4").read_bytes(), mime_type="video/mp4")
         ),
     )
-    with grpc.insecure_channel(mesh.address("vision")) as channel:
-        call = modality_pb2_grpc.ModalityAnalyzerStub(channel).Analyze(request, timeout=60)
-        first = next(call)  # the call is in flight
-        code = mesh.stop_service("vision")
-        updates = [first, *call]
+    grace = {"VERITAS_SHUTDOWN_GRACE_S": "120"}
+    slow = SlowPath(mesh, tmp_path, "vision", DRAIN_DELAY_S, front=False, extra_env=grace)
+    with slow.start(), grpc.insecure_channel(slow.address("vision")) as channel:
+        call = modality_pb2_grpc.ModalityAnalyzerStub(channel).Analyze(request, timeout=120)
+        end = time.monotonic() + 30
+        while not any(c["event"] == "arrived" for c in slow.calls()):
+            assert time.monotonic() < end, "the call never reached the service"
+            time.sleep(0.05)
+        process = slow.processes["vision"]
+        process.send_signal(signal.SIGTERM)  # the call is still in its deliberate wait
+        updates = list(call)
+        code = process.wait(60)
     assert code == 0
     assert updates[-1].final and updates[-1].result.status == pb.OK
-    mesh.restart_service("vision")
+    ended = [c for c in slow.calls() if c["event"] == "ended"]
+    assert [c["how"] for c in ended] == ["completed"]

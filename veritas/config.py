@@ -36,6 +36,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "VERITAS_TRITON_URL": ("127.0.0.1:8001", "Triton gRPC address (modality services)"),
     "VERITAS_TRITON_TIMEOUT_S": ("5", "deadline for one Triton inference"),
+    "VERITAS_TRITON_MAX_IN_FLIGHT": (
+        "1",
+        "Triton calls at once per model per modality service; rows that arrive meanwhile go "
+        "together as the next call's batch (veritas/triton_client.py)",
+    ),
     "VERITAS_GATEWAY_ADDR": ("127.0.0.1:50051", "gateway address (CLI, SDK examples)"),
     "VERITAS_FUSION_ADDR": ("127.0.0.1:50052", "fusion address (gateway)"),
     "VERITAS_VISION_ADDR": ("127.0.0.1:50053", "vision service address (fusion)"),
@@ -44,8 +49,19 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_PHYSIOLOGY_ADDR": ("127.0.0.1:50056", "physiology service address (fusion)"),
     "VERITAS_MEDIA_URI_ALLOWLIST": (
         "",
-        "comma-separated URI prefixes fusion may fetch "
-        "media from (e.g. file:///data/media/); empty: none",
+        "comma-separated prefixes media URIs and the old API's paths must lie in: "
+        "`file:///folder/` (inside the folder after symlinks) or `https://host[:port]/path/` "
+        "(same scheme, host and port; path at a `/` boundary); empty: none (veritas/media_uri.py)",
+    ),
+    "VERITAS_MEDIA_FETCH_TIMEOUT_S": (
+        "30",
+        "longest one media fetch may take in total (connect, redirects, every read); "
+        "the request's deadline caps it further",
+    ),
+    "VERITAS_MEDIA_FETCHES_PER_TENANT": (
+        "2",
+        "media fetches fusion runs at once per tenant; the tenant's others wait within "
+        "their deadline",
     ),
     "VERITAS_FUSION_STACKER": (
         "",
@@ -64,6 +80,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_VISION_MAX_DURATION_S": ("600", "longest video the vision service decodes"),
     "VERITAS_VISION_MAX_BYTES": ("536870912", "largest video the vision service accepts"),
     "VERITAS_AUDIO_MAX_S": ("600", "longest recording the audio service decodes"),
+    "VERITAS_FEATURE_CACHE_MB": (
+        "64",
+        "modality services: memory for measured media seen again (audio: decoded recording "
+        "and its features); 0 turns it off",
+    ),
+    "VERITAS_LIVE_MAX_PENDING": (
+        "600",
+        "live streams: most chunks waiting to be analysed per stream before RESOURCE_EXHAUSTED",
+    ),
     "VERITAS_DATA_DIR": ("../shared/data", "labelled data for `make models` (training only)"),
     "VERITAS_LOG_LEVEL": ("INFO", "log level of the JSON logs on stderr"),
     "VERITAS_TRACE_FILE": ("", "append finished spans as JSON lines to this file"),
@@ -71,7 +96,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_AUTH": (
         "keys",
         "gateway authentication: comma-separated `keys`, `jwt`; `none` admits anonymous "
-        "callers as tenant `local` (loopback only)",
+        "callers as tenant `local` (only with a loopback VERITAS_HOST: else it will not start)",
     ),
     "VERITAS_API_KEYS_FILE": (
         "",
@@ -103,6 +128,19 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_HTTP_PORT": ("8080", "gateway HTTP/JSON port; 0 disables"),
     "VERITAS_TLS_CERT": ("", "PEM certificate (chain) for the gateway's public ports"),
     "VERITAS_TLS_KEY": ("", "PEM private key for VERITAS_TLS_CERT"),
+    "VERITAS_BATCH_CONCURRENCY": ("16", "AnalyzeBatch: items analysed at once per call"),
+    "VERITAS_CACHE_MAX_MB": (
+        "64",
+        "gateway result cache: most memory held (answers, LRU); 0 turns the cache off",
+    ),
+    "VERITAS_CACHE_MAX_ENTRIES": ("10000", "gateway result cache: most answers held"),
+    "VERITAS_CACHE_TTL_S": ("600", "gateway result cache: longest an answer is reused"),
+    "VERITAS_CACHE_VERSIONS_MAX_AGE_S": (
+        "0",
+        "gateway result cache: how old Triton's model versions may be when a cached answer "
+        "is checked against them; 0: read anew for every hit (a new model version is never "
+        "answered from the cache)",
+    ),
     "VERITAS_AUDIT_FILE": (
         "",
         "append the audit log (JSON lines) to this file; empty: to the service log",

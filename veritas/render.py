@@ -18,7 +18,7 @@ def _row(cells: list[str], widths: list[int]) -> str:
 def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
     lines = [
         f"Decision:     {DECISION_WORDS.get(result.decision, 'UNKNOWN')}",
-        f"P(deceptive): {result.deception_probability:.2f}  "
+        f"P(deceptive): {result.deception_probability:.2f}  uncertainty interval "
         f"[{result.probability_low:.2f}, {result.probability_high:.2f}]",
         f"Confidence:   {result.confidence:.2f}",
     ]
@@ -33,6 +33,8 @@ def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
         model = f"{m.model.name} v{m.model.version}" if m.model.name else "-"
         if m.model.name and not m.model.calibrated:
             model += " (uncalibrated)"
+        elif m.model.name and ok and not m.counted_calibrated:
+            model += " (not calibrated for this input)"
         rows.append(
             [
                 common_pb2.Modality.Name(m.modality).lower(),
@@ -47,6 +49,13 @@ def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)] + [0]
     lines += [_row(header, widths), _row(["-" * w for w in widths[:-1]] + ["----"], widths)]
     lines += [_row(r, widths) for r in rows]
+    why = [
+        f"  {common_pb2.Modality.Name(m.modality).lower()}: {m.calibration_reason}"
+        for m in result.modalities
+        if m.calibration_reason and m.model.calibrated
+    ]
+    if why:
+        lines += ["", "Calibrated evidence for this input:", *why]
     lines.append("")
     lines.append("Top features (signed contribution to the modality's log-odds):")
     for m in result.modalities:

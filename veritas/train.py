@@ -1,7 +1,7 @@
 """`veritas train`: refit a modality's model on your own labelled features and publish it to a
 Triton model repository as a new version, which Triton loads without a restart.
 
-    veritas train --modality physiology --data rows.csv [--repository DIR]
+    veritas train --modality physiology --data rows.csv [--domain interview] [--repository DIR]
 
 The CSV has one column per feature the model reads, named as in its config.pbtxt
 `feature_names` (the names the service reports in each result), a `label` column (1 =
@@ -12,12 +12,20 @@ Platt calibration, exported with models/training/linear_onnx.py, so each result 
 explains itself with signed per-feature contributions. Its group-separated cross-validated
 metrics are printed and written to a card next to it.
 
+It is published `calibrated: "true"` only when the evidence for it is enough (the rule in
+`calibration_decision`): a `group` column, at least MIN_GROUPS groups and MIN_ROWS rows with
+MIN_PER_CLASS of each label, and a group-separated ROC AUC whose 95% bootstrap interval lies
+above 0.5. Otherwise it is published uncalibrated: its scores are shown but never make a
+verdict. The printed report and the card say which rule held or failed. `--domain` states what
+kind of input the rows are (e.g. interview); fusion counts a calibrated model as calibrated
+evidence only for requests of that domain, so a model trained without it never decides.
+
 Publishing keeps the model's contract (tensor names, shapes, feature order): a new version
 directory `<repository>/<model>/<N+1>/` appears complete in one rename, and config.pbtxt
 keeps every line except the parameters that describe the served version (`calibrated`,
-`validated_auc`, `card`, `caveat`). Triton runs with `--model-control-mode=poll`
-(veritas/triton_server.py) and serves the highest version, so it picks the new one up on its
-next poll. Repositories:
+`validated_auc`, `card`, `caveat`, `validated_domains`, `domain_note`). Triton runs with
+`--model-control-mode=poll` (veritas/triton_server.py) and serves the highest version, so it
+picks the new one up on its next poll. Repositories:
 
 - the production repository (`platform: "onnxruntime_onnx"`, default models/repository):
   model.onnx only. The local mesh (`make run`) mirrors it into .run/model_repository every
@@ -60,7 +68,24 @@ MODEL_FOR_MODALITY: dict[str, str] = {
     "text": "text_deception",
     "physiology": "physiology_cues",
 }
-SERVED_PARAMETERS = ("calibrated", "validated_auc", "card", "caveat")
+SERVED_PARAMETERS = (
+    "calibrated",
+    "validated_auc",
+    "card",
+    "caveat",
+    "validated_domains",
+    "domain_note",
+)
+# Least evidence for publishing a refitted model as calibrated (design choices: below them
+# a group-separated AUC and its bootstrap interval over groups say too little).
+MIN_GROUPS = 10
+MIN_ROWS = 50
+MIN_PER_CLASS = 20
+DOMAINS: dict[str, str] = {  # --domain value -> InputDomain name
+    "written_review": "WRITTEN_REVIEW",
+    "written_statement": "WRITTEN_STATEMENT",
+    "interview": "INTERVIEW",
+}
 TEXT_REFUSAL = (
     "{model} reads the transcript itself (its n-gram stage takes the `text` input), so it "
     "cannot be refitted from a table of features; rebuild it from labelled texts with "
@@ -206,6 +231,62 @@ def _safe(text: str) -> str:
     return re.sub(r'["\n\r]', "'", text)
 
 
+@dataclass(frozen=True)
+class CalibrationDecision:
+    """Whether a refitted model is published as calibrated, and every rule's outcome."""
+
+    calibrated: bool
+    checks: tuple[tuple[bool, str], ...]  # (held, what was measured against the rule)
+
+    @property
+    def failed(self) -> list[str]:
+        return [text for held, text in self.checks if not held]
+
+    def explain(self) -> str:
+        if self.calibrated:
+            return "marked calibrated: " + "; ".join(text for _, text in self.checks)
+        return "NOT marked calibrated: " + "; ".join(self.failed)
+
+
+def calibration_decision(
+    ds: retrain.Dataset, evaluation: retrain.Evaluation
+) -> CalibrationDecision:
+    """The rule for `calibrated: "true"`: group-separated evaluation on enough groups and
+    rows of each label, and a validated ROC AUC whose 95% interval excludes chance."""
+    n1 = int(ds.y.sum())
+    n0 = len(ds.y) - n1
+    auc = evaluation.metrics["roc_auc"]
+    interval = f"[{auc.low:.3f}, {auc.high:.3f}]"
+    checks = [
+        (
+            evaluation.group_separated,
+            "group-separated evaluation (a `group` column)"
+            if evaluation.group_separated
+            else "no `group` column: the metrics may describe people the model has seen",
+        ),
+        (
+            ds.n_groups >= MIN_GROUPS,
+            f"{ds.n_groups} groups {'>=' if ds.n_groups >= MIN_GROUPS else '<'} {MIN_GROUPS}",
+        ),
+        (
+            len(ds.y) >= MIN_ROWS,
+            f"{len(ds.y)} rows {'>=' if len(ds.y) >= MIN_ROWS else '<'} {MIN_ROWS}",
+        ),
+        (
+            min(n0, n1) >= MIN_PER_CLASS,
+            f"{n1} deceptive and {n0} truthful rows "
+            f"({'each >=' if min(n0, n1) >= MIN_PER_CLASS else 'need'} {MIN_PER_CLASS}"
+            f"{'' if min(n0, n1) >= MIN_PER_CLASS else ' of each'})",
+        ),
+        (
+            auc.low > 0.5,
+            f"out-of-fold ROC AUC {auc.value:.3f}, 95% bootstrap interval {interval} "
+            + ("excludes 0.5" if auc.low > 0.5 else "includes 0.5 (chance) or lies below it"),
+        ),
+    ]
+    return CalibrationDecision(all(held for held, _ in checks), tuple(checks))
+
+
 @dataclass
 class Outcome:
     model: str
@@ -214,18 +295,27 @@ class Outcome:
     mirror: Path | None
     card: Path
     report: str
+    calibration: CalibrationDecision | None = None
 
 
 def train(
-    modality: str, data: Path, repository: Path = DEFAULT_REPOSITORY, seed: int = 0
+    modality: str,
+    data: Path,
+    repository: Path = DEFAULT_REPOSITORY,
+    seed: int = 0,
+    domain: str | None = None,
 ) -> Outcome:
-    """Refit, evaluate, publish; returns what was written and the printed report."""
+    """Refit, evaluate, publish; returns what was written and the printed report. `domain`
+    (a DOMAINS key) states what kind of input the rows are."""
     import onnxruntime as ort
 
     from models.training import retrain
     from models.training.linear_onnx import linear_model
+    from models.training.triton_config import domains_parameter, validated_domain_section
 
     model = MODEL_FOR_MODALITY[modality]
+    if domain is not None and domain not in DOMAINS:
+        raise TrainError(f"--domain: {domain!r} is not one of {', '.join(DOMAINS)}")
     publish_repo, mirror = resolve_target(repository)
     model_dir = publish_repo / model
     contract = read_contract(model_dir)
@@ -268,29 +358,73 @@ def train(
     _plot(reliability, plot, f"{model} v{version}")
     auc = evaluation.metrics["roc_auc"]
     scheme = "group-separated" if evaluation.group_separated else "NOT group-separated"
+    decision = calibration_decision(ds, evaluation)
+    domains = (DOMAINS[domain],) if decision.calibrated and domain else ()
+    note = _domain_note(Path(data), ds, domain, decision)
     caveat = _safe(
         f"{model} v{version} was refitted by veritas train on {Path(data).name} "
         f"({len(ds.y)} rows, {ds.n_groups or 'no'} groups): out-of-fold ROC AUC "
-        f"{auc.value:.2f} [{auc.low:.2f}, {auc.high:.2f}] ({scheme}); valid only for inputs "
+        f"{auc.value:.2f} [{auc.low:.2f}, {auc.high:.2f}] ({scheme}); "
+        f"{'calibrated' if decision.calibrated else 'NOT calibrated'}; valid only for inputs "
         f"like those rows ({_display(card)})"
     )
     config = with_parameters(
         contract.config_text,
         {
-            "calibrated": "true" if evaluation.group_separated else "false",
-            "validated_auc": f"{auc.value:.4f}" if evaluation.group_separated else None,
+            "calibrated": "true" if decision.calibrated else "false",
+            "validated_auc": f"{auc.value:.4f}" if decision.calibrated else None,
             "card": _display(card),
             "caveat": caveat,
+            "validated_domains": domains_parameter(domains),
+            "domain_note": _safe(note),
         },
     )
     report = _report(model, version, Path(data), ds, evaluation, served, onnx_vs_numpy)
-    card.write_text(_card(report, model, version, Path(data), plot, reliability), "utf-8")
+    report += "\n" + _calibration_lines(decision, domain)
+    card.write_text(
+        _card(report, model, version, Path(data), plot, reliability)
+        + f"\n## Calibrated or not\n{_calibration_lines(decision, domain)}\n\n"
+        + validated_domain_section(domains, note),
+        "utf-8",
+    )
     write_atomic(model_dir / "config.pbtxt", config.encode())
     if mirror is not None:
         from veritas.triton_server import prepare_local_repository
 
         prepare_local_repository(publish_repo, mirror)
-    return Outcome(model, version, publish_repo, mirror, card, report)
+    return Outcome(model, version, publish_repo, mirror, card, report, decision)
+
+
+def _domain_note(
+    data: Path, ds: retrain.Dataset, domain: str | None, decision: CalibrationDecision
+) -> str:
+    rows = f"{data.name} ({len(ds.y)} rows, {ds.n_groups or 'no'} groups)"
+    if not decision.calibrated:
+        return f"none: refitted on {rows} but not validated ({'; '.join(decision.failed)})"
+    if domain is None:
+        return f"the rows of {rows}, of an input domain not stated (veritas train --domain)"
+    return f"the rows of {rows}, stated by the user to be {domain.replace('_', ' ')}s"
+
+
+def _calibration_lines(decision: CalibrationDecision, domain: str | None) -> str:
+    """Why the model was or was not marked calibrated, and what fusion will do with it."""
+    lines = [f"Calibration: {decision.explain()}."]
+    if not decision.calibrated:
+        lines.append(
+            'Published with calibrated: "false": its scores are shown but never make a verdict.'
+        )
+    elif domain is None:
+        lines.append(
+            "No --domain given: validated_domains is empty, so fusion counts it as calibrated "
+            "evidence for no request. Rerun with --domain "
+            f"{{{','.join(DOMAINS)}}} to say what kind of input these rows are."
+        )
+    else:
+        lines.append(
+            f"validated_domains: {DOMAINS[domain]}: fusion counts it as calibrated evidence "
+            f"only for requests with options.domain = {DOMAINS[domain]}."
+        )
+    return "\n".join(lines)
 
 
 def _plot(bins: list[tuple[float, float, int]], path: Path, title: str) -> None:
@@ -358,11 +492,6 @@ def _report(
     if ds.ignored_columns:
         lines.append(f"Ignored columns: {', '.join(ds.ignored_columns)}")
     lines.append(f"ONNX Runtime vs numpy on these rows: max difference {onnx_vs_numpy:.1e}")
-    if not evaluation.group_separated:
-        lines.append(
-            'Published with calibrated: "false": without groups the metrics may describe '
-            "people the model has already seen."
-        )
     return "\n".join(lines)
 
 
@@ -420,13 +549,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="model repository to publish into (default models/repository; the local "
         "Triton's .run/model_repository works too)",
     )
+    parser.add_argument(
+        "--domain",
+        choices=sorted(DOMAINS),
+        help="what kind of input the rows are; fusion counts a calibrated model as calibrated "
+        "evidence only for requests of this domain (default: not stated, never counted)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="folds and bootstrap seed")
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, publish and report; exit status 2 with one line on stderr for fixable input."""
     try:
-        outcome = train(args.modality, args.data, args.repository, args.seed)
+        outcome = train(args.modality, args.data, args.repository, args.seed, args.domain)
     except TrainError as e:
         print(f"veritas train: {e}", file=sys.stderr)
         return 2

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from fusion.evidence import has_score
 from fusion.stacker import Stacker
-from fusion.strategies import DECEPTIVE_AT, TRUTHFUL_AT, fuse
-from fusion.tests.results import result, unanswered
+from fusion.strategies import DECEPTIVE_AT, TRUTHFUL_AT
+from fusion.tests.results import fuse, result, unanswered
 from veritas.v1 import common_pb2 as pb
 
 MODALITIES = (pb.VISION, pb.AUDIO, pb.TEXT, pb.PHYSIOLOGY)
@@ -163,3 +163,88 @@ def test_weighted_average_stays_between_the_modalities(results):
     weighted = [e.score for e in fused.evidence if e.weight > 0]
     if weighted:
         assert min(weighted) - 1e-9 <= fused.probability <= max(weighted) + 1e-9
+
+
+DOMAINS = (pb.INPUT_DOMAIN_UNSPECIFIED, pb.WRITTEN_REVIEW, pb.WRITTEN_STATEMENT, pb.INTERVIEW)
+
+
+@st.composite
+def extra_result(draw: st.DrawFn, modality: int) -> pb.ModalityResult:
+    """A result that carries no calibrated information: an uncalibrated model's score, a
+    calibrated model outside the request's domain, or any model with too low a confidence
+    (0 included: "nothing to compare against")."""
+    kind = draw(st.sampled_from(["uncalibrated", "out of domain", "no information"]))
+    if kind == "uncalibrated":
+        return result(modality, draw(strong), calibrated=False, confidence=draw(confident))
+    if kind == "out of domain":
+        return result(
+            modality, draw(strong), auc=draw(st.floats(0.5, 1.0)), domains=(pb.INTERVIEW,)
+        )
+    return result(
+        modality,
+        draw(strong),
+        calibrated=draw(st.booleans()),
+        confidence=draw(st.sampled_from([0.0, 0.1, 0.2])),
+    )
+
+
+@st.composite
+def with_a_free_modality(draw: st.DrawFn) -> tuple[list[pb.ModalityResult], int]:
+    """Results from one to three modalities (often agreeing, so that verdicts occur) and a
+    modality that has none yet."""
+    chosen = draw(st.lists(st.sampled_from(MODALITIES), min_size=1, max_size=3, unique=True))
+    free = draw(st.sampled_from([m for m in MODALITIES if m not in chosen]))
+    if draw(st.booleans()):
+        return [draw(one_result(m)) for m in chosen], free
+    side = draw(st.sampled_from([st.floats(0.9, 1.0), st.floats(0.0, 0.1)]))
+    agreeing = [
+        result(
+            m,
+            draw(side),
+            calibrated=draw(st.sampled_from([True, True, False])),
+            auc=draw(st.floats(0.7, 1.0)),
+            confidence=draw(st.floats(0.6, 1.0)),
+        )
+        for m in chosen
+    ]
+    return agreeing, free
+
+
+@settings(max_examples=400, deadline=None)
+@given(with_a_free_modality(), st.sampled_from(STRATEGIES), stackers(), st.data())
+def test_evidence_without_calibrated_information_never_makes_the_answer_more_certain(
+    base, strategy, stacker, data
+):
+    """Adding an uncalibrated, out-of-domain or confidence-0 result never narrows the
+    interval (the new one contains the old) and never turns INCONCLUSIVE into a verdict or
+    one verdict into the other. The requests here state WRITTEN_REVIEW, the domain of the
+    calibrated test models; the extra result is never calibrated evidence for it."""
+    results, modality = base
+    extra = data.draw(extra_result(modality))
+    before = fuse(results, strategy, stacker)
+    after = fuse([*results, extra], strategy, stacker)
+    assert not any(e.calibrated for e in after.evidence if e.modality == modality)
+    assert after.low <= before.low + 1e-9
+    assert after.high >= before.high - 1e-9
+    assert after.uncertainty.total >= before.uncertainty.total - 1e-12
+    if after.decision != before.decision:
+        assert after.decision == pb.INCONCLUSIVE, (before.reason, after.reason)
+
+
+@FAST
+@given(any_set, st.sampled_from(STRATEGIES), stackers(), st.sampled_from(DOMAINS))
+def test_only_evidence_validated_for_the_requests_domain_counts_as_calibrated(
+    results, strategy, stacker, domain
+):
+    fused = fuse(results, strategy, stacker, domain)
+    for e in fused.evidence:
+        model = next(r.model for r in results if r.modality == e.modality)
+        assert e.calibrated == (
+            model.calibrated
+            and domain != pb.INPUT_DOMAIN_UNSPECIFIED
+            and domain in model.validated_domains
+        )
+    assert set(fused.calibration) == {r.modality for r in results}
+    if domain != pb.WRITTEN_REVIEW:  # the test models are validated on written reviews only
+        assert fused.decision == pb.INCONCLUSIVE
+        assert fused.confidence == 0.0

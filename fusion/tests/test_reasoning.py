@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fusion import reasoning
-from fusion.strategies import fuse
-from fusion.tests.results import result, unanswered
+from fusion.tests.results import fuse, result, unanswered
 from veritas.v1 import common_pb2 as pb
 
 Step = pb.ReasoningStep

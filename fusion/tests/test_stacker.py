@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from fusion.stacker import FORMAT, StackerError, StackerStore, load, parse
-from fusion.strategies import fuse
-from fusion.tests.results import result, unanswered
+from fusion.tests.results import fuse, result, unanswered
 from models.training import stacker as trainer
 from veritas.v1 import common_pb2 as pb
 

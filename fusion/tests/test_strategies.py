@@ -10,8 +10,8 @@ import pytest
 from fusion import reasoning
 from fusion.evidence import AUC_CEILING, evidence, reliability
 from fusion.stacker import Stacker
-from fusion.strategies import DECEPTIVE_AT, TRUTHFUL_AT, fuse
-from fusion.tests.results import result, unanswered
+from fusion.strategies import DECEPTIVE_AT, TRUTHFUL_AT
+from fusion.tests.results import DOMAIN, fuse, result, unanswered
 from veritas.v1 import common_pb2 as pb
 
 ALL = (pb.VISION, pb.AUDIO, pb.TEXT, pb.PHYSIOLOGY)
@@ -83,7 +83,8 @@ def test_only_uncalibrated_evidence_is_never_a_verdict(strategy):
     ]
     fused = run(results, strategy)
     assert fused.decision == pb.INCONCLUSIVE
-    assert "only uncalibrated" in fused.reason and "audio" in fused.reason
+    assert "no modality counts as calibrated evidence" in fused.reason
+    assert "audio: uncalibrated model; physiology: uncalibrated model" in fused.reason
     assert fused.confidence == 0.0
 
 
@@ -115,7 +116,7 @@ def test_uncalibrated_evidence_cannot_make_a_verdict(strategy):
     assert alone.decision == pb.INCONCLUSIVE
     assert with_cues.decision == pb.INCONCLUSIVE
     if with_cues.calibrated_only is not None:
-        assert "uncalibrated" in with_cues.reason
+        assert "not calibrated" in with_cues.reason
 
 
 def test_low_quality_results_are_not_counted_and_count_as_missing():
@@ -140,8 +141,8 @@ def test_weight_comes_from_validated_auc_with_a_ceiling():
         result(pb.TEXT, 0.9, auc=0.95),
     )
     assert fuse([weak]).probability < fuse([strong]).probability
-    assert reliability(in_domain_claim.model) == pytest.approx(2 * (AUC_CEILING - 0.5))
-    assert reliability(result(pb.TEXT, 0.9, auc=0.5).model) == 0.0
+    assert reliability(in_domain_claim.model, DOMAIN) == pytest.approx(2 * (AUC_CEILING - 0.5))
+    assert reliability(result(pb.TEXT, 0.9, auc=0.5).model, DOMAIN) == 0.0
     chance = fuse([result(pb.TEXT, 0.99, auc=0.5)])
     assert chance.probability == pytest.approx(0.5)
     assert chance.decision == pb.INCONCLUSIVE and "too little calibrated" in chance.reason
@@ -194,5 +195,5 @@ def test_uncertainty_parts_add_up_in_quadrature():
 def test_contributions_say_how_far_each_modality_moved_the_answer():
     fused = fuse([result(pb.TEXT, 0.9), result(pb.VISION, 0.3)])
     assert fused.contributions[pb.TEXT] > 0 > fused.contributions[pb.VISION]
-    weights = {e.modality: e.weight for e in evidence([result(pb.TEXT, 0.9)])}
+    weights = {e.modality: e.weight for e in evidence([result(pb.TEXT, 0.9)], DOMAIN)}
     assert fused.contributions[pb.TEXT] == pytest.approx(weights[pb.TEXT] * math.log(9))

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.legacy import old_field_names, to_request
+from gateway.legacy import old_field_names, parse, to_request
 from veritas.analysis import InvalidInput
 
 
@@ -93,3 +93,44 @@ def test_errors_from_fusion_are_named_in_the_old_words():
     assert old_field_names("video.uri: cannot be read") == "video_path: cannot be read"
     assert old_field_names("physiology: 900 bpm") == "physiological_data: 900 bpm"
     assert old_field_names("transcript: empty") == "transcript: empty"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "file://{m}/%2e%2e/secret.txt",
+        "file://{m}%2f..%2fsecret.txt",
+        "file://evil.example{m}/a.wav",
+        "file://{m}/escape/secret.txt",
+    ],
+)
+def test_encoded_traversal_and_other_hosts_are_refused(media: Path, path: str):
+    (media / "escape").symlink_to(media.parent, target_is_directory=True)
+    message = field({"audio_path": path.format(m=media)}, allow(media))
+    assert message.startswith("audio_path:"), message
+
+
+def test_file_localhost_is_this_machine(media: Path):
+    body = {"audio_path": f"file://localhost{media}/a.wav"}
+    assert to_request(body, 1024, allow(media)).audio.data == b"RIFF....WAVE"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://media.example.evil/v.mp4",  # the prefix's host is a prefix of this one
+        "https://media.example@evil.example/v.mp4",
+        "https://media.example/../private/v.mp4",
+        "http://media.example/v.mp4",
+    ],
+)
+def test_http_prefixes_end_at_a_boundary(uri: str):
+    assert field({"video_path": uri}, ["https://media.example/"]).startswith("video_path:")
+
+
+def test_parsing_touches_no_file_reading_does(media: Path):
+    """The HTTP API charges the rate limit between the two steps."""
+    legacy = parse({"audio_path": str(media / "missing.wav")}, allow(media))
+    assert legacy.request.audio.WhichOneof("source") is None
+    with pytest.raises(InvalidInput, match="audio_path: cannot be read"):
+        legacy.read_blocking(1024)

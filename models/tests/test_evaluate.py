@@ -9,6 +9,8 @@ import pytest
 from models import evaluate
 
 TRAINED_CARD = """# Model card: demo
+## Validated domain
+- `validated_domains` (config.pbtxt): `WRITTEN_REVIEW`
 ## Data
 Reviews from 20 hotels.
 ## Evaluation
@@ -24,6 +26,8 @@ Not a lie detector.
 
 CUE_CARD = """# Model card: cue
 **Uncalibrated cue model.**
+## Validated domain
+- `validated_domains` (config.pbtxt): none
 ## Data, split, metrics, calibration
 Data: none. Split: none. Metrics: none, no labelled data. Calibration error (ECE): unknown;
 no reliability plot. Baseline: a constant 0.5.
@@ -56,6 +60,7 @@ def test_complete_cue_card_passes() -> None:
         ("95% intervals: bootstrap over hotels.", "metrics with bootstrap CIs"),
         ("ECE 0.04. ", "calibration error (ECE)"),
         ("## Data\n", "data"),
+        ("## Validated domain\n", "validated domain"),
     ],
 )
 def test_each_missing_section_is_named(tmp_path: Path, remove: str, section: str) -> None:
@@ -76,6 +81,7 @@ def test_kind_and_card_come_from_config(tmp_path: Path) -> None:
     (repo / "m" / "config.pbtxt").write_text(
         'parameters {\n  key: "calibrated"\n  value: { string_value: "false" }\n}\n'
         'parameters {\n  key: "card"\n  value: { string_value: "cards/m.md" }\n}\n'
+        'parameters {\n  key: "validated_domains"\n  value: { string_value: "" }\n}\n'
     )
     check = evaluate.check_model("m", repo, tmp_path)
     assert (check.kind, check.version, check.calibrated) == ("cue", "3", False)
@@ -84,6 +90,28 @@ def test_kind_and_card_come_from_config(tmp_path: Path) -> None:
     (tmp_path / "cards" / "m.md").write_text(CUE_CARD)
     assert evaluate.check_model("m", repo, tmp_path).ok
     assert not evaluate.check_model("absent", repo, tmp_path).ok
+
+
+def test_the_card_and_the_config_state_the_same_validated_domains(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "m" / "1").mkdir(parents=True)
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "m.md").write_text(CUE_CARD)
+    config = (
+        'parameters {\n  key: "calibrated"\n  value: { string_value: "false" }\n}\n'
+        'parameters {\n  key: "card"\n  value: { string_value: "cards/m.md" }\n}\n'
+    )
+    (repo / "m" / "config.pbtxt").write_text(config)
+    assert evaluate.check_model("m", repo, tmp_path).missing == [
+        "config.pbtxt states no validated_domains"
+    ]
+    (repo / "m" / "config.pbtxt").write_text(
+        config + 'parameters {\n  key: "validated_domains"\n  value: { string_value: '
+        '"INTERVIEW" }\n}\n'
+    )
+    assert evaluate.check_model("m", repo, tmp_path).missing == [
+        "validated domain: the card lists none, config.pbtxt INTERVIEW"
+    ]
 
 
 def test_every_served_model_has_a_training_script() -> None:

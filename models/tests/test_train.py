@@ -14,8 +14,11 @@ import onnxruntime as ort
 import pytest
 
 from models.tests.test_retrain import write_rows
+from models.training import retrain
 from veritas import train
+from veritas.triton_client import parse_domains
 from veritas.triton_server import TritonServer, local_config, prepare_local_repository
+from veritas.v1 import common_pb2
 
 MODEL = "physiology_cues"
 SOURCE = train.DEFAULT_REPOSITORY / MODEL
@@ -68,13 +71,107 @@ def test_publishes_a_new_version_and_keeps_the_contract(tmp_path: Path) -> None:
     assert again.version == 3 and (repo / MODEL / "2" / "model.onnx").exists()
 
 
+def _params(repo: Path) -> dict[str, str]:
+    config = (repo / MODEL / "config.pbtxt").read_text()
+    return {m["key"]: m["value"] for m in train._PARAM.finditer(config)}
+
+
 def test_without_groups_it_is_published_uncalibrated(tmp_path: Path) -> None:
     repo = _repository(tmp_path / "repo")
-    train.train("physiology", _rows(tmp_path / "rows.csv", with_group=False), repo)
-    config = (repo / MODEL / "config.pbtxt").read_text()
-    params = {m["key"]: m["value"] for m in train._PARAM.finditer(config)}
+    out = train.train("physiology", _rows(tmp_path / "rows.csv", with_group=False), repo)
+    params = _params(repo)
     assert params["calibrated"] == "false" and "validated_auc" not in params
-    assert "NOT group-separated" in params["caveat"]
+    assert "NOT group-separated" in params["caveat"] and "NOT calibrated" in params["caveat"]
+    assert params["validated_domains"] == "" and params["domain_note"].startswith("none:")
+    assert out.calibration is not None and not out.calibration.calibrated
+    assert "no `group` column" in out.report and "NOT marked calibrated" in out.report
+
+
+# --- the rule for calibrated: "true" ---------------------------------------------------------
+
+
+def _evaluation(low: float, group_separated: bool = True) -> retrain.Evaluation:
+    return retrain.Evaluation(
+        metrics={"roc_auc": retrain.Metric(0.8, low, 0.9)}, group_separated=group_separated
+    )
+
+
+def _dataset(groups: int, rows: int, deceptive: int) -> retrain.Dataset:
+    y = np.array([1] * deceptive + [0] * (rows - deceptive))
+    g = np.array([f"g{i % groups}" for i in range(rows)])
+    return retrain.Dataset(np.zeros((rows, 1)), y, g, ("f",))
+
+
+@pytest.mark.parametrize(
+    ("dataset", "low", "failed"),
+    [
+        (_dataset(12, 80, 40), 0.62, None),
+        (_dataset(train.MIN_GROUPS - 1, 80, 40), 0.62, f"9 groups < {train.MIN_GROUPS}"),
+        (_dataset(12, train.MIN_ROWS - 2, 24), 0.62, f"48 rows < {train.MIN_ROWS}"),
+        (_dataset(12, 80, 15), 0.62, f"need {train.MIN_PER_CLASS} of each"),
+        (_dataset(12, 80, 40), 0.5, "interval [0.500, 0.900] includes 0.5"),
+        (_dataset(12, 80, 40), 0.41, "interval [0.410, 0.900] includes 0.5"),
+    ],
+)
+def test_calibrated_needs_groups_rows_of_each_label_and_an_auc_interval_above_chance(
+    dataset: retrain.Dataset, low: float, failed: str | None
+) -> None:
+    decision = train.calibration_decision(dataset, _evaluation(low))
+    assert decision.calibrated == (failed is None)
+    if failed is None:
+        assert decision.explain().startswith("marked calibrated: group-separated evaluation")
+        assert "excludes 0.5" in decision.explain()
+    else:
+        assert decision.explain().startswith("NOT marked calibrated: ")
+        assert [f for f in decision.failed if failed in f], decision.failed
+
+
+def test_without_group_separation_it_is_never_calibrated() -> None:
+    decision = train.calibration_decision(_dataset(12, 80, 40), _evaluation(0.7, False))
+    assert not decision.calibrated and "no `group` column" in decision.failed[0]
+
+
+@pytest.mark.parametrize(
+    ("rows", "why"),
+    [
+        (dict(groups=6, per_group=12), "6 groups < 10"),  # strong signal, too few people
+        # enough people, no signal (null data: this draw's interval includes 0.5)
+        (dict(groups=20, signal=0.0, seed=1), "includes 0.5"),
+    ],
+)
+def test_weak_evidence_is_published_uncalibrated_and_says_why(
+    tmp_path: Path, rows: dict[str, float], why: str
+) -> None:
+    repo = _repository(tmp_path / "repo")
+    out = train.train("physiology", _rows(tmp_path / "rows.csv", **rows), repo, domain="interview")
+    params = _params(repo)
+    assert params["calibrated"] == "false" and "validated_auc" not in params
+    assert params["validated_domains"] == ""  # not validated: no domain is claimed
+    assert why in out.report and "NOT marked calibrated" in out.report
+    card = out.card.read_text()
+    assert "## Calibrated or not" in card and why in card
+    assert "## Validated domain" in card and "Fusion never counts this model" in card
+
+
+def test_a_stated_domain_is_the_validated_domain_fusion_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repository(tmp_path / "repo")
+    rows = str(_rows(tmp_path / "rows.csv"))
+    args = ["--modality", "physiology", "--data", rows, "--repository", str(repo)]
+    assert train.main([*args, "--domain", "interview"]) == 0
+    out = capsys.readouterr().out
+    assert "Calibration: marked calibrated" in out and "options.domain = INTERVIEW" in out
+    params = _params(repo)
+    assert params["calibrated"] == "true"
+    assert parse_domains(params["validated_domains"]) == (common_pb2.INTERVIEW,)
+    assert "stated by the user to be interviews" in params["domain_note"]
+    assert train.main(args) == 0  # no --domain: calibrated, but for no request's domain
+    out = capsys.readouterr().out
+    assert "No --domain given" in out
+    assert _params(repo)["validated_domains"] == ""
+    with pytest.raises(SystemExit):
+        train.main([*args, "--domain", "hotel"])
 
 
 def test_python_backend_repository_gets_the_model_py(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import onnx
 import onnxruntime as ort
 
 from models.training.linear_onnx import linear_model, save
-from models.training.triton_config import config_pbtxt
+from models.training.triton_config import config_pbtxt, validated_domain_section
 
 MODEL_NAME = "audio_cues"
 VERSION = "1"
@@ -38,6 +38,8 @@ CAVEAT = (
     "explicit cue model: published meta-analytic effects (DePaulo et al. 2003), no labelled "
     "speech behind it, never validated; pitch change only"
 )
+VALIDATED_DOMAINS: tuple[str, ...] = ()  # no labelled speech: validated on no input domain
+DOMAIN_NOTE = "none: no labelled speech; weights from published meta-analyses, never validated"
 
 DEPAULO = (
     "DePaulo, B. M., Lindsay, J. J., Malone, B. E., Muhlenbruck, L., Charlton, K., & Cooper, "
@@ -193,7 +195,15 @@ def build() -> tuple[onnx.ModelProto, str]:
         calibration=(1.0, 0.0),
         doc="audio_cues: uncalibrated vocal-cue model (meta-analytic weights, no training data)",
     )
-    config = config_pbtxt(MODEL_NAME, names, calibrated=False, card=CARD_PATH, caveat=CAVEAT)
+    config = config_pbtxt(
+        MODEL_NAME,
+        names,
+        calibrated=False,
+        card=CARD_PATH,
+        caveat=CAVEAT,
+        validated_domains=VALIDATED_DOMAINS,
+        domain_note=DOMAIN_NOTE,
+    )
     return model, config
 
 
@@ -285,6 +295,7 @@ Built by `models/training/audio_cues.py` (`.venv/bin/python -m models.training.a
 which also wrote this card; the numbers below come from its constants, from running the
 built `model.onnx` with onnxruntime, or from running the audio analyzer on the sample.
 
+{validated_domain_section(VALIDATED_DOMAINS, DOMAIN_NOTE)}
 ## What it computes
 Input `features` = [{", ".join(f"`{c.name}`" for c in CUES)}] (FP32), produced by the audio
 service (`services/audio`). Outputs `probability` and `contributions` (signed log-odds per

@@ -10,15 +10,23 @@ and `parameters` that the services read at run time:
   card                repository path of the model card
   validated_auc       group-separated ROC AUC from the card (absent for cue models)
   caveat              one line every result of this model carries in its notes
+  validated_domains   comma-separated InputDomain names (common.proto) the validation data
+                      covers; empty: none. Fusion counts the model as calibrated evidence only
+                      for requests whose Options.domain is one of them
+  domain_note         in words: what the validation data was (or why there is none)
 The local python-backend config is derived from this one by veritas/triton_server.py.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+
+from veritas.v1 import common_pb2
 
 MAX_BATCH_SIZE = 64
 QUEUE_DELAY_US = 500
+WIDTH = 92  # the cards' line width
 
 
 def _tensor(name: str, data_type: str, dims: int) -> str:
@@ -35,6 +43,8 @@ def config_pbtxt(
     validated_auc: float | None = None,
     caveat: str = "",
     text_input: bool = False,
+    validated_domains: Sequence[str] = (),
+    domain_note: str = "",
 ) -> str:
     contributions = list(contribution_names or feature_names)
     inputs = ([_tensor("text", "TYPE_STRING", 1)] if text_input else []) + [
@@ -53,9 +63,9 @@ def config_pbtxt(
     if validated_auc is not None:
         params["validated_auc"] = f"{validated_auc:.4f}"
     if caveat:
-        if '"' in caveat or "\n" in caveat:
-            raise ValueError("caveat must be one line without double quotes")
-        params["caveat"] = caveat
+        params["caveat"] = _one_line("caveat", caveat)
+    params["validated_domains"] = domains_parameter(validated_domains)
+    params["domain_note"] = _one_line("domain_note", domain_note)
     parameters = "".join(
         f'parameters {{\n  key: "{key}"\n  value: {{ string_value: "{value}" }}\n}}\n'
         for key, value in params.items()
@@ -67,4 +77,43 @@ def config_pbtxt(
         "input [\n" + ",\n".join(inputs) + "\n]\n"
         "output [\n" + ",\n".join(outputs) + "\n]\n"
         f"dynamic_batching {{\n  max_queue_delay_microseconds: {QUEUE_DELAY_US}\n}}\n" + parameters
+    )
+
+
+def _one_line(key: str, value: str) -> str:
+    if '"' in value or "\n" in value:
+        raise ValueError(f"{key} must be one line without double quotes")
+    return value
+
+
+def domains_parameter(domains: Sequence[str]) -> str:
+    """The `validated_domains` value: known InputDomain names, never UNSPECIFIED (an unknown
+    input is inside no model's validation)."""
+    known = set(common_pb2.InputDomain.keys()) - {"INPUT_DOMAIN_UNSPECIFIED"}
+    for d in domains:
+        if d not in known:
+            raise ValueError(f"validated_domains: {d!r} is not one of {', '.join(sorted(known))}")
+    return ",".join(domains)
+
+
+def validated_domain_section(domains: Sequence[str], note: str) -> str:
+    """The model card's "Validated domain" section, from the same values as the config."""
+    stated = ", ".join(f"`{d}`" for d in domains) or "none"
+    counted = (
+        "Fusion counts this model as calibrated evidence only for requests whose "
+        f"`options.domain` is {' or '.join(f'`{d}`' for d in domains)}. For any other "
+        "request, and when the caller does not say (the default), its score is shown but "
+        "weighs as an uncalibrated cue: it adds no precision and never makes a verdict."
+        if domains
+        else "Fusion never counts this model as calibrated evidence, whatever the request's "
+        "`options.domain`: its score is shown but weighs as an uncalibrated cue: it adds no "
+        "precision and never makes a verdict."
+    )
+    lines = [
+        f"- `validated_domains` (config.pbtxt): {stated}",
+        f"- `domain_note`: {note}",
+    ]
+    wrapped = [textwrap.fill(line, WIDTH, subsequent_indent="  ") for line in lines]
+    return (
+        "## Validated domain\n" + "\n".join(wrapped) + "\n\n" + textwrap.fill(counted, WIDTH) + "\n"
     )

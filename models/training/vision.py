@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from models.training.linear_onnx import linear_model, save
-from models.training.triton_config import config_pbtxt
+from models.training.triton_config import config_pbtxt, validated_domain_section
 from services.vision.behaviour import BEHAVIOUR_CODES
 
 MODEL_NAME = "vision_behaviour"
@@ -54,6 +54,12 @@ CAL_BINS = 5  # 121 clips: 10 bins would leave most of them nearly empty
 CAVEAT = (
     "trained on human-coded behaviour codes; scores automatic per-window codes, "
     "not validated on them"
+)
+# Validated on human codes only; the service sends automatic codes: no served input domain.
+VALIDATED_DOMAINS: tuple[str, ...] = ()
+DOMAIN_NOTE = (
+    "trained and validated on human-coded courtroom behaviour codes (Real-life Trial clips); "
+    "the service sends it automatic per-window codes, on which it was never validated"
 )
 
 # gestures.csv columns the service measures automatically AND the model reads. The service
@@ -345,7 +351,14 @@ def main() -> None:
     # calibrated=False: the Platt map was fitted on human clip-level codes, not on the
     # automatic per-window rates the service sends, so fusion never lets it decide alone.
     config = config_pbtxt(
-        MODEL_NAME, FEATURES, calibrated=False, card=CARD, validated_auc=auc, caveat=CAVEAT
+        MODEL_NAME,
+        FEATURES,
+        calibrated=False,
+        card=CARD,
+        validated_auc=auc,
+        caveat=CAVEAT,
+        validated_domains=VALIDATED_DOMAINS,
+        domain_note=DOMAIN_NOTE,
     )
     (MODEL_DIR / "config.pbtxt").write_text(config)
     coefs = sorted(zip(FEATURES, lr.coef_[0], strict=True), key=lambda t: -abs(t[1]))
@@ -417,6 +430,7 @@ def write_card(
 *Written by `models/training/vision.py`; every number below was measured by that script.
 Rerun it to refresh this card.*
 
+{validated_domain_section(VALIDATED_DOMAINS, DOMAIN_NOTE)}
 ## What it is
 A logistic regression (standardised inputs, L2, C = {c:g} chosen by subject-separated
 log-loss) over {len(FEATURES)} MUMIN behaviour codes, with a Platt calibration, exported with

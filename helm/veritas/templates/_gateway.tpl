@@ -1,4 +1,4 @@
-{{/* The gateway's authentication: VERITAS_AUTH, the key file, the JWKS, Redis. */}}
+{{/* The gateway's authentication: VERITAS_AUTH, the key file, the JWKS; and its Redis. */}}
 {{- define "veritas.authMethods" -}}
 {{- $methods := list -}}
 {{- range (splitList "," .Values.auth.methods) }}{{ $methods = append $methods (trim .) }}{{ end -}}
@@ -53,13 +53,46 @@
 - name: VERITAS_JWT_JWKS
   value: {{ $a.jwt.jwksUrl | default "/etc/veritas/jwks/jwks.json" | quote }}
 {{- end }}
-{{- if $a.redis.existingSecret }}
+{{- $redis := include "veritas.redisMode" . }}
+{{- if eq $redis "external" }}
 - name: VERITAS_REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ $a.redis.existingSecret }}
       key: {{ $a.redis.secretKey }}
+{{- else if eq $redis "bundled" }}
+- name: VERITAS_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "veritas.redisName" . }}
+      key: redis-url
 {{- end }}
+{{- end -}}
+
+{{/* Where the gateway replicas share rate limits: "external" (auth.redis.existingSecret),
+"bundled" (the chart's own Redis) or "" (each replica counts alone). */}}
+{{- define "veritas.redisMode" -}}
+{{- if .Values.auth.redis.existingSecret -}}external
+{{- else if .Values.auth.redis.bundled.enabled -}}bundled
+{{- end -}}
+{{- end -}}
+
+{{- define "veritas.redisName" -}}
+{{- include "veritas.componentName" (dict "root" . "component" "redis") -}}
+{{- end -}}
+
+{{/* The most gateway replicas that may run: the autoscaler's maximum, or replicas. */}}
+{{- define "veritas.gatewayMaxReplicas" -}}
+{{- $g := .Values.gateway -}}
+{{- if $g.autoscaling.enabled -}}{{ $g.autoscaling.maxReplicas }}{{- else -}}{{ $g.replicas }}{{- end -}}
+{{- end -}}
+
+{{/* Fails the render when several gateways would each count a tenant's limit alone. */}}
+{{- define "veritas.checkRedis" -}}
+{{- $max := include "veritas.gatewayMaxReplicas" . | int -}}
+{{- if and (gt $max 1) (not (include "veritas.redisMode" .)) -}}
+{{- fail (printf "the gateway may run %d replicas, and without a shared Redis each would count rate limits alone (a tenant would get %d times its limit): set auth.redis.existingSecret to a Secret holding your Redis URL, or auth.redis.bundled.enabled=true, or run one gateway (gateway.replicas=1, gateway.autoscaling.enabled=false)" $max $max) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "veritas.gatewayVolumeMounts" -}}
