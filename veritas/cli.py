@@ -17,7 +17,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from veritas import tls
-from veritas.client import MODALITY_NAMES, STRATEGY_NAMES, Client, build_request
+from veritas.client import DOMAIN_NAMES, MODALITY_NAMES, STRATEGY_NAMES, Client, build_request
 from veritas.config import MODALITY_SERVICES, env
 from veritas.render import format_result
 
@@ -42,6 +42,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             modalities=args.modality or (),
             strategy=args.strategy or "",
             deadline_ms=args.deadline_ms,
+            domain=args.domain,
         )
     except (OSError, ValueError) as e:
         print(f"veritas: {e}", file=sys.stderr)
@@ -139,6 +140,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             "VERITAS_AUDIT_FILE": str(run_dir / "audit.jsonl"),
         },
     )
+    prometheus = None
     print("Starting Triton and the six services (logs in .run/logs/) ...", flush=True)
     started = time.monotonic()
     try:
@@ -148,6 +150,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"{mesh.address('gateway')} (gRPC) and {mesh.http_url} (HTTP/JSON)\n",
             flush=True,
         )
+        if args.observe:
+            from veritas.prometheus_local import LocalPrometheus
+
+            prometheus = LocalPrometheus.for_mesh(mesh).start()
+            print(
+                f"Prometheus on {prometheus.url} with the chart's alert rules: "
+                f"{prometheus.url}/alerts (README, 'Watching the alerts')\n",
+                flush=True,
+            )
         if not args.no_sample:
             with Client(mesh.address("gateway"), timeout_s=120, api_key=key) as client:
                 result = client.analyze(sample_request())  # type: ignore[arg-type]
@@ -166,6 +177,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown
         print("\nStopping ...", flush=True)
+        if prometheus is not None:
+            prometheus.stop()
         codes = mesh.stop()
         print("Stopped: " + ", ".join(f"{k} exit {v}" for k, v in codes.items()), flush=True)
     return 0
@@ -187,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--subject", help="subject id")
     analyze.add_argument("--modality", action="append", choices=sorted(MODALITY_NAMES))
     analyze.add_argument("--strategy", choices=sorted(STRATEGY_NAMES))
+    analyze.add_argument(
+        "--domain",
+        choices=sorted(DOMAIN_NAMES),
+        default="unknown",
+        help="what the input is; only a model validated on it can give a verdict",
+    )
     analyze.add_argument("--deadline-ms", type=int, default=0)
     analyze.add_argument("--timeout", type=float, default=120.0, help="client timeout, s")
     analyze.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -197,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
 
     up = sub.add_parser("up", help="start the whole mesh locally and analyse the sample")
     up.add_argument("--no-sample", action="store_true")
+    up.add_argument(
+        "--observe",
+        action="store_true",
+        help="also run a local Prometheus (:9090) with the chart's alert rules (make observe)",
+    )
     up.set_defaults(func=cmd_up)
 
     from veritas import cluster, keys, tracing_view

@@ -41,6 +41,14 @@ STRATEGY_NAMES = {
     "majority_vote": common_pb2.MAJORITY_VOTE,
     "stacker": common_pb2.STACKER,
 }
+# What the input is (Options.domain): a model counts as calibrated evidence only inside the
+# domain its validation covers (docs/fusion.md).
+DOMAIN_NAMES = {
+    "unknown": common_pb2.INPUT_DOMAIN_UNSPECIFIED,
+    "written_review": common_pb2.WRITTEN_REVIEW,
+    "written_statement": common_pb2.WRITTEN_STATEMENT,
+    "interview": common_pb2.INTERVIEW,
+}
 
 
 def media(source: str | Path | bytes, mime_type: str = "") -> common_pb2.Media:
@@ -67,6 +75,7 @@ def build_request(
     deadline_ms: int = 0,
     explain: bool = True,
     request_id: str = "",
+    domain: str = "unknown",
 ) -> common_pb2.AnalysisRequest:
     """An AnalysisRequest from files and values. `physiology` is a CSV path (see
     veritas.physio_csv), a Physiology message, or a plain list of heart-rate bpm values."""
@@ -80,6 +89,7 @@ def build_request(
             else common_pb2.FUSION_STRATEGY_UNSPECIFIED,
             deadline_ms=deadline_ms,
             explain=explain,
+            domain=DOMAIN_NAMES[domain],
         ),
     )
     if video is not None:
