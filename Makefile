@@ -1,5 +1,6 @@
 # The entry points people type. Everything sets itself up on first use.
 #   make run     start Triton + the six services, analyse the bundled sample, keep serving
+#   make observe the same, plus a local Prometheus with the Helm chart's alert rules
 #   make test    unit + integration tests (starts a real mesh with Triton on free ports)
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/veritas/v1/*.proto)
 
-.PHONY: setup sysdeps proto run test test-unit lint evaluate bench bench-quick clean images images-push
+.PHONY: setup sysdeps proto run observe test test-unit lint evaluate bench bench-quick clean images images-push
 
 setup: $(STAMP)
 
@@ -25,12 +26,22 @@ proto: $(STAMP)
 run: setup proto
 	$(PY) -m veritas.cli up
 
+# `make run` plus a local Prometheus scraping the mesh with the chart's alert rules loaded
+# (http://127.0.0.1:9090/alerts); see "Watching the alerts" in the README.
+observe: setup proto sysdeps
+	$(PY) -m veritas.cli up --observe
+
 # System packages the tests need: redis-server (the gateway's rate limits shared across
-# replicas). Installed with apt when missing (as root, e.g. in CI).
+# replicas) and prometheus (promtool tests the alert rules; `make observe` runs the server).
+# Installed with apt when missing (as root, e.g. in CI).
 sysdeps:
 	@command -v redis-server >/dev/null || { echo "installing redis-server (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	  --no-install-recommends redis-server; }
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  echo "installing prometheus and promtool (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends prometheus; }
 
 test: setup sysdeps
 	$(PY) -m pytest -q -ra

@@ -44,7 +44,8 @@ CHAIN = [
     "/veritas.v1.Fusion/Fuse",  # fusion, server
     "/veritas.v1.ModalityAnalyzer/Analyze",  # fusion, client
     "/veritas.v1.ModalityAnalyzer/Analyze",  # text, server
-    "features.windows",
+    # A unary Analyze reads only the final result: the whole-input result is the one
+    # scored, by the servicer itself (veritas.hints), not inside "features.windows".
     "triton.infer",
 ]
 

@@ -19,7 +19,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from veritas.v1 import common_pb2
 
-LOW, MEDIUM, HIGH = common_pb2.QUALITY_LOW, common_pb2.QUALITY_MEDIUM, common_pb2.QUALITY_HIGH
+LOW, MEDIUM, HIGH = (
+    int(common_pb2.QUALITY_LOW),
+    int(common_pb2.QUALITY_MEDIUM),
+    int(common_pb2.QUALITY_HIGH),
+)
 LEVELS = (LOW, MEDIUM, HIGH)
 DEFAULT_TARGET_MS = 150.0  # update latency after a window closes (the operators' target)
 

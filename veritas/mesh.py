@@ -1,7 +1,9 @@
 """Start the whole mesh on one machine: Triton and the six services as local processes.
 
 Used by `make run` (`veritas up`) and by the integration tests, which start it on free
-loopback ports. Each process logs to <run_dir>/logs/<name>.log.
+loopback ports. Each process logs to <run_dir>/logs/<name>.log. With a span file
+(VERITAS_TRACE_FILE) it also runs an OTLP/HTTP receiver (veritas.otlp_receiver) so that
+Triton's own spans land in that file beside the services'.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVIC
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("vision", "audio", "text", "physiology", "fusion", "gateway")
+# Triton batches its spans for this long before exporting (its default is 5 s): short, so
+# `veritas trace` shows Triton's spans right after a call.
+TRITON_TRACE_EXPORT_DELAY_MS = 200
 MODULES = {name: f"services.{name}" for name in MODALITY_SERVICES} | {
     "fusion": "fusion",
     "gateway": "gateway",
@@ -84,6 +89,7 @@ class Mesh:
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     triton: object | None = None
+    otlp: object | None = None  # the OTLP receiver taking Triton's spans (with a trace file)
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports.grpc[service]}"
@@ -114,6 +120,21 @@ class Mesh:
         env.update(self.extra_env)
         return env
 
+    @property
+    def trace_file(self) -> str:
+        """The span file the services append to (VERITAS_TRACE_FILE), or ""."""
+        return self.extra_env.get("VERITAS_TRACE_FILE", os.environ.get("VERITAS_TRACE_FILE", ""))
+
+    def start_otlp_receiver(self) -> str | None:
+        """With a span file, receive Triton's OTLP/HTTP spans into it; returns the traces URL."""
+        if not self.trace_file:
+            return None
+        if self.otlp is None:
+            from veritas.otlp_receiver import OtlpReceiver
+
+            self.otlp = OtlpReceiver(self.trace_file).start()
+        return self.otlp.url  # type: ignore[attr-defined, no-any-return]
+
     def start_triton(self, ready_timeout_s: float = 120) -> None:
         from veritas.triton_server import TritonServer, prepare_local_repository
 
@@ -127,6 +148,10 @@ class Mesh:
             metrics_port=self.ports.triton_metrics,
             log_path=self.run_dir / "logs" / "triton.log",
             ready_timeout_s=ready_timeout_s,
+            # Triton's spans join the services' in the span file (`veritas trace`); without
+            # one, OTEL_EXPORTER_OTLP_* (if set) says where Triton exports.
+            otlp_endpoint=self.start_otlp_receiver(),
+            trace_export_delay_ms=TRITON_TRACE_EXPORT_DELAY_MS,
         )
         server.watch(source, repo)  # new model versions in models/ load without a restart
         self.triton = server
@@ -185,10 +210,21 @@ class Mesh:
     def stop(self) -> dict[str, int]:
         # Front to back: the gateway stops taking calls before the services behind it go.
         codes = {name: self.stop_service(name) for name in reversed(list(self.processes))}
-        if self.triton is not None:
-            codes["triton"] = self.triton.stop()  # type: ignore[attr-defined]
-            self.triton = None
+        self.stop_triton(codes)
+        if self.otlp is not None:
+            self.otlp.stop()  # type: ignore[attr-defined]  # after Triton's last export
+            self.otlp = None
         return codes
+
+    def stop_triton(self, codes: dict[str, int] | None = None) -> int | None:
+        """Stop Triton alone (fault tests); returns its exit code."""
+        if self.triton is None:
+            return None
+        code: int | None = self.triton.stop()  # type: ignore[attr-defined]
+        self.triton = None
+        if codes is not None and code is not None:
+            codes["triton"] = code
+        return code
 
     def __enter__(self) -> Mesh:
         return self

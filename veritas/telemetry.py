@@ -3,12 +3,15 @@
 One trace runs from the gateway through fusion and every modality service into Triton:
 the gRPC interceptors from opentelemetry-instrumentation-grpc carry `traceparent` over each
 hop, and `traceparent_headers()` carries it into Triton's own OpenTelemetry tracing.
+Locally every service and the OTLP receiver for Triton's spans append to one span file
+(`append_spans`), which `veritas trace` reads.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -20,10 +23,29 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
-    SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
+
+FILE_EXPORT_DELAY_MS = 200  # the span file's batch delay (OTLP export keeps the SDK's 5 s)
+
+
+def append_spans(path: str, spans: Sequence[dict[str, Any]]) -> None:
+    """Append span dicts to the local span store, one JSON object a line.
+
+    Every service and the OTLP receiver (Triton's spans) append to the same file, so the
+    whole batch goes out in one write() on an O_APPEND descriptor: lines of different
+    writers never interleave."""
+    if not spans:
+        return
+    data = "".join(json.dumps(s) + "\n" for s in spans).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:  # a regular file takes it all at once; loop for the rare short write
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -34,9 +56,8 @@ class JsonLinesSpanExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = [json.dumps(span_to_dict(s)) for s in spans]
-        with self._lock, open(self._path, "a", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
+        with self._lock:
+            append_spans(self._path, [span_to_dict(s) for s in spans])
         return SpanExportResult.SUCCESS
 
 
@@ -68,7 +89,16 @@ def setup_tracing(service: str, otlp_endpoint: str = "", trace_file: str = "") -
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
     if trace_file:
-        provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(trace_file)))
+        # In the background, a batch at a time: a request's spans cost it no file write,
+        # and `veritas trace` sees them within FILE_EXPORT_DELAY_MS.
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                JsonLinesSpanExporter(trace_file),
+                schedule_delay_millis=FILE_EXPORT_DELAY_MS,
+                max_export_batch_size=1024,
+                max_queue_size=16384,
+            )
+        )
     trace.set_tracer_provider(provider)
     return provider
 
@@ -91,12 +121,18 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        self._second = (-1, "")  # the last second formatted, reused by the next line
+
+    def _timestamp(self, created: float, msecs: float) -> str:
+        second = int(created)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{self._second[1]}.{int(msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         ctx = trace.get_current_span().get_span_context()
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record.created, record.msecs),
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,

@@ -11,6 +11,9 @@ interpreter's lib dir and `nvidia_pytriton.libs` on LD_LIBRARY_PATH (without the
 model load hangs forever, hence the readiness timeout) and the venv's bin first on PATH.
 
     python -m veritas.triton_server --repository models/repository --grpc-port 8001
+
+With `--trace-file` (or `--otlp-endpoint`) Triton traces with OpenTelemetry (`trace_args`,
+the same flags the Helm chart passes) and keeps the caller's W3C trace context.
 """
 
 from __future__ import annotations
@@ -229,6 +232,26 @@ def otlp_traces_url(explicit: str | None = None, env: dict[str, str] | None = No
     return urlunsplit((parts.scheme, netloc, path, "", ""))
 
 
+def trace_args(otlp_url: str, rate: int = 1, export_delay_ms: int | None = None) -> list[str]:
+    """Triton's OpenTelemetry flags; the chart's Triton Deployment passes the same ones.
+
+    Spans go to `otlp_url` (OTLP/HTTP), with per-step timestamps (`level=TIMESTAMPS`: the
+    queue and compute events). A request carrying a W3C `traceparent` is traced whatever
+    the rate (Triton docs, "OpenTelemetry Context Propagation"); `rate` samples the others.
+    `export_delay_ms` shortens the batch exporter's delay (default 5000 ms) so a trace is
+    readable right after the call (local runs)."""
+    args = [
+        "--trace-config=mode=opentelemetry",
+        "--trace-config=level=TIMESTAMPS",
+        f"--trace-config=rate={rate}",
+        f"--trace-config=opentelemetry,url={otlp_url}",
+        "--trace-config=opentelemetry,resource=service.name=triton",
+    ]
+    if export_delay_ms is not None:
+        args.append(f"--trace-config=opentelemetry,bsp_schedule_delay={export_delay_ms}")
+    return args
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -268,6 +291,7 @@ class TritonServer:
         otlp_url: str | None = None,
         poll_secs: int = 5,
         trace_rate: int = 1,
+        trace_export_delay_ms: int | None = None,
         host: str = "127.0.0.1",
     ) -> list[str]:
         install = self._install or TritonInstall.find()
@@ -287,13 +311,7 @@ class TritonServer:
             "--exit-timeout-secs=5",
         ]
         if otlp_url:
-            cmd += [
-                "--trace-config=mode=opentelemetry",
-                "--trace-config=level=TIMESTAMPS",
-                f"--trace-config=rate={trace_rate}",
-                f"--trace-config=opentelemetry,url={otlp_url}",
-                "--trace-config=opentelemetry,resource=service.name=triton",
-            ]
+            cmd += trace_args(otlp_url, trace_rate, trace_export_delay_ms)
         return cmd
 
     def start(
@@ -308,6 +326,7 @@ class TritonServer:
         otlp_endpoint: str | None = None,
         poll_secs: int = 5,
         host: str = "127.0.0.1",
+        trace_export_delay_ms: int | None = None,
     ) -> TritonServer:
         """Start tritonserver on `repo` (a python-backend repository) and wait until ready.
 
@@ -328,6 +347,7 @@ class TritonServer:
             metrics_port,
             otlp_url=otlp_url,
             poll_secs=poll_secs,
+            trace_export_delay_ms=trace_export_delay_ms,
             host=host,
         )
         log.info("starting %s", " ".join(cmd))
@@ -454,6 +474,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-timeout", type=float, default=90.0)
     parser.add_argument("--poll-secs", type=int, default=5)
     parser.add_argument("--otlp-endpoint", default=None, help="OTLP/HTTP traces URL")
+    parser.add_argument(
+        "--trace-file",
+        type=Path,
+        default=None,
+        help="receive Triton's spans locally and append them to this span file "
+        "(`veritas trace --file`); instead of --otlp-endpoint",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -462,6 +489,12 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    receiver = None
+    if args.trace_file is not None:
+        from veritas.otlp_receiver import OtlpReceiver
+
+        receiver = OtlpReceiver(args.trace_file).start()
+        args.otlp_endpoint = receiver.url
     server = TritonServer(backend_root=args.backend_directory)
     server.start(
         args.local_repository,
@@ -473,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         otlp_endpoint=args.otlp_endpoint,
         poll_secs=args.poll_secs,
         host=args.address,
+        trace_export_delay_ms=200 if receiver is not None else None,
     )
     print(
         f"triton ready in {server.started_in_s:.2f} s: grpc {server.grpc_url}, "
@@ -488,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         code = server.stop()
         log.info("tritonserver stopped (exit %s)", code)
+        if receiver is not None:
+            receiver.stop()
     return 0
 
 
