@@ -165,8 +165,9 @@ def test_one_stream_carries_every_modality_and_questions(mesh: Mesh) -> None:
     assert set(statuses) == {"VISION", "AUDIO", "TEXT", "PHYSIOLOGY"}
     for name, m in statuses.items():
         assert m.status == pb.OK, (name, m.reason)
-    for modality in (pb.VISION, pb.AUDIO, pb.PHYSIOLOGY):
-        assert len(windows_answered(results, modality, 2.0)) >= seconds / 2 - 1
+    # Each modality answers in its own windows: 2 s asked; physiology's minimum is 5 s.
+    for modality, window_s in ((pb.VISION, 2.0), (pb.AUDIO, 2.0), (pb.PHYSIOLOGY, 5.0)):
+        assert len(windows_answered(results, modality, window_s)) >= seconds // window_s
     audio = {f.name: f.value for f in statuses["AUDIO"].features}
     assert audio.get("response_count", 0) >= 1  # questions reached audio
     physio_names = {f.name for f in statuses["PHYSIOLOGY"].features}

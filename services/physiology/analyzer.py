@@ -12,9 +12,10 @@ notes; without them, a note says the result is arousal only, with no verdict. Sk
 conductance responses are reported as timestamped events.
 
 Without baseline physiology the reference is the recording's first window, which is then
-scored 0.5 with quality (hence confidence) 0. A live update analyses only its own window's
-chunks, so without a baseline every live update is such a reference; the final result,
-over all chunks, compares later windows with the first.
+scored 0.5 with quality (hence confidence) 0. Live streams (`open_live`, live.py) keep per
+channel only a window and its overlap, measure each window once as it closes, and build
+the whole-input result from running summaries; their windows and final result mean the
+same as these.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 from services.physiology import cues, examination, features, signals
 from services.physiology.responses import ONSET_AFTER_ANSWER_S
-from veritas.analysis import Event, InvalidInput, Window
+from veritas.analysis import Event, InvalidInput, LiveSession, Window
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 10.0
@@ -53,17 +54,17 @@ def window_spans(start_s: float, end_s: float, window_s: float) -> list[tuple[fl
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
-def _window_s(options: common_pb2.Options) -> float:
+def window_length(options: common_pb2.Options) -> float:
     w = options.window_s
     return DEFAULT_WINDOW_S if not math.isfinite(w) or w <= 0 else max(w, MIN_WINDOW_S)
 
 
-def _check_options(options: common_pb2.Options, path: str) -> None:
+def check_options(options: common_pb2.Options, path: str) -> None:
     if not math.isfinite(options.window_s) or options.window_s < 0:
         raise InvalidInput(f"{path}.window_s", "must be a finite number >= 0")
 
 
-def _measure_baseline(msg: common_pb2.Physiology, path: str) -> features.Measures | None:
+def measure_baseline(msg: common_pb2.Physiology, path: str) -> features.Measures | None:
     if not signals.has_input(msg):
         return None
     rec = signals.from_proto(msg, path)
@@ -77,22 +78,14 @@ class PhysiologyAnalyzer:
     model_name = "physiology_cues"
 
     def prepare(self, request: modality_pb2.ModalityRequest) -> Prepared:
-        _check_options(request.options, "options")
+        check_options(request.options, "options")
         recording = signals.from_proto(request.input.physiology, "physiology")
-        baseline = _measure_baseline(request.baseline.physiology, "baseline.physiology")
-        return Prepared(recording, features.derive(recording), baseline)
-
-    def prepare_live(
-        self, config: common_pb2.StreamConfig, chunks: Sequence[common_pb2.LiveChunk]
-    ) -> Prepared:
-        _check_options(config.options, "config.options")
-        recording = signals.from_live(chunks)
-        baseline = _measure_baseline(config.baseline.physiology, "config.baseline.physiology")
+        baseline = measure_baseline(request.baseline.physiology, "baseline.physiology")
         return Prepared(recording, features.derive(recording), baseline)
 
     def windows(self, prepared: Prepared, options: common_pb2.Options) -> Iterator[Window]:
         rec = prepared.recording
-        spans = window_spans(rec.start_s, rec.end_s, _window_s(options))
+        spans = window_spans(rec.start_s, rec.end_s, window_length(options))
         if not spans:
             return
         reference, ref_notes = self._reference(prepared, spans[0])
@@ -113,7 +106,7 @@ class PhysiologyAnalyzer:
         # With no baseline and a recording no longer than its reference, nothing changed.
         only_reference = prepared.baseline is None and first[1] >= end
         window = self._window(
-            prepared, start, end, reference, ref_notes, only_reference, marker_notes=False
+            prepared, start, end, reference, ref_notes, only_reference, with_markers=False
         )
         report = examination.examine(prepared.derived, rec.markers)
         window.features.update(report.features)
@@ -142,44 +135,75 @@ class PhysiologyAnalyzer:
         reference: dict[str, float],
         ref_notes: list[str],
         is_reference: bool,
-        marker_notes: bool = True,
+        with_markers: bool = True,
     ) -> Window:
-        m = features.measure(prepared.derived, start, end)
-        cue_vals, missing = cues.cue_values(m.values, reference)
-        notes = list(ref_notes) + list(m.notes)
-        if is_reference:
-            notes.append(
-                "this span is the reference itself: no evidence of change (confidence 0); "
-                "give baseline physiology for evidence from every window"
-            )
-        elif missing and len(missing) < len(cue_vals):
-            notes.append(f"not measurable here, set to no change: {', '.join(missing)}")
-        if marker_notes:  # the final result lists every question in its q<n>_* features
-            notes.extend(_marker_notes(prepared.recording.markers, start, end))
-        units = {k: features.UNITS[k] for k in m.values}
-        units.update({c.name: c.unit for c in cues.CUES})
-        baseline = {}
-        if prepared.baseline is not None:
-            baseline = {k: v for k, v in prepared.baseline.values.items() if k in m.values}
-        # The reference span is scored (every cue 0 -> P = 0.5) but must count for nothing.
-        quality = 0.0 if is_reference else m.quality
-        usable = is_reference or len(missing) < len(cue_vals)
-        if not usable:
-            notes.append("no arousal cue could be measured in this span")
-        return Window(
-            start_s=start,
-            end_s=end,
-            features={**m.values, **cue_vals},
-            units=units,
-            baseline=baseline,
-            quality=quality,
-            notes=notes,
-            usable=usable,
-            events=scr_events(prepared.derived, prepared.recording.markers, start, end),
+        markers = prepared.recording.markers
+        return cue_window(
+            features.measure(prepared.derived, start, end),
+            start,
+            end,
+            reference,
+            ref_notes,
+            is_reference,
+            prepared.baseline,
+            # the final result lists every question in its q<n>_* features
+            marker_notes(markers, start, end) if with_markers else [],
+            scr_events(prepared.derived, markers, start, end),
         )
 
+    def open_live(self, config: common_pb2.StreamConfig) -> LiveSession:
+        """A live stream's state (services/physiology/live.py)."""
+        from services.physiology.live import PhysiologyLiveSession
 
-def _marker_notes(markers: Sequence[signals.Marker], start: float, end: float) -> list[str]:
+        return PhysiologyLiveSession(config)
+
+
+def cue_window(
+    m: features.Measures,
+    start: float,
+    end: float,
+    reference: dict[str, float],
+    ref_notes: list[str],
+    is_reference: bool,
+    baseline: features.Measures | None,
+    marker_notes: list[str],
+    events: list[Event],
+) -> Window:
+    """One span's measures as a Window of cues (changes from `reference`), offline and live."""
+    cue_vals, missing = cues.cue_values(m.values, reference)
+    notes = list(ref_notes) + list(m.notes)
+    if is_reference:
+        notes.append(
+            "this span is the reference itself: no evidence of change (confidence 0); "
+            "give baseline physiology for evidence from every window"
+        )
+    elif missing and len(missing) < len(cue_vals):
+        notes.append(f"not measurable here, set to no change: {', '.join(missing)}")
+    notes.extend(marker_notes)
+    units = {k: features.UNITS[k] for k in m.values}
+    units.update({c.name: c.unit for c in cues.CUES})
+    base = {}
+    if baseline is not None:
+        base = {k: v for k, v in baseline.values.items() if k in m.values}
+    # The reference span is scored (every cue 0 -> P = 0.5) but must count for nothing.
+    quality = 0.0 if is_reference else m.quality
+    usable = is_reference or len(missing) < len(cue_vals)
+    if not usable:
+        notes.append("no arousal cue could be measured in this span")
+    return Window(
+        start_s=start,
+        end_s=end,
+        features={**m.values, **cue_vals},
+        units=units,
+        baseline=base,
+        quality=quality,
+        notes=notes,
+        usable=usable,
+        events=events,
+    )
+
+
+def marker_notes(markers: Sequence[signals.Marker], start: float, end: float) -> list[str]:
     out = []
     for mk in markers:
         if mk.start_s < end and mk.end_s > start:

@@ -76,11 +76,18 @@ def presentation_ids(responses: Sequence[Response], rq_ids: dict[int, str]) -> d
 
 def examine(derived: Derived, markers: tuple[Marker, ...]) -> Report:
     """Responses to every question and, when the markers allow it, the CQT result."""
-    report = Report()
     if not markers:
+        return Report(notes=[NO_MARKERS])
+    return report_responses(measure_responses(derived, markers))
+
+
+def report_responses(responses: Sequence[Response]) -> Report:
+    """The features and notes of measured responses (numbered in time order), with the CQT
+    result when they include relevant and comparison questions."""
+    report = Report()
+    if not responses:
         report.notes.append(NO_MARKERS)
         return report
-    responses = measure_responses(derived, markers)
     exam = cqt.score(responses)
     report.exam = exam
     ids = presentation_ids(responses, exam.question_ids if exam else cqt.question_ids(responses))

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import neurokit2 as nk
 import numpy as np
@@ -135,6 +135,8 @@ class Derived:
     breathing: Breathing | None
     spans: dict[str, tuple[float, float]]  # "cardiac", "eda", "respiration"
     notes: tuple[str, ...]
+    # Per-sample artefact flags by reason ("eda", "respiration"), for live running counts.
+    flags: Mapping[str, quality.Flags] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,27 +176,31 @@ def plausible_rr(rr_s: np.ndarray) -> np.ndarray:
     return (rr_s >= low) & (rr_s <= high) & (np.abs(rr_s - local) <= RR_MAX_JUMP * local)
 
 
-def detect_beats(channel: Channel) -> Beats:
-    """R-peaks (ECG) or systolic peaks (PPG), refined to sub-sample times, with their quality."""
+def detect_beats(channel: Channel, sqi: bool = True, hold_sqi_edges: bool = False) -> Beats:
+    """R-peaks (ECG) or systolic peaks (PPG), refined to sub-sample times, with their quality
+    (unless `sqi` is False; `hold_sqi_edges`: see quality.cardiac_sqi)."""
     fs = channel.rate_hz
     with _quiet():
         if channel.name == "ecg":
             clean = np.asarray(nk.ecg_clean(channel.samples, sampling_rate=fs), dtype=float)
-            _, info = nk.ecg_peaks(clean, sampling_rate=fs)
-            peaks = np.asarray(info["ECG_R_Peaks"])
+            find, key = nk.ecg_peaks, "ECG_R_Peaks"
         elif channel.name == "ppg":
             clean = np.asarray(nk.ppg_clean(channel.samples, sampling_rate=fs), dtype=float)
-            _, info = nk.ppg_peaks(clean, sampling_rate=fs)
-            peaks = np.asarray(info["PPG_Peaks"])
+            find, key = nk.ppg_peaks, "PPG_Peaks"
         else:
             raise ValueError(f"no beats in a {channel.name} channel")
+        try:
+            _, info = find(clean, sampling_rate=fs)
+            peaks = np.asarray(info[key], dtype=np.int64)
+        except (IndexError, ValueError):  # no pulse wave at all: "no regular heart beats"
+            peaks = np.zeros(0, dtype=np.int64)
     times = channel.start_s + refine_peaks(clean, peaks) / fs
-    sqi = quality.cardiac_sqi(channel.name, clean, peaks, fs)
+    q = quality.cardiac_sqi(channel.name, clean, peaks, fs, hold_sqi_edges) if sqi else None
     return Beats(
         times,
         plausible_rr(np.diff(times)),
         channel.name,
-        None if sqi is None else Series(channel.times(), sqi),
+        None if q is None else Series(channel.times(), q),
     )
 
 
@@ -273,7 +279,10 @@ def detect_breaths(channel: Channel) -> tuple[Breathing, quality.Flags]:
     fs = channel.rate_hz
     with _quiet():
         clean = np.asarray(nk.rsp_clean(channel.samples, sampling_rate=fs), dtype=float)
-        _, info = nk.rsp_peaks(clean, sampling_rate=fs)
+        try:
+            _, info = nk.rsp_peaks(clean, sampling_rate=fs)
+        except (IndexError, ValueError):  # fewer than two extrema (e.g. pure noise at Nyquist)
+            info = {"RSP_Peaks": [], "RSP_Troughs": []}  # "no breaths detected"
     flags = quality.respiration_flags(channel.samples, fs)
     ok = ~flags.any
     peaks = np.asarray(info["RSP_Peaks"], dtype=np.int64)
@@ -289,22 +298,36 @@ def detect_breaths(channel: Channel) -> tuple[Breathing, quality.Flags]:
     return Breathing(times, amps, intervals, Series(channel.times(), clean), ok), flags
 
 
-def heart_rate_series(derived: Derived) -> Series | None:
-    """Instantaneous heart rate (bpm) on a 4 Hz grid from plausible beats, or the bpm series."""
+def heart_rate_series(derived: Derived, origin_s: float | None = None) -> Series | None:
+    """Instantaneous heart rate (bpm) on a 4 Hz grid from plausible beats, or the bpm series.
+
+    The grid starts at the first plausible beat, or lies on the grid that starts at
+    `origin_s` (a live stream's first plausible beat, so that a part of the stream gets the
+    same grid points as the whole recording would).
+    """
     if derived.beats is not None:
         b = derived.beats
         t, rr = b.times_s[1:][b.valid], b.rr_s[b.valid]
         if t.size < 2:
             return None
-        grid = np.arange(t[0], t[-1], 1.0 / HR_SERIES_HZ)
+        step = 1.0 / HR_SERIES_HZ
+        first = t[0]
+        if origin_s is not None:
+            first = origin_s + math.ceil((t[0] - origin_s) / step - 1e-9) * step
+        grid = np.arange(first, t[-1], step)
         return Series(grid, np.interp(grid, t, 60.0 / rr))
     if derived.heart_rate is not None:
         return Series(derived.heart_rate.times(), derived.heart_rate.samples)
     return None
 
 
-def derive(recording: Recording) -> Derived:
-    """Process every channel of a recording once (see the module docstring)."""
+def derive(recording: Recording, sqi: bool = True, hold_sqi_edges: bool = False) -> Derived:
+    """Process every channel of a recording once (see the module docstring).
+
+    A live stream processes each window's span with its overlap: `sqi` False leaves out the
+    cardiac template-match quality (its costliest step), `hold_sqi_edges` see
+    quality.cardiac_sqi.
+    """
     ch = recording.channels
     notes: list[str] = list(recording.notes)
     spans: dict[str, tuple[float, float]] = {}
@@ -316,7 +339,7 @@ def derive(recording: Recording) -> Derived:
         if np.ptp(ch[name].samples) == 0:
             notes.append(f"{name}: flat signal (sensor off?), not analysed")
             continue
-        found = detect_beats(ch[name])
+        found = detect_beats(ch[name], sqi, hold_sqi_edges)
         if found.valid.sum() >= 2:
             beats = found
         else:
@@ -334,6 +357,7 @@ def derive(recording: Recording) -> Derived:
     if beats is not None:
         notes.extend(_beat_notes(beats))
 
+    flags: dict[str, quality.Flags] = {}
     eda = None
     if "eda" in ch:
         c = ch["eda"]
@@ -341,8 +365,8 @@ def derive(recording: Recording) -> Derived:
         if np.ptp(c.samples) == 0:
             notes.append("eda: flat signal (electrode off?), not analysed")
         else:
-            eda, flags = decompose_eda(c)
-            notes.extend(flags.notes("eda", c.rate_hz))
+            eda, flags["eda"] = decompose_eda(c)
+            notes.extend(flags["eda"].notes("eda", c.rate_hz))
             level = float(np.median(c.samples))
             low, high = EDA_PLAUSIBLE_US
             if not low <= level <= high:
@@ -358,11 +382,11 @@ def derive(recording: Recording) -> Derived:
         if np.ptp(c.samples) == 0:
             notes.append("respiration: flat signal, not analysed")
         else:
-            breathing, flags = detect_breaths(c)
-            notes.extend(flags.notes("respiration", c.rate_hz))
+            breathing, flags["respiration"] = detect_breaths(c)
+            notes.extend(flags["respiration"].notes("respiration", c.rate_hz))
             if breathing.peak_times_s.size == 0:
                 notes.append("respiration: no breaths detected")
-    return Derived(beats, heart_rate, eda, breathing, spans, tuple(notes))
+    return Derived(beats, heart_rate, eda, breathing, spans, tuple(notes), flags)
 
 
 def _beat_notes(beats: Beats) -> list[str]:

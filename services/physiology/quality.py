@@ -133,12 +133,15 @@ def respiration_flags(raw: np.ndarray, rate_hz: float) -> Flags:
 
 
 def cardiac_sqi(
-    source: str, clean: np.ndarray, peaks: np.ndarray, rate_hz: float
+    source: str, clean: np.ndarray, peaks: np.ndarray, rate_hz: float, hold_edges: bool = False
 ) -> np.ndarray | None:
     """Per-sample template-match quality (0..1) of a cleaned ECG or PPG; None if not computable.
 
     The first and last beats have no full template around them and score 0 there; callers
-    average over a span, so two edge beats in a long recording barely move the mean.
+    average over a span, so two edge beats in a long recording barely move the mean. A live
+    window is processed up to its own end, where the last beat is cut off by the buffer and
+    not by the signal: with `hold_edges`, the samples before the second beat and from the
+    last beat on take their neighbouring beat's quality instead.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
     if peaks.size < MIN_BEATS_FOR_SQI:
@@ -153,7 +156,12 @@ def cardiac_sqi(
         except (ValueError, ZeroDivisionError, IndexError):
             return None
     q = np.clip(np.nan_to_num(np.asarray(q, dtype=np.float64), nan=0.0), 0.0, 1.0)
-    return q if q.size == len(clean) else None
+    if q.size != len(clean):
+        return None
+    if hold_edges:  # samples from peak i to peak i+1 carry beat i's quality
+        q[: peaks[1]] = q[peaks[1]]
+        q[peaks[-1] :] = q[peaks[-2]]
+    return q
 
 
 def sqi_factor(mean_sqi: float) -> float:

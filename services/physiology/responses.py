@@ -112,28 +112,34 @@ def scoring_end(markers: tuple[Marker, ...], i: int) -> float:
 def measure_responses(derived: Derived, markers: tuple[Marker, ...]) -> list[Response]:
     """Every marker's responses, in time order (`markers` must be sorted by onset)."""
     hr = heart_rate_series(derived)
-    out = []
-    for i, mk in enumerate(markers):
-        t0, end = mk.start_s, scoring_end(markers, i)
-        if end - t0 < MIN_WINDOW_S:
-            out.append(Response(mk, i + 1, end))
-            continue
-        eda_us = latency = math.nan
-        e = derived.eda
-        if e is not None and e.clean_us is not None:
-            if _ok_share(e.times_s, e.ok, t0, end) >= MIN_OK_SHARE:
-                onset_to = min(mk.end_s + ONSET_AFTER_ANSWER_S, end)
-                eda_us, start = largest_rise(
-                    e.times_s, e.clean_us, t0 + ONSET_DELAY_S, onset_to, end
-                )
-                # A latency only for a rise large enough to count as a response.
-                if math.isfinite(start) and eda_us >= SCR_MIN_AMPLITUDE_US:
-                    latency = start - t0
-        hr_rise = rise_over_prestimulus(hr, t0, end) if hr is not None else math.nan
-        rll = math.nan
-        br = derived.breathing
-        if br is not None and br.signal is not None:
-            if _ok_share(br.signal.times_s, br.ok, t0, end) >= MIN_OK_SHARE:
-                rll = line_length_rate(br.signal, t0, end)
-        out.append(Response(mk, i + 1, end, eda_us, latency, hr_rise, rll))
-    return out
+    return [
+        measure_response(derived, hr, mk, i + 1, scoring_end(markers, i))
+        for i, mk in enumerate(markers)
+    ]
+
+
+def measure_response(
+    derived: Derived, hr: Series | None, mk: Marker, number: int, end: float
+) -> Response:
+    """One presentation's responses over its scoring window [mk.start_s, end); `hr` is the
+    heart-rate series (features.heart_rate_series), `derived` must cover the window and the
+    5 s before it."""
+    t0 = mk.start_s
+    if end - t0 < MIN_WINDOW_S:
+        return Response(mk, number, end)
+    eda_us = latency = math.nan
+    e = derived.eda
+    if e is not None and e.clean_us is not None:
+        if _ok_share(e.times_s, e.ok, t0, end) >= MIN_OK_SHARE:
+            onset_to = min(mk.end_s + ONSET_AFTER_ANSWER_S, end)
+            eda_us, start = largest_rise(e.times_s, e.clean_us, t0 + ONSET_DELAY_S, onset_to, end)
+            # A latency only for a rise large enough to count as a response.
+            if math.isfinite(start) and eda_us >= SCR_MIN_AMPLITUDE_US:
+                latency = start - t0
+    hr_rise = rise_over_prestimulus(hr, t0, end) if hr is not None else math.nan
+    rll = math.nan
+    br = derived.breathing
+    if br is not None and br.signal is not None:
+        if _ok_share(br.signal.times_s, br.ok, t0, end) >= MIN_OK_SHARE:
+            rll = line_length_rate(br.signal, t0, end)
+    return Response(mk, number, end, eda_us, latency, hr_rise, rll)

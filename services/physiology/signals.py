@@ -4,7 +4,8 @@ The wire format (`veritas.v1.Physiology`) carries named channels, each at its ow
 rate, plus the old API's plain list of heart-rate values (bpm, one per second). Everything
 the caller can get wrong is checked here, once, so the science in `features` can trust its
 input; every problem raises `InvalidInput` naming the exact proto field, e.g.
-`physiology.channels[1].sampling_rate_hz: must be > 0`.
+`physiology.channels[1].sampling_rate_hz: must be > 0`. Live chunks (live.py) go through
+the same checks (`check_*`, `marker`), named `physio_samples.<field>` and `question.<field>`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ MAX_SAMPLES = 20_000_000  # per channel: bounds memory (160 MB of float64)
 MIN_SAMPLES = 3
 HEART_RATE_RANGE_BPM = (25.0, 250.0)  # outside it a "heart rate" is a sensor or unit error
 EDA_MIN_US = -0.05  # conductance cannot be negative; a few nS below 0 is amplifier offset
+# No sensor's unit (mV, uS, raw 24-bit ADC counts) comes near this; far beyond it the
+# filters overflow to infinity and the peak detectors find nothing to index.
+MAX_ABS_SAMPLE = 1e9
 
 SPECS: Mapping[str, ChannelSpec] = {
     # A bpm series from a monitor or wearable; 0.2 Hz covers devices that report every 5 s.
@@ -109,13 +113,13 @@ def from_proto(msg: common_pb2.Physiology, path: str = "physiology") -> Recordin
     where: dict[str, str] = {}
     for i, ch in enumerate(msg.channels):
         at = f"{path}.channels[{i}]"
-        name = _channel_name(ch.name, f"{at}.name")
+        name = check_channel_name(ch.name, f"{at}.name")
         if name in channels:
             raise InvalidInput(f"{at}.name", f"channel '{name}' given twice (also {where[name]})")
-        rate = _rate(ch.sampling_rate_hz, name, f"{at}.sampling_rate_hz")
-        start = _start(ch.start_s, f"{at}.start_s")
-        unit = _unit(ch.unit, name, f"{at}.unit")
-        samples = _samples(ch.samples, name, f"{at}.samples")
+        rate = check_rate(ch.sampling_rate_hz, name, f"{at}.sampling_rate_hz")
+        start = check_start(ch.start_s, f"{at}.start_s")
+        unit = check_unit(ch.unit, name, f"{at}.unit")
+        samples = check_samples(ch.samples, name, f"{at}.samples")
         _enough(samples, rate, name, f"{at}.samples")
         channels[name] = Channel(name, samples, rate, start, unit)
         where[name] = at
@@ -123,7 +127,7 @@ def from_proto(msg: common_pb2.Physiology, path: str = "physiology") -> Recordin
         at = f"{path}.heart_rate"
         if "heart_rate" in channels:
             raise InvalidInput(at, f"heart rate given twice (also {where['heart_rate']})")
-        samples = _samples(msg.heart_rate, "heart_rate", at)
+        samples = check_samples(msg.heart_rate, "heart_rate", at)
         _enough(samples, 1.0, "heart_rate", at)
         channels["heart_rate"] = Channel("heart_rate", samples, 1.0, 0.0, "bpm")
     if not channels:
@@ -132,51 +136,7 @@ def from_proto(msg: common_pb2.Physiology, path: str = "physiology") -> Recordin
     return Recording(channels, _markers(msg.markers, f"{path}.markers", end_s))
 
 
-def from_live(chunks: Sequence[common_pb2.LiveChunk]) -> Recording:
-    """Append live `physio_samples` chunks per channel, in arrival order.
-
-    A channel starts at its first chunk's `start_s` and keeps the first chunk's rate and
-    unit; later chunks are appended (their `start_s` is not used to re-time samples). A
-    channel still too short to analyse is left out with a note, not an error: more samples
-    are on their way.
-    """
-    parts: dict[str, list[np.ndarray]] = {}
-    first: dict[str, tuple[float, float, str, int]] = {}
-    for i, chunk in enumerate(chunks):
-        if chunk.WhichOneof("payload") != "physio_samples":
-            continue
-        ch = chunk.physio_samples
-        at = f"physio_samples[{i}]"
-        name = _channel_name(ch.name, f"{at}.name")
-        rate = _rate(ch.sampling_rate_hz, name, f"{at}.sampling_rate_hz")
-        if name in first:
-            rate0, _, _, i0 = first[name]
-            if not math.isclose(rate, rate0, rel_tol=1e-9):
-                raise InvalidInput(
-                    f"{at}.sampling_rate_hz",
-                    f"{rate:g} Hz differs from {rate0:g} Hz in physio_samples[{i0}] ({name})",
-                )
-        else:
-            start = _start(ch.start_s, f"{at}.start_s")
-            first[name] = (rate, start, _unit(ch.unit, name, f"{at}.unit"), i)
-        parts.setdefault(name, []).append(_samples(ch.samples, name, f"{at}.samples"))
-    if not parts:
-        raise InvalidInput("physio_samples", "no physiology samples received")
-    channels: dict[str, Channel] = {}
-    notes: list[str] = []
-    for name, arrays in parts.items():
-        rate, start, unit, _ = first[name]
-        samples = np.concatenate(arrays)
-        if len(samples) > MAX_SAMPLES:
-            raise InvalidInput("physio_samples", f"{name}: more than {MAX_SAMPLES} samples")
-        if len(samples) < _min_samples(name, rate):
-            notes.append(f"{name}: {len(samples)} samples so far, too few to analyse yet")
-            continue
-        channels[name] = Channel(name, samples, rate, start, unit)
-    return Recording(channels, (), tuple(notes))
-
-
-def _channel_name(raw: str, at: str) -> str:
+def check_channel_name(raw: str, at: str) -> str:
     name = raw.strip().lower()
     if not name:
         raise InvalidInput(at, f"missing channel name (expected one of {', '.join(SPECS)})")
@@ -187,7 +147,7 @@ def _channel_name(raw: str, at: str) -> str:
     return name
 
 
-def _rate(rate: float, name: str, at: str) -> float:
+def check_rate(rate: float, name: str, at: str) -> float:
     if not math.isfinite(rate):
         raise InvalidInput(at, "must be a finite number")
     if rate <= 0:
@@ -200,13 +160,13 @@ def _rate(rate: float, name: str, at: str) -> float:
     return float(rate)
 
 
-def _start(start: float, at: str) -> float:
+def check_start(start: float, at: str) -> float:
     if not math.isfinite(start) or start < 0:
         raise InvalidInput(at, "must be a finite number >= 0")
     return float(start)
 
 
-def _unit(unit: str, name: str, at: str) -> str:
+def check_unit(unit: str, name: str, at: str) -> str:
     spec = SPECS[name]
     clean = unit.strip()
     if not clean:
@@ -216,13 +176,20 @@ def _unit(unit: str, name: str, at: str) -> str:
     return clean
 
 
-def _samples(values: Sequence[float], name: str, at: str) -> np.ndarray:
+def check_samples(values: Sequence[float], name: str, at: str) -> np.ndarray:
     if len(values) > MAX_SAMPLES:
         raise InvalidInput(at, f"more than {MAX_SAMPLES} samples")
     samples = np.asarray(values, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(samples))
     if bad.size:
         raise InvalidInput(f"{at}[{bad[0]}]", f"not a finite number ({samples[bad[0]]})")
+    huge = np.flatnonzero(np.abs(samples) > MAX_ABS_SAMPLE)
+    if huge.size:
+        j = huge[0]
+        raise InvalidInput(
+            f"{at}[{j}]",
+            f"{samples[j]:g} is beyond any sensor's range (|value| <= {MAX_ABS_SAMPLE:g})",
+        )
     if name == "heart_rate":
         low, high = HEART_RATE_RANGE_BPM
         out = np.flatnonzero((samples < low) | (samples > high))
@@ -240,12 +207,12 @@ def _samples(values: Sequence[float], name: str, at: str) -> np.ndarray:
     return samples
 
 
-def _min_samples(name: str, rate: float) -> int:
+def min_samples(name: str, rate: float) -> int:
     return max(MIN_SAMPLES, math.ceil(SPECS[name].min_duration_s * rate))
 
 
 def _enough(samples: np.ndarray, rate: float, name: str, at: str) -> None:
-    need = _min_samples(name, rate)
+    need = min_samples(name, rate)
     if len(samples) < need:
         raise InvalidInput(
             at,
@@ -272,17 +239,24 @@ def _markers(
     out = []
     for i, m in enumerate(markers):
         at = f"{path}[{i}]"
-        if m.kind not in _KINDS:
-            raise InvalidInput(f"{at}.kind", "must be RELEVANT, COMPARISON or IRRELEVANT")
-        start = _start(m.start_s, f"{at}.start_s")
-        if start >= end_s:
+        mk = marker(m, at)
+        if mk.start_s >= end_s:
             raise InvalidInput(
-                f"{at}.start_s", f"{start:g} s is not before the recording's end ({end_s:g} s)"
+                f"{at}.start_s",
+                f"{mk.start_s:g} s is not before the recording's end ({end_s:g} s)",
             )
-        if not math.isfinite(m.end_s) or m.end_s <= start:
-            raise InvalidInput(f"{at}.end_s", "must be a finite number > start_s")
-        label = m.label.strip()
-        if len(label) > MAX_LABEL:
-            raise InvalidInput(f"{at}.label", f"longer than {MAX_LABEL} characters")
-        out.append(Marker(_KINDS[m.kind], start, float(m.end_s), label))
+        out.append(mk)
     return tuple(sorted(out, key=lambda mk: mk.start_s))
+
+
+def marker(m: common_pb2.QuestionMarker, at: str) -> Marker:
+    """One validated question marker; `at` names its field in errors."""
+    if m.kind not in _KINDS:
+        raise InvalidInput(f"{at}.kind", "must be RELEVANT, COMPARISON or IRRELEVANT")
+    start = check_start(m.start_s, f"{at}.start_s")
+    if not math.isfinite(m.end_s) or m.end_s <= start:
+        raise InvalidInput(f"{at}.end_s", "must be a finite number > start_s")
+    label = m.label.strip()
+    if len(label) > MAX_LABEL:
+        raise InvalidInput(f"{at}.label", f"longer than {MAX_LABEL} characters")
+    return Marker(_KINDS[m.kind], start, float(m.end_s), label)

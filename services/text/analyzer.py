@@ -6,6 +6,9 @@ because the text model (`text_deception`) reads the words themselves (n-grams) a
 cue rates computed here, and the spans each cue matched, as offsets into the caller's
 transcript (sources.py says which string they index).
 
+Live streams (`open_live`, live.py) measure each segment once as it arrives and group
+segments into windows the same way as the timed path here.
+
 Language: a non-English tag is refused (INVALID_ARGUMENT); untagged or "en" text that does
 not read as English (language.py) is still analysed, with a note and quality 0, so fusion
 treats the window as low quality rather than as evidence.
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from services.text import features as tf
 from services.text.language import LanguageCheck
 from services.text.sources import SourceMap, joined
-from veritas.analysis import InvalidInput, Span, Window
+from veritas.analysis import InvalidInput, LiveSession, Span, Window
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 30.0
@@ -86,7 +89,7 @@ def _check_language(language: str, field_name: str) -> None:
         )
 
 
-def _check_segment(seg: common_pb2.TranscriptSegment, path: str) -> Segment:
+def check_segment(seg: common_pb2.TranscriptSegment, path: str) -> Segment:
     for name in ("start_s", "end_s"):
         value = getattr(seg, name)
         if not math.isfinite(value) or value < 0:
@@ -104,6 +107,9 @@ class TextAnalyzer:
 
     modality = common_pb2.TEXT
     model_name = "text_deception"
+    # Transcripts up to this size are analysed on the service's event loop (pure Python,
+    # a few ms): a worker thread would only add a hop and a wait for the interpreter lock.
+    inline_max_bytes = 8192
 
     def __init__(self, max_chars: int = MAX_CHARS, min_words: int = MIN_WORDS) -> None:
         self.max_chars = max_chars
@@ -123,7 +129,7 @@ class TextAnalyzer:
         self._check_length(len(transcript.text), f"{path}.text")
         self._check_length(sum(len(s.text) for s in transcript.segments), f"{path}.segments")
         segments = [
-            _check_segment(s, f"{path}.segments[{i}]") for i, s in enumerate(transcript.segments)
+            check_segment(s, f"{path}.segments[{i}]") for i, s in enumerate(transcript.segments)
         ]
         return self._assemble(transcript.text, segments, path)
 
@@ -163,18 +169,11 @@ class TextAnalyzer:
             prepared.baseline = self._baseline(request.baseline.transcript, "baseline.transcript")
         return prepared
 
-    def prepare_live(
-        self, config: common_pb2.StreamConfig, chunks: Sequence[common_pb2.LiveChunk]
-    ) -> PreparedText:
-        segments = [
-            _check_segment(c.transcript_segment, f"chunks[{i}].transcript_segment")
-            for i, c in enumerate(chunks)
-            if c.WhichOneof("payload") == "transcript_segment"
-        ]
-        prepared = self._assemble("", segments, "transcript")
-        if config.HasField("baseline"):
-            prepared.baseline = self._baseline(config.baseline.transcript, "baseline.transcript")
-        return prepared
+    def open_live(self, config: common_pb2.StreamConfig) -> LiveSession:
+        """A live stream's state (services/text/live.py)."""
+        from services.text.live import TextLiveSession
+
+        return TextLiveSession(self, config)
 
     # ------------------------------------------------------------------ windows
 
@@ -187,13 +186,31 @@ class TextAnalyzer:
         end_s: float,
     ) -> Window:
         cues = tf.measure(text)
+        language = tf.language_check(text)
+        if language.english is None and prepared.language is not None:
+            language = prepared.language  # too short to tell: the transcript decides
+        spans = _spans(cues, source, prepared.source_text)
+        window = self.cue_window(cues, text, spans, language, prepared.baseline, start_s, end_s)
+        if source is None and any(cues.matches.values()):
+            window.notes.append(NO_SPANS_NOTE)
+        return window
+
+    def cue_window(
+        self,
+        cues: tf.TextCues,
+        text: str,
+        spans: dict[str, list[Span]],
+        language: LanguageCheck,
+        baseline: dict[str, float],
+        start_s: float,
+        end_s: float,
+    ) -> Window:
+        """A Window of measured cues (offline and live): too few words is unusable, text
+        that does not read as English is low quality."""
         notes: list[str] = []
         usable = cues.word_count >= self.min_words
         if not usable:
             notes.append(f"too few words to score ({cues.word_count} < {self.min_words})")
-        language = tf.language_check(text)
-        if language.english is None and prepared.language is not None:
-            language = prepared.language  # too short to tell: the transcript decides
         quality = 1.0
         if language.english is False:
             quality = NOT_ENGLISH_QUALITY
@@ -201,15 +218,12 @@ class TextAnalyzer:
                 f"this does not read as English ({language.reason}); the word lists and the "
                 "model are English, so this window is marked low quality"
             )
-        spans = _spans(cues, source, prepared.source_text)
-        if source is None and any(cues.matches.values()):
-            notes.append(NO_SPANS_NOTE)
         return Window(
             start_s=start_s,
             end_s=end_s,
             features=tf.feature_values(cues),
             units=dict(tf.FEATURE_UNITS),
-            baseline=dict(prepared.baseline),
+            baseline=dict(baseline),
             quality=quality,
             notes=notes,
             text=text,
@@ -217,7 +231,10 @@ class TextAnalyzer:
             spans=spans,
         )
 
-    def _timed_groups(self, segments: list[Segment], window_s: float) -> list[list[Segment]]:
+    @staticmethod
+    def _timed_groups(segments: list[Segment], window_s: float) -> list[list[Segment]]:
+        """Segments in time order, grouped: a segment starting less than window_s after its
+        group's first segment joins that group (live.py groups the same way as they come)."""
         groups: list[list[Segment]] = []
         for seg in segments:
             if groups and seg.start_s < groups[-1][0].start_s + window_s:

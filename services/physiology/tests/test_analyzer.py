@@ -1,4 +1,5 @@
-"""The Analyzer contract: windows, baseline deltas, the reference window, legacy and live input."""
+"""The Analyzer contract: windows, baseline deltas, the reference window, legacy input
+(live input: test_live.py)."""
 
 from __future__ import annotations
 
@@ -90,25 +91,6 @@ def test_window_s_option_and_markers() -> None:
     req.options.window_s = 1  # too short for physiology: raised to the minimum
     windows, _ = _run(req)
     assert windows[0].end_s == 5
-
-
-def test_prepare_live() -> None:
-    analyzer = PhysiologyAnalyzer()
-    config = common_pb2.StreamConfig()
-    config.baseline.physiology.heart_rate.extend([60.0] * 10)
-    chunks = [
-        common_pb2.LiveChunk(
-            physio_samples=common_pb2.PhysioChannel(
-                name="heart_rate", sampling_rate_hz=1, samples=[75.0] * 5, start_s=5.0 * i
-            )
-        )
-        for i in range(3)
-    ]
-    prepared = analyzer.prepare_live(config, chunks)
-    windows = list(analyzer.windows(prepared, config.options))
-    summary = analyzer.summarize(prepared, windows)
-    assert summary.features["hr_mean_delta_bpm"] == pytest.approx(15.0)
-    assert summary.usable and summary.quality > 0.9
 
 
 def test_cue_values_neutralise_what_is_missing() -> None:

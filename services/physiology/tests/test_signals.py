@@ -147,35 +147,3 @@ def test_baseline_and_options_errors_name_their_fields() -> None:
     with pytest.raises(InvalidInput) as info:
         analyzer.prepare(req)
     assert info.value.field == "options.window_s"
-
-
-def _chunk(name: str, rate: float, samples: list[float], start: float = 0.0):
-    return common_pb2.LiveChunk(
-        physio_samples=common_pb2.PhysioChannel(
-            name=name, sampling_rate_hz=rate, samples=samples, start_s=start
-        )
-    )
-
-
-def test_live_chunks_are_appended_per_channel() -> None:
-    chunks = [
-        _chunk("eda", 4.0, [2.0] * 12, start=3.0),
-        _chunk("heart_rate", 1.0, [70.0, 71.0]),
-        _chunk("eda", 4.0, [2.1] * 12, start=6.0),
-        _chunk("heart_rate", 1.0, [72.0]),
-    ]
-    rec = signals.from_live(chunks)
-    eda = rec.channels["eda"]
-    assert len(eda.samples) == 24 and eda.start_s == 3.0 and eda.samples[-1] == 2.1
-    assert list(rec.channels["heart_rate"].samples) == [70.0, 71.0, 72.0]
-
-
-def test_live_short_channel_is_a_note_and_rate_change_an_error() -> None:
-    rec = signals.from_live([_chunk("eda", 4.0, [2.0] * 8), _chunk("heart_rate", 1.0, [70] * 5)])
-    assert "eda" not in rec.channels and any("eda" in n for n in rec.notes)
-    with pytest.raises(InvalidInput) as info:
-        signals.from_live([_chunk("eda", 4.0, [2.0] * 30), _chunk("eda", 8.0, [2.0] * 30)])
-    assert info.value.field == "physio_samples[1].sampling_rate_hz"
-    with pytest.raises(InvalidInput) as info:
-        signals.from_live([_chunk("eda", 4.0, [2.0] * 30), _chunk("eda", 4.0, [math.nan])])
-    assert info.value.field == "physio_samples[1].samples[0]"

@@ -119,23 +119,6 @@ def test_untimed_text_in_chunks_of_three_sentences(analyzer: TextAnalyzer) -> No
     assert analyzer.summarize(prepared, windows).text == text
 
 
-def test_live_segments(analyzer: TextAnalyzer) -> None:
-    chunks = [
-        common_pb2.LiveChunk(config=common_pb2.StreamConfig()),
-        common_pb2.LiveChunk(
-            transcript_segment=common_pb2.TranscriptSegment(start_s=0, end_s=3, text="I was home.")
-        ),
-        common_pb2.LiveChunk(
-            transcript_segment=common_pb2.TranscriptSegment(start_s=3, end_s=1, text="No.")
-        ),
-    ]
-    with pytest.raises(InvalidInput) as err:
-        analyzer.prepare_live(chunks[0].config, chunks)
-    assert err.value.field == "chunks[2].transcript_segment.end_s"
-    prepared = analyzer.prepare_live(chunks[0].config, chunks[:2])
-    assert prepared.text == "I was home." and prepared.timed
-
-
 def test_protocol_attributes() -> None:
     assert TextAnalyzer.modality == common_pb2.TEXT
     assert TextAnalyzer.model_name == "text_deception"
