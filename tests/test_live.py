@@ -155,7 +155,7 @@ def test_one_stream_carries_every_modality_and_questions(mesh: Mesh) -> None:
             *questions,
         ]
     )
-    config = pb.LiveChunk(config=pb.StreamConfig(options=pb.Options(window_s=2.0)))
+    config = pb.LiveChunk(config=pb.StreamConfig(options=pb.Options(window_s=2.0, explain=True)))
     with grpc.insecure_channel(mesh.address("gateway")) as channel:
         stub = veritas_pb2_grpc.VeritasStub(channel)
         results = list(stub.AnalyzeStream(iter([config, *chunks]), timeout=180))
