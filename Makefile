@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/veritas/v1/*.proto)
 
-.PHONY: setup sysdeps proto run observe test test-unit lint evaluate bench bench-quick clean images images-push
+.PHONY: setup sysdeps proto run observe test test-unit lint evaluate bench bench-quick profile clean images images-push face-models
 
 setup: $(STAMP)
 
@@ -76,6 +76,30 @@ bench: setup
 
 bench-quick: setup
 	$(PY) -m benchmarks --profile quick
+
+# Where each process spends its CPU under load: py-spy on every service while the load
+# generator sends distinct requests (benchmarks/profile.py; PROFILE_ARGS e.g. "--workload
+# audio_text --gil"). Writes benchmarks/results/profile-<date>-<machine>-<workload>/.
+profile: setup
+	$(PY) -m benchmarks.profile $(PROFILE_ARGS)
+
+# The face models (models/repository/face_*) from the MediaPipe 0.10.21 wheel, converted to
+# ONNX in a throwaway venv (.run/face-convert-venv) and checked against Google's LiteRT.
+face-models: setup
+	$(PY) -m models.face.convert
+
+# Chaos (tests/chaos/, docs/gateway.md "Errors"): the corpus of malformed inputs, the fuzz
+# (FUZZ_SCALE times the examples `make test` runs) and every fault under load; the fault
+# figures go to benchmarks/results/<date>-<machine>-chaos.md. The soak (SOAK_MINUTES) adds
+# RSS per process to the same report and fails on a growing trend.
+.PHONY: chaos soak
+FUZZ_SCALE   ?= 5
+SOAK_MINUTES ?= 5
+chaos: setup
+	VERITAS_CHAOS=1 VERITAS_CHAOS_REPORT=1 VERITAS_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -ra tests/chaos
+
+soak: setup
+	$(PY) -m tests.chaos.soak --minutes $(SOAK_MINUTES)
 
 # Retrain every model, rewrite its card, check every card has its sections (docs/models.md).
 evaluate: setup

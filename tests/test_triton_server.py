@@ -113,6 +113,8 @@ def _batch(config: dict, n: int, rng: np.random.Generator) -> dict[str, np.ndarr
         if spec["data_type"] == "TYPE_STRING":
             texts = [SAMPLE_TEXTS[i % len(SAMPLE_TEXTS)] for i in range(n)]
             batch[spec["name"]] = np.array(texts, dtype=object).reshape([n, *dims])
+        elif spec["data_type"] == "TYPE_UINT8":  # image models (face_detector, face_landmarks)
+            batch[spec["name"]] = rng.integers(0, 256, size=[n, *dims], dtype=np.uint8)
         else:
             batch[spec["name"]] = rng.normal(0, 2, size=[n, *dims]).astype(np.float32)
     return batch
@@ -127,7 +129,8 @@ def _infer(client, model: str, batch: dict[str, np.ndarray], outputs: list[str])
             tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
             tensor.set_data_from_numpy(np.vectorize(lambda s: s.encode(), otypes=[object])(array))
         else:
-            tensor = grpcclient.InferInput(name, list(array.shape), "FP32")
+            kind = "UINT8" if array.dtype == np.uint8 else "FP32"
+            tensor = grpcclient.InferInput(name, list(array.shape), kind)
             tensor.set_data_from_numpy(array)
         inputs.append(tensor)
     requested = [grpcclient.InferRequestedOutput(o) for o in outputs]

@@ -14,17 +14,17 @@ import collections
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, NoReturn
 
 import grpc
 import numpy as np
 from opentelemetry import trace
 
-from veritas import live, refs
+from veritas import cache, hints, live, media_uri, refs
 from veritas.analysis import Analyzer, InvalidInput, Window
 from veritas.config import ServiceConfig, env
-from veritas.guard import guarded
+from veritas.guard import Known, guarded
 from veritas.health import Dependencies
 from veritas.options import check_live_options, check_options
 from veritas.questions import check_questions
@@ -48,13 +48,31 @@ MODEL_SERVER_DOWN = (
     "the model server is unavailable; this modality reports not ready until it is back"
 )
 MODEL_FAILED = "the model could not score this input"
+# Triton failing inside an analyzer (vision's face models run on Triton too).
+TRITON_FAILURES: Known = {
+    TritonUnavailable: (grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN),
+    TritonModelError: (grpc.StatusCode.INTERNAL, MODEL_FAILED),
+}
 
 
 async def _iterate_in_thread(iterator: Iterator[Window]) -> AsyncIterator[Window]:
-    """Run a blocking generator in a worker thread, yielding its items as they come."""
+    """Run a blocking generator in a worker thread, yielding its items as they come. The
+    thread wakes the event loop only when it waits for an item: items that come faster
+    than they are taken are handed over together, one wake-up for all."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    items: collections.deque[Any] = collections.deque()
+    ready = asyncio.Event()
+    waiting = [False]  # the consumer sleeps on `ready`: wake it (read under the GIL)
     context = trace.set_span_in_context(trace.get_current_span())
+
+    def wake() -> None:
+        ready.set()
+
+    def put(item: Any) -> None:
+        items.append(item)
+        if waiting[0]:
+            waiting[0] = False
+            loop.call_soon_threadsafe(wake)
 
     def pump() -> None:
         from opentelemetry import context as otel_context
@@ -62,17 +80,31 @@ async def _iterate_in_thread(iterator: Iterator[Window]) -> AsyncIterator[Window
         token = otel_context.attach(context)
         try:
             for item in iterator:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                put(item)
         except BaseException as e:  # delivered to the consumer, raised there
-            loop.call_soon_threadsafe(queue.put_nowait, e)
+            put(e)
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            put(_DONE)
             otel_context.detach(token)
 
     loop.run_in_executor(None, pump)
-    while (item := await queue.get()) is not _DONE:
+    while True:
+        if not items:
+            ready.clear()
+            waiting[0] = True
+            if not items:  # the pump may have added one before it saw `waiting`
+                await ready.wait()
+            waiting[0] = False
+        item = items.popleft()
+        if item is _DONE:
+            return
         if isinstance(item, BaseException):
             raise item
+        yield item
+
+
+async def _aiter(iterator: Iterator[Window]) -> AsyncIterator[Window]:
+    for item in iterator:
         yield item
 
 
@@ -202,11 +234,13 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         remaining = context.time_remaining()
         try:
             prediction = await self.triton.predict(spec, values, window.text, remaining)
-        except TritonUnavailable as e:
-            await self._triton_failed(context, grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN, e)
-        except TritonModelError as e:
-            self.triton.forget(spec.name)  # a new model version may have changed the contract
-            await self._triton_failed(context, grpc.StatusCode.INTERNAL, MODEL_FAILED, e)
+        except (TritonUnavailable, TritonModelError) as e:
+            # Triton may have moved to a new version of the model (its contract may differ):
+            # score once more with that version's contract, else report the failure.
+            newer = await self.triton.newer_spec(spec)
+            if newer is None:
+                await self._model_call_failed(context, e)
+            return await self._score(window, newer, context, started)
         if not math.isfinite(prediction.probability):
             # Finite but extreme inputs can overflow a model's arithmetic: no score, said so.
             result = build_result(modality, window, spec, None, started)
@@ -214,27 +248,92 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             return result
         return build_result(modality, window, spec, prediction, started)
 
+    async def _model_call_failed(
+        self, context: grpc.aio.ServicerContext, error: TritonUnavailable | TritonModelError
+    ) -> NoReturn:
+        if isinstance(error, TritonUnavailable):
+            await self._triton_failed(
+                context, grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN, error
+            )
+        self.triton.forget(self.analyzer.model_name)  # the contract may have changed
+        await self._triton_failed(context, grpc.StatusCode.INTERNAL, MODEL_FAILED, error)
+        raise AssertionError("unreachable: abort raises")
+
     async def _updates(
         self,
-        windows: AsyncIterator[Window] | Iterable[Window],
+        windows: AsyncIterator[Window],
         spec: ModelSpec,
         context: grpc.aio.ServicerContext,
         started: float,
-        final: bool = False,
     ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
-        """The one way windows become updates, offline and live: score each with Triton and
-        wrap it; with `final`, the last window is the whole-input result."""
-        if isinstance(windows, AsyncIterator):
-            async for window in windows:
-                yield modality_pb2.ModalityUpdate(
-                    result=await self._score(window, spec, context, started)
-                )
-            return
-        items = list(windows)
-        for i, window in enumerate(items):
-            last = final and i == len(items) - 1
-            result = await self._score(window, spec, context, started)
-            yield modality_pb2.ModalityUpdate(result=result, final=last)
+        """Windows become updates: each window is scored as soon as it arrives, without
+        waiting for the one before (the Triton client batches those that wait together),
+        and the updates go out in window order."""
+        scored: asyncio.Queue[asyncio.Task[common_pb2.ModalityResult] | BaseException | None]
+        scored = asyncio.Queue()
+        tasks: list[asyncio.Task[common_pb2.ModalityResult]] = []
+
+        async def feed() -> None:
+            try:
+                async for window in windows:
+                    task = asyncio.create_task(self._score(window, spec, context, started))
+                    tasks.append(task)
+                    scored.put_nowait(task)
+            except Exception as e:  # noqa: BLE001 - raised by the consumer, in order
+                scored.put_nowait(e)
+                return
+            scored.put_nowait(None)
+
+        feeder = asyncio.create_task(feed())
+        try:
+            while (item := await scored.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield modality_pb2.ModalityUpdate(result=await item)
+        finally:
+            feeder.cancel()
+            for task in tasks:
+                task.cancel()
+            for done in (feeder, *tasks):
+                if done.done() and not done.cancelled():
+                    done.exception()  # retrieved: an abort already answered the call
+
+    def _inline(self, request: modality_pb2.ModalityRequest) -> bool:
+        """Whether to analyse on the event loop: an analyzer whose work is pure Python and
+        small (`inline_max_bytes`, e.g. text) gains nothing from a worker thread but the
+        hop and a wait for the interpreter lock."""
+        limit = int(getattr(self.analyzer, "inline_max_bytes", 0))
+        return limit > 0 and request.input.ByteSize() <= limit
+
+    def _whole(self, request: modality_pb2.ModalityRequest) -> Window:
+        """prepare, every window, then the whole-input summary, in one go (final-only)."""
+        with tracer.start_as_current_span("decode"):
+            prepared = self.analyzer.prepare(request)
+        with tracer.start_as_current_span("features.windows"):
+            windows = list(self.analyzer.windows(prepared, request.options))
+        with tracer.start_as_current_span("features.summary"):
+            return self.analyzer.summarize(prepared, windows)
+
+    async def _analyze_final_only(
+        self,
+        request: modality_pb2.ModalityRequest,
+        context: grpc.aio.ServicerContext,
+        started: float,
+    ) -> modality_pb2.ModalityUpdate:
+        """The whole-input result alone, for a caller that reads nothing else: the windows
+        are measured (the summary is made from them) but not scored or sent."""
+        try:
+            if self._inline(request):
+                summary = self._whole(request)
+            else:  # one hop to a worker thread for all of it (the trace context goes along)
+                summary = await asyncio.to_thread(self._whole, request)
+        except InvalidInput as e:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        except (TritonUnavailable, TritonModelError) as e:
+            await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+        spec = await self._spec(context)
+        result = await self._score(summary, spec, context, started)
+        return modality_pb2.ModalityUpdate(result=result, final=True)
 
     async def Analyze(
         self, request: modality_pb2.ModalityRequest, context: grpc.aio.ServicerContext
@@ -242,7 +341,8 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         """`_analyze` behind the safety net (veritas.guard)."""
         updates = self._analyze(request, context)
         message = f"{self.service_name} could not analyse this input (an internal error)"
-        async for update in guarded(updates, context, log, message, request_id=request.request_id):
+        fields = {"request_id": request.request_id}
+        async for update in guarded(updates, context, log, message, TRITON_FAILURES, **fields):
             yield update
 
     async def AnalyzeLive(
@@ -253,7 +353,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         """`_analyze_live` behind the safety net (veritas.guard)."""
         updates = self._analyze_live(request_iterator, context)
         message = f"{self.service_name} could not analyse this stream (an internal error)"
-        async for update in guarded(updates, context, log, message):
+        async for update in guarded(updates, context, log, message, TRITON_FAILURES):
             yield update
 
     async def _analyze(
@@ -265,27 +365,15 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             check_questions(request.questions, "questions")
         except InvalidInput as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        with tracer.start_as_current_span("decode"):
-            try:
-                prepared = await asyncio.to_thread(self.analyzer.prepare, request)
-            except InvalidInput as e:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        spec = await self._spec(context)
-        windows: list[Window] = []
-
-        async def collected() -> AsyncIterator[Window]:
-            iterator = self.analyzer.windows(prepared, request.options)
-            async for window in _iterate_in_thread(iterator):
-                windows.append(window)
-                yield window
-
-        with tracer.start_as_current_span("features.windows"):
-            async for update in self._updates(collected(), spec, context, started):
+        except (TritonUnavailable, TritonModelError) as e:
+            await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+        metadata = context.invocation_metadata()
+        cache.CACHE_SCOPE.set(hints.metadata_value(metadata, media_uri.TENANT_METADATA))
+        if hints.final_only(context):
+            yield await self._analyze_final_only(request, context, started)
+        else:
+            async for update in self._analyze_progressive(request, context, started):
                 yield update
-        with tracer.start_as_current_span("features.summary"):
-            summary = await asyncio.to_thread(self.analyzer.summarize, prepared, windows)
-        async for update in self._updates([summary], spec, context, started, final=True):
-            yield update
         log.info(
             "analysed",
             extra={
@@ -295,6 +383,45 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                 }
             },
         )
+
+    async def _analyze_progressive(
+        self,
+        request: modality_pb2.ModalityRequest,
+        context: grpc.aio.ServicerContext,
+        started: float,
+    ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
+        """An update per window as it is measured, then the whole-input result (final)."""
+        inline = self._inline(request)
+        with tracer.start_as_current_span("decode"):
+            try:
+                if inline:
+                    prepared = self.analyzer.prepare(request)
+                else:
+                    prepared = await asyncio.to_thread(self.analyzer.prepare, request)
+            except InvalidInput as e:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            except (TritonUnavailable, TritonModelError) as e:
+                await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+        spec = await self._spec(context)
+        windows: list[Window] = []
+
+        async def collected() -> AsyncIterator[Window]:
+            iterator = self.analyzer.windows(prepared, request.options)
+            source = _aiter(iterator) if inline else _iterate_in_thread(iterator)
+            async for window in source:
+                windows.append(window)
+                yield window
+
+        with tracer.start_as_current_span("features.windows"):
+            async for update in self._updates(collected(), spec, context, started):
+                yield update
+        with tracer.start_as_current_span("features.summary"):
+            if inline:
+                summary = self.analyzer.summarize(prepared, windows)
+            else:
+                summary = await asyncio.to_thread(self.analyzer.summarize, prepared, windows)
+        result = await self._score(summary, spec, context, started)
+        yield modality_pb2.ModalityUpdate(result=result, final=True)
 
     async def _analyze_live(
         self,
@@ -324,11 +451,15 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             check_live_options(config.options, "config.options")
         except InvalidInput as e:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        except (TritonUnavailable, TritonModelError) as e:
+            await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
         with tracer.start_as_current_span("live.open"):
             try:
                 session = await asyncio.to_thread(self.analyzer.open_live, config)
             except InvalidInput as e:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            except (TritonUnavailable, TritonModelError) as e:
+                await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
         spec = await self._spec(context)
         service = self.service_name
         controller = live.QualityController(config.options.quality, live.target_s(config.options))
@@ -408,6 +539,8 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                     closed = await asyncio.to_thread(process, batch, reached_s)
                 except InvalidInput as e:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+                except (TritonUnavailable, TritonModelError) as e:
+                    await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
                 for window in closed:
                     edge = min(
                         (r for r, c, _ in batch if chunk_time(c) >= window.end_s - 1e-9),
@@ -435,6 +568,8 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                     rest, summary = await asyncio.to_thread(session.finish)
                 except InvalidInput as e:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+                except (TritonUnavailable, TritonModelError) as e:
+                    await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
             for window in rest:
                 yield await self._live_update(window, spec, context, started, controller)
                 live.WINDOWS.labels(
@@ -498,7 +633,11 @@ def serve_modality(name: str, make_analyzer: Callable[[], Analyzer]) -> None:
     from veritas.server import run
 
     def build(config: ServiceConfig) -> tuple[Register, Cleanup, Dependencies]:
-        triton = TritonClient(env("VERITAS_TRITON_URL"), float(env("VERITAS_TRITON_TIMEOUT_S")))
+        triton = TritonClient(
+            env("VERITAS_TRITON_URL"),
+            float(env("VERITAS_TRITON_TIMEOUT_S")),
+            max_in_flight=int(env("VERITAS_TRITON_MAX_IN_FLIGHT")),
+        )
         analyzer = make_analyzer()
         servicer = ModalityServicer(analyzer, triton)
 
@@ -507,8 +646,13 @@ def serve_modality(name: str, make_analyzer: Callable[[], Analyzer]) -> None:
             return [modality_pb2.DESCRIPTOR.services_by_name["ModalityAnalyzer"].full_name]
 
         async def model_server() -> str | None:
-            """Ready only while Triton answers and has this modality's model loaded."""
-            return await triton.model_problem(analyzer.model_name)
+            """Ready only while Triton answers and has every model this modality calls
+            loaded (its scoring model, and for vision the face models)."""
+            for model in (analyzer.model_name, *getattr(analyzer, "triton_models", ())):
+                problem = await triton.model_problem(model)
+                if problem:
+                    return problem
+            return None
 
         return register, triton.close, Dependencies({"triton": model_server})
 

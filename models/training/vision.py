@@ -444,13 +444,21 @@ Inputs, in order: {", ".join(f"`{f}`" for f in FEATURES)}.
 **The model was trained on binary codes that human annotators assigned to whole clips. The
 vision service feeds it something else: automatic per-window rates (the fraction of face
 frames in a 2 s window where a landmark-based detector sees the behaviour), computed with
-heuristic thresholds from dlib's 68 landmarks, a head-pose estimate and a pupil estimate.**
+heuristic thresholds from 68 landmarks picked from MediaPipe's 468-point face mesh (served by
+Triton, models/cards/face_landmarks.md), a head-pose estimate and a pupil estimate.**
 Nobody has checked here that the automatic measurements agree with the human codes (the
 trial videos are not in this project's data); gaze is the head's direction plus a pupil
-position estimated from the darkest region inside the eyelids (dlib has no iris landmarks),
+position estimated from the darkest region inside the eyelids (the mesh has no iris points),
 used only while the head is near its neutral pose; and a 2 s window is not a 30 s clip. The
 metrics below describe the model on human codes; they are an upper bound for the service,
 not its measured accuracy.
+
+Until 2026-12 the landmarks came from dlib's 68-point model. The switch to the face mesh
+changed how the inputs are measured, not what the model learned (it was trained on human
+codes, which did not change, so it was not retrained): the mesh's lids and brows move less,
+so the closure and brow thresholds were re-set for it (services/vision/behaviour.py), and
+services/vision/tests/test_dlib_reference.py bounds the differences on the bundled sample
+(the same frames read as eyes shut; head yaw within 3 degrees on average).
 
 ## How it is served: uncalibrated
 `config.pbtxt` says `calibrated: "false"` although the model has a Platt calibration: that

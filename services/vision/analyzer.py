@@ -7,6 +7,11 @@ the codes and events of the whole video; `windows` and `summarize` only aggregat
 per-frame measures and pick the events whose onset falls in their span, so any window
 length costs the same. The per-frame measures (`FrameMeasures`, with the 68 landmarks)
 stay in `PreparedVideo.video.frames`.
+
+Faces and landmarks come from neural models (neural_face.py): on Triton in the service
+(`python -m services.vision` passes `TritonFaceModels`), the same ONNX files in-process
+(`OnnxFaceModels`, the default) for tests, tools and the in-process benchmark. Frames go to
+the models FRAMES_PER_REQUEST at a time.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -26,9 +32,17 @@ from services.vision.decode import (
     check_target_fps,
     iter_video,
 )
-from services.vision.face import FaceTracker, FrameStatus, load_models
 from services.vision.features import FrameMeasures, measure_frame
 from services.vision.live import VisionLiveSession
+from services.vision.neural_face import (
+    DETECTOR,
+    LANDMARKS,
+    FaceModels,
+    NeuralFaceTracker,
+    OnnxFaceModels,
+    TritonFaceModels,
+)
+from services.vision.observation import FaceObservation, FrameStatus
 from veritas.analysis import Event, InvalidInput, Window
 from veritas.config import env
 from veritas.v1 import common_pb2, modality_pb2
@@ -36,6 +50,7 @@ from veritas.v1 import common_pb2, modality_pb2
 DEFAULT_WINDOW_S = 2.0
 MIN_WINDOW_S = 0.5
 BASELINE_CACHE_SIZE = 8
+FRAMES_PER_REQUEST = 16  # frames of a video measured together (one request per model step)
 
 
 @dataclass
@@ -68,14 +83,34 @@ class PreparedVideo:
     notes: list[str] = field(default_factory=list)
 
 
-def measure(frames: Iterable[Frame], tracker: FaceTracker | None = None) -> list[FrameMeasures]:
-    """Face, landmarks, pose, pupils and geometry per frame, in time order."""
-    tracker = tracker or FaceTracker()
-    out = []
+class FaceTracking(Protocol):
+    """A per-video face finder: NeuralFaceTracker (served), or face.FaceTracker (dlib, the
+    reference the tests and benchmarks compare with)."""
+
+    def observe_many(self, images: Sequence[np.ndarray]) -> list[FaceObservation]: ...
+
+
+def measure(
+    frames: Iterable[Frame], tracker: FaceTracking, per_request: int = FRAMES_PER_REQUEST
+) -> list[FrameMeasures]:
+    """Face, landmarks, pose, pupils and geometry per frame, in time order; the face models
+    see `per_request` frames at a time."""
+    out: list[FrameMeasures] = []
+    batch: list[Frame] = []
+
+    def flush() -> None:
+        observations = tracker.observe_many([f.image for f in batch])
+        for frame, observation in zip(batch, observations, strict=True):
+            h, w = frame.image.shape[:2]
+            out.append(measure_frame(observation, frame.timestamp_s, w, h, frame.image))
+        batch.clear()
+
     for frame in frames:
-        h, w = frame.image.shape[:2]
-        observation = tracker.observe(frame.image)
-        out.append(measure_frame(observation, frame.timestamp_s, w, h, frame.image))
+        batch.append(frame)
+        if len(batch) >= per_request:
+            flush()
+    if batch:
+        flush()
     return out
 
 
@@ -129,13 +164,22 @@ class VisionAnalyzer:
         max_duration_s: float | None = None,
         max_bytes: int | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
+        face_models: FaceModels | None = None,
+        make_tracker: Callable[[], FaceTracking] | None = None,
     ) -> None:
+        self.face_models = face_models if face_models is not None else OnnxFaceModels()
+        # Triton models this analyzer calls itself (besides `model_name`, which the servicer
+        # calls): the service is ready only while they are loaded too.
+        self.triton_models: tuple[str, ...] = (
+            (DETECTOR, LANDMARKS) if isinstance(self.face_models, TritonFaceModels) else ()
+        )
+        # One tracker per video; another finder (the dlib reference) only for comparisons.
+        self.make_tracker = make_tracker or (lambda: NeuralFaceTracker(self.face_models))
         self.max_duration_s = max_duration_s or float(env("VERITAS_VISION_MAX_DURATION_S"))
         self.max_bytes = max_bytes or int(float(env("VERITAS_VISION_MAX_BYTES")))
         self.max_side = max_side
         self._baseline_cache: dict[tuple[bytes, str, float], Measured] = {}
         self._cache_lock = threading.Lock()
-        load_models()
 
     # --- decoding -------------------------------------------------------------------------
 
@@ -153,7 +197,7 @@ class VisionAnalyzer:
             max_bytes=self.max_bytes,
             max_side=self.max_side,
         )
-        measures = measure(frames)
+        measures = measure(frames, self.make_tracker())
         return summarise_measures(measures, behaviour.neutral(measures))
 
     def prepare(self, request: modality_pb2.ModalityRequest) -> PreparedVideo:
@@ -183,7 +227,9 @@ class VisionAnalyzer:
         whole: dict[str, float] = {}
         if baseline is not None and reference is not None:
             whole = baseline.window(0.0, baseline.duration_s + 1e-6)[0]
-        return VisionLiveSession(config, window_s, reference, means, whole, notes)
+        return VisionLiveSession(
+            config, window_s, reference, means, whole, notes, face_models=self.face_models
+        )
 
     def _baseline(self, media: common_pb2.Media, fps: float) -> Measured:
         """The baseline's measures, cached: a live stream sends the same baseline with every

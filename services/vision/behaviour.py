@@ -42,11 +42,18 @@ MOUTH_OPEN_RATIO = 0.10  # inner-lip gap / mouth width: lips visibly apart
 LIP_CORNER_UP = 0.08  # corners above the lip midline (a smile lifts them ~0.15)
 LIP_CORNER_DOWN = -0.03  # corners below the midline
 SMILE_MOUTH_WIDTH = 0.90  # a smile also widens the mouth (rest ~0.8 of inter-ocular)
-EYES_CLOSED_FRACTION = 0.70  # eye aspect ratio under 70% of the subject's open-eye value
+# The next three are set for the landmarks the service measures with, MediaPipe's face mesh
+# (neural_face.py), which moves its lid and brow points less than dlib's 68-point model did
+# for the same movement (test_dlib_reference.py). On the bundled sample: shut eyes read
+# 0.70-0.80 of the neutral eye aspect ratio (dlib: ~0.25-0.35), open eyes never under 0.87
+# (the lowest while frowning); a 0.12 inter-ocular brow raise reads +0.05-0.06 (dlib ~+0.07),
+# a 0.09 frown -0.027 to -0.038 (dlib ~-0.065), against a spread of about +-0.012 at rest.
+# dlib's values were 0.70, 0.06 and 0.04.
+EYES_CLOSED_FRACTION = 0.84  # eye aspect ratio under 84% of the subject's open-eye value
 LONG_CLOSURE_S = 0.40  # closures shorter than this are blinks (Close-R), longer Close-BE
 # --- thresholds against the subject's neutral ---
-BROW_RAISE = 0.06  # brows this much above neutral (a raise lifts them ~0.08-0.15)
-BROW_LOWER = 0.04  # brows this much below neutral (frown)
+BROW_RAISE = 0.035  # brows this much above neutral (as the face mesh measures a raise)
+BROW_LOWER = 0.025  # brows this much below neutral (frown)
 EYES_WIDE_FRACTION = 1.25  # eye aspect ratio 25% above neutral (X-Open)
 GAZE_PITCH_DEG = 10.0  # face turned this far down / up from neutral
 GAZE_YAW_DEG = 15.0  # gaze (head + eyes) turned this far sideways from neutral

@@ -1,4 +1,9 @@
-"""Find the face and its 68 landmarks in each frame (dlib HOG detector + shape predictor).
+"""The dlib reference: the face and its 68 landmarks (HOG detector + shape predictor).
+
+Not in the serving path any more: the vision service finds faces with neural models served
+by Triton (neural_face.py). This stays as the reference the tests compare the neural
+landmarks with (services/vision/tests/test_dlib_reference.py) and as the landmark source of
+the synthetic clips (synthetic.py), which edit a photograph where dlib puts its landmarks.
 
 Detection is the expensive step (measured here: ~8 ms on a 320 px frame, ~25 ms at 480 px),
 landmarks are cheap (1-3 ms). So the tracker searches the whole frame every `redetect_every`
@@ -11,39 +16,24 @@ looking at.
 
 from __future__ import annotations
 
-import enum
 import threading
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 
 import cv2
 import dlib
 import numpy as np
 
-DARK_MEAN_LEVEL = 40.0  # mean grey level (0-255) under which HOG and landmarks are unreliable
+from services.vision.observation import DARK_MEAN_LEVEL, FaceObservation, FrameStatus, grey
+
+__all__ = ["DARK_MEAN_LEVEL", "FaceObservation", "FaceTracker", "FrameStatus", "grey"]
+
 DETECT_SIDE = 480  # full searches run on a copy whose shorter side is at most this
 REDETECT_EVERY = 5  # frames between full detections (0.5 s at 10 fps)
 # Detector score a box needs in a full-frame search. dlib's default (0) lets through the odd
 # false positive on clothing (the astronaut's suit scores 0.01-0.19, her face 1.0-1.6).
 MIN_FACE_SCORE = 0.3
-
-
-class FrameStatus(enum.Enum):
-    ONE_FACE = "one_face"
-    NO_FACE = "no_face"
-    SEVERAL_FACES = "several_faces"
-    TOO_DARK = "too_dark"
-
-
-@dataclass(frozen=True)
-class FaceObservation:
-    """What the face stage saw in one frame; `landmarks` (68x2, pixels) only for ONE_FACE."""
-
-    status: FrameStatus
-    landmarks: np.ndarray | None = None
-    faces: int = 0
-    brightness: float = 0.0
 
 
 _local = threading.local()
@@ -72,10 +62,6 @@ def _models() -> tuple[dlib.fhog_object_detector, dlib.shape_predictor]:
 def load_models() -> None:
     """Load the models now (~2 s) rather than on the first request."""
     _models()
-
-
-def grey(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def detect_faces(
@@ -162,6 +148,10 @@ class FaceTracker:
         self.dark_level = dark_level
         self._box: dlib.rectangle | None = None
         self._since_full = 0
+
+    def observe_many(self, images: Sequence[np.ndarray]) -> list[FaceObservation]:
+        """Frame by frame (dlib has no batched path)."""
+        return [self.observe(image) for image in images]
 
     def observe(self, image: np.ndarray) -> FaceObservation:
         gray = grey(image)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from services.vision.face import FaceObservation, FrameStatus, grey
 from services.vision.gaze import eyes_yaw
+from services.vision.observation import FaceObservation, FrameStatus, grey
 
 # A generic head in millimetres, in camera-style axes (x right, y down, z away from the
 # camera) so a face looking straight into the camera has the identity rotation. Points:

@@ -1,5 +1,12 @@
-"""Live vision: each frame is measured once, when it arrives; a window is read from its own
-frames plus a short overlap; the whole-input result is a running summary.
+"""Live vision: each frame is measured once, with the frames that arrived with it; a window
+is read from its own frames plus a short overlap; the whole-input result is a running summary.
+
+A frame is decoded, checked and resized when it arrives (`add`: bad input fails there), then
+queued; the queue is measured in one go (one request per face-model step for all its frames,
+neural_face.py) before anything reads the measures: when windows close, at the end, on a
+quality change, when reading `buffer`, or every MAX_QUEUED frames. The servicer hands a
+session every frame that arrived since its last turn and then asks for closed windows, so a
+live batch's frames reach Triton together.
 
 Per stream this keeps (all bounded, none growing with the stream's length):
 - `buffer`: the measured frames of the open window and OVERLAP_S before it. Sequence
@@ -34,8 +41,9 @@ import numpy as np
 
 from services.vision import behaviour, events
 from services.vision.decode import DEFAULT_MAX_SIDE, check_target_fps, decode_image, shrink
-from services.vision.face import FaceTracker, FrameStatus
 from services.vision.features import FrameMeasures, measure_frame
+from services.vision.neural_face import FaceModels, NeuralFaceTracker, OnnxFaceModels
+from services.vision.observation import FrameStatus
 from veritas.analysis import Coverage, Event, InvalidInput, Window
 from veritas.v1 import common_pb2
 
@@ -43,6 +51,17 @@ OVERLAP_S = 3.0  # context kept before a window: the longest sequence measure's 
 RESERVOIR_SIZE = 600  # frames sampled for the neutral face (60 s at 10 fps: all of a short clip)
 MAX_EVENTS_PER_WINDOW = 200  # a guard; far above what a face does in a window
 EVENT_SETTLE_S = 0.5  # an event must have ended this long before the newest frame to be sent
+MAX_QUEUED = 32  # frames decoded but not yet measured (bounds memory between window closes)
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """A decoded frame waiting to be measured, at the quality level it arrived under."""
+
+    t: float
+    small: np.ndarray  # BGR pixels at the analysis size
+    scale: float  # frame pixels per analysis pixel
+    pupils: bool
 
 
 @dataclass(frozen=True)
@@ -153,6 +172,7 @@ class VisionLiveSession:
         baseline_whole: dict[str, float],
         notes: list[str],
         seed: int = 0,
+        face_models: FaceModels | None = None,
     ) -> None:
         self.target_fps = check_target_fps(config.options.target_fps)
         self.window_s = window_s
@@ -163,8 +183,10 @@ class VisionLiveSession:
         self.level = LEVELS[common_pb2.QUALITY_HIGH]
         self.quality = int(common_pb2.QUALITY_HIGH)
         self.levels: dict[int, int] = {}  # open windows: the lowest level a frame was analysed at
-        self.tracker = FaceTracker()
-        self.buffer: deque[FrameMeasures] = deque()
+        self.face_models = face_models if face_models is not None else OnnxFaceModels()
+        self.tracker = NeuralFaceTracker(self.face_models)
+        self._buffer: deque[FrameMeasures] = deque()
+        self._queued: list[_Queued] = []
         self.reservoir: list[FrameMeasures] = []
         self.seen_measured = 0
         self.random = random.Random(seed)
@@ -184,7 +206,9 @@ class VisionLiveSession:
     def set_quality(self, quality: int) -> None:
         level = LEVELS[quality]
         if level.max_side != self.level.max_side:
-            self.tracker = FaceTracker()  # its box is in the old analysis size's pixels
+            self._measure_queued()  # they were resized for the old level
+            # its crop is in the old analysis size's pixels
+            self.tracker = NeuralFaceTracker(self.face_models)
         self.level = level
         self.quality = quality
 
@@ -192,18 +216,35 @@ class VisionLiveSession:
         frame = chunk.video_frame
         t = self._time(frame)
         image = decode_image(frame.image, frame.mime_type, field="video_frame")
-        h0, w0 = image.shape[:2]
+        w0 = image.shape[1]
         small = shrink(image, min(self.level.max_side, DEFAULT_MAX_SIDE))
-        h, w = small.shape[:2]
-        observed = self.tracker.observe(small)
-        measures = measure_frame(observed, t, w, h, small if self.level.pupils else None)
-        measures = _to_frame_pixels(measures, w0 / w)
-        self.buffer.append(measures)
+        self._queued.append(_Queued(t, small, w0 / small.shape[1], self.level.pupils))
         self._count(t).analysed += 1
         index = max(math.floor(t / self.window_s), self.next_index or 0)
         self.levels[index] = min(self.levels.get(index, self.quality), self.quality)
-        if measures.measured:
-            self._sample(measures)
+        if len(self._queued) >= MAX_QUEUED:
+            self._measure_queued()
+
+    @property
+    def buffer(self) -> deque[FrameMeasures]:
+        """The measured frames of the open window and OVERLAP_S before it (queued frames
+        are measured first)."""
+        self._measure_queued()
+        return self._buffer
+
+    def _measure_queued(self) -> None:
+        """Measure every queued frame, all in one batch through the face models."""
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        observed = self.tracker.observe_many([q.small for q in queued])
+        for q, observation in zip(queued, observed, strict=True):
+            h, w = q.small.shape[:2]
+            measures = measure_frame(observation, q.t, w, h, q.small if q.pupils else None)
+            measures = _to_frame_pixels(measures, q.scale)
+            self._buffer.append(measures)
+            if measures.measured:
+                self._sample(measures)
 
     def skip(self, chunk: common_pb2.LiveChunk) -> None:
         cov = self._count(self._time(chunk.video_frame))
@@ -213,6 +254,7 @@ class VisionLiveSession:
         """Questions do not change what the face measures: nothing to do."""
 
     def close_until(self, t_s: float) -> list[Window]:
+        self._measure_queued()
         out = []
         while self.next_index is not None and (self.next_index + 1) * self.window_s <= t_s:
             out.append(self._close(self.next_index, final=False))
@@ -220,6 +262,7 @@ class VisionLiveSession:
         return out
 
     def finish(self) -> tuple[list[Window], Window]:
+        self._measure_queued()
         rest = []
         if self.next_index is not None:
             last = math.floor(self.last_t / self.window_s)
@@ -271,7 +314,7 @@ class VisionLiveSession:
 
     def _close(self, index: int, final: bool, last: bool = False) -> Window:
         start, end = index * self.window_s, (index + 1) * self.window_s
-        frames = list(self.buffer)
+        frames = list(self._buffer)
         in_window = [f for f in frames if start <= f.timestamp_s < end]
         coverage = self.coverage.pop(index, Coverage())
         level = self.levels.pop(index, self.quality)
@@ -305,8 +348,8 @@ class VisionLiveSession:
         elif measured == 0:
             notes.append("no single face measurable in this window: no score")
         # Keep OVERLAP_S of context before the next window.
-        while self.buffer and self.buffer[0].timestamp_s < end - OVERLAP_S:
-            self.buffer.popleft()
+        while self._buffer and self._buffer[0].timestamp_s < end - OVERLAP_S:
+            self._buffer.popleft()
         baseline = {k: v for k, v in self.baseline_means.items() if k in features}
         return Window(
             start_s=start,

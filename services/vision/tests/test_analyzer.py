@@ -89,11 +89,17 @@ def test_sample_events_are_the_ones_drawn(sample_windows) -> None:
     summary = sample_windows[2]
     found = [(e.name, e.onset_s, e.offset_s, e.detail) for e in summary.events]
     assert len(found) == len(SAMPLE_SCRIPT), found
-    for (name, onset, offset, detail), (want, words, start, end) in zip(
-        found, SAMPLE_SCRIPT, strict=True
-    ):
-        assert name == want and words in detail, found
-        assert start - 0.05 <= onset < offset <= end + 0.05, (name, onset, offset)
+    # Each drawn event matches one found event (events drawn at the same time, like the
+    # held turn and tilt at 8 s, may be found in either order).
+    unmatched = list(found)
+    for want, words, start, end in SAMPLE_SCRIPT:
+        match = [
+            f
+            for f in unmatched
+            if f[0] == want and words in f[3] and start - 0.05 <= f[1] < f[2] <= end + 0.05
+        ]
+        assert match, (want, start, end, found)
+        unmatched.remove(match[0])
     assert summary.features["blink_count"] == 3
     assert summary.features["blink_rate_per_min"] == pytest.approx(20.0)
     assert summary.features["micro_expression_count"] == 1
@@ -103,7 +109,7 @@ def test_window_length_follows_options(analyzer, sample_windows) -> None:
     prepared = sample_windows[0]
     windows = list(analyzer.windows(prepared, common_pb2.Options(window_s=1.0)))
     assert len(windows) == 9 and all(w.usable for w in windows)
-    assert len(list(analyzer.windows(prepared, common_pb2.Options(window_s=1e9)))) == 1
+    assert len(list(analyzer.windows(prepared, common_pb2.Options(window_s=3600)))) == 1
     with pytest.raises(InvalidInput) as err:
         list(analyzer.windows(prepared, common_pb2.Options(window_s=-1)))
     assert err.value.field == "options.window_s"

@@ -1,4 +1,5 @@
-"""Face finding and per-frame geometry on a real face and on synthetic landmarks."""
+"""Face finding (the neural models, in-process) and per-frame geometry on a real face and on
+synthetic landmarks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 
-from services.vision.face import FaceTracker, FrameStatus
 from services.vision.features import (
     HEAD_MODEL_LANDMARKS,
     HEAD_MODEL_MM,
@@ -21,11 +21,18 @@ from services.vision.features import (
     lip_thickness,
     measure_frame,
 )
+from services.vision.neural_face import NeuralFaceTracker, OnnxFaceModels
+from services.vision.observation import FrameStatus
 
 
 @pytest.fixture(scope="module")
-def astronaut_face(astronaut):
-    observation = FaceTracker().observe(astronaut)
+def models() -> OnnxFaceModels:
+    return OnnxFaceModels()
+
+
+@pytest.fixture(scope="module")
+def astronaut_face(astronaut, models):
+    observation = NeuralFaceTracker(models).observe(astronaut)
     return observation, measure_frame(observation, 0.0, 512, 512)
 
 
@@ -42,8 +49,8 @@ def test_astronaut_face_has_68_landmarks_on_the_face(astronaut_face) -> None:
     assert abs(m.yaw) < 15 and abs(m.roll) < 8  # roughly frontal, head level
 
 
-def test_tracking_keeps_the_face_and_follows_it(astronaut) -> None:
-    tracker = FaceTracker(redetect_every=5)
+def test_tracking_keeps_the_face_and_follows_it(astronaut, models) -> None:
+    tracker = NeuralFaceTracker(models)
     shifted = [np.roll(astronaut, 3 * i, axis=1) for i in range(8)]
     seen = [tracker.observe(image) for image in shifted]
     assert all(o.status is FrameStatus.ONE_FACE for o in seen)
@@ -51,15 +58,16 @@ def test_tracking_keeps_the_face_and_follows_it(astronaut) -> None:
     np.testing.assert_allclose(np.diff(xs), 3.0, atol=1.5)
 
 
-def test_never_guesses(astronaut) -> None:
-    tracker = FaceTracker()
+def test_never_guesses(astronaut, models) -> None:
+    tracker = NeuralFaceTracker(models)
     assert tracker.observe(np.full((240, 320, 3), 128, np.uint8)).status is FrameStatus.NO_FACE
     dark = (astronaut * 0.1).astype(np.uint8)
     assert tracker.observe(dark).status is FrameStatus.TOO_DARK
-    pair = np.hstack([astronaut, astronaut])
+    face = astronaut[0:320, 60:380]
+    pair = np.ascontiguousarray(np.hstack([face, face]))
     observed = tracker.observe(pair)
     assert observed.status is FrameStatus.SEVERAL_FACES and observed.faces == 2
-    m = measure_frame(observed, 0.0, 1024, 512)
+    m = measure_frame(observed, 0.0, 640, 320)
     assert not m.measured and math.isnan(m.ear) and math.isnan(m.yaw)
 
 
@@ -120,12 +128,13 @@ def test_head_pose_signs_match_the_picture() -> None:
     assert eyes[1, 1] > eyes[0, 1] + 5  # the image-right eye drops: clockwise
 
 
-def test_threads_get_the_same_answer(astronaut) -> None:
-    """The servicer runs analyses in worker threads; each gets its own HOG detector."""
+def test_threads_get_the_same_answer(astronaut, models) -> None:
+    """The servicer runs analyses in worker threads, sharing the models (onnxruntime
+    sessions, or Triton clients one per thread)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def landmarks(_: int) -> np.ndarray:
-        found = FaceTracker().observe(astronaut).landmarks
+        found = NeuralFaceTracker(models).observe(astronaut).landmarks
         assert found is not None
         return found
 

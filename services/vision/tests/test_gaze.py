@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from services.vision import synthetic
-from services.vision.face import FaceTracker
 from services.vision.features import eye_aspect_ratio, measure_frame
 from services.vision.gaze import eye_yaw_deg, pupil_offset
+from services.vision.neural_face import NeuralFaceTracker, OnnxFaceModels
 
 # A 60 px wide eye: corners at x 20 and 80, lids 10 px above and below the corner line.
 EYE = np.array([(20, 50), (40, 40), (60, 40), (80, 50), (60, 60), (40, 60)], dtype=float)
@@ -54,11 +54,12 @@ def test_eye_turn_from_the_textbook_eye() -> None:
 
 
 def test_real_eyes_looking_aside(astronaut) -> None:
-    face = synthetic.Face.of(astronaut)
+    face = synthetic.Face.of(astronaut)  # dlib's landmarks place the drawn irises
+    models = OnnxFaceModels()  # the service's landmarks measure them
     turns = []
     for shift in (-0.2, 0.0, 0.2):
         image = synthetic.shift_irises(face, shift)
-        m = measure_frame(FaceTracker().observe(image), 0.0, 512, 512, image)
+        m = measure_frame(NeuralFaceTracker(models).observe(image), 0.0, 512, 512, image)
         turns.append(m.eye_yaw)
         assert math.isfinite(m.pupil_left) and math.isfinite(m.pupil_right)
         assert m.gaze_yaw == pytest.approx(m.yaw + m.eye_yaw)
