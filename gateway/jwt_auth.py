@@ -8,6 +8,7 @@ provider can rotate its signing keys without touching the gateway.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -20,6 +21,9 @@ import jwt
 
 from gateway.errors import Refused
 from gateway.policy import Principal
+from veritas import refs
+
+log = logging.getLogger("veritas.gateway")
 
 ALGORITHMS = ("RS256", "ES256")
 
@@ -128,8 +132,12 @@ class JwtVerifier:
             raise _unauthenticated("token header has no kid")
         try:
             key = self.source.key(kid)
-        except (OSError, ValueError) as e:
-            raise Refused(grpc.StatusCode.UNAVAILABLE, f"JWKS unavailable: {e}") from e
+        except (OSError, ValueError) as e:  # its words name the JWKS URL or file: to the log
+            ref = refs.logged(log, "JWKS unavailable", str(e))
+            message = refs.with_ref(
+                "JWKS unavailable: the token signing keys cannot be read now; retry later", ref
+            )
+            raise Refused(grpc.StatusCode.UNAVAILABLE, message, ref=ref) from e
         if key is None:
             raise _unauthenticated(f"unknown signing key {kid!r}")
         if key.algorithm_name != alg:

@@ -63,6 +63,10 @@ def _error_schema() -> dict[str, Any]:
                     "code": {"type": "string", "description": "the gRPC status code name"},
                     "message": {"type": "string", "description": "names the field and problem"},
                     "retry_after_s": {"type": "number"},
+                    "ref": {
+                        "type": "string",
+                        "description": "the log record with the details (also X-Veritas-Ref)",
+                    },
                 },
                 "required": ["code", "message"],
             }

@@ -10,6 +10,7 @@ leases that the holder renews, so a replica that dies cannot leak its tenants' s
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,9 @@ from typing import Any, Protocol
 import grpc
 
 from gateway.errors import Refused
+from veritas import refs
+
+log = logging.getLogger("veritas.gateway")
 
 STREAM_RETRY_S = 1.0  # a stream slot frees when a stream ends: no better estimate exists
 
@@ -146,7 +150,9 @@ class RedisLimiter:
             return await script(keys=keys, args=args)
         except redis.exceptions.RedisError as e:
             # Fail closed: without the shared budget no replica can keep the limit.
-            raise Refused(grpc.StatusCode.UNAVAILABLE, f"rate-limit store unavailable: {e}") from e
+            ref = refs.logged(log, "rate-limit store unavailable", str(e))  # names its address
+            message = refs.with_ref("rate-limit store unavailable; retry later", ref)
+            raise Refused(grpc.StatusCode.UNAVAILABLE, message, ref=ref) from e
 
     async def take(self, tenant: str, cost: int) -> Verdict:
         key = f"{self.prefix}:bucket:{tenant}"

@@ -1,0 +1,79 @@
+"""The last line of defence around a streaming gRPC handler.
+
+Bad input that surfaces late (an `InvalidInput` raised while windowing, after the handler's
+own checks) is still INVALID_ARGUMENT naming the field. An exception nobody expected becomes
+INTERNAL with a plain message and a reference (`x-veritas-ref` in the trailing metadata too),
+its traceback logged once under that reference: never grpc's UNKNOWN with the exception's
+class name, and never a traceback per call from grpc's own handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Any, TypeVar
+
+import grpc
+
+from veritas import refs
+from veritas.analysis import InvalidInput
+
+T = TypeVar("T")
+
+
+async def internal(
+    context: grpc.aio.ServicerContext,
+    error: BaseException,
+    log: logging.Logger,
+    message: str,
+    **fields: Any,
+) -> None:
+    """Abort with INTERNAL: `message` plus a reference; `error` and its traceback logged."""
+    ref = refs.logged(
+        log,
+        "unexpected error",
+        f"{type(error).__name__}: {error}",
+        level=logging.ERROR,
+        exc_info=error,
+        **fields,
+    )
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        refs.with_ref(message, ref),
+        trailing_metadata=((refs.REF_METADATA, ref),),
+    )
+
+
+# An exception type the handler knows but did not catch where it arose (a dependency that
+# failed deep in a worker thread), and the status and plain message it means.
+Known = Mapping[type[BaseException], tuple[grpc.StatusCode, str]]
+
+
+async def guarded(
+    responses: AsyncIterator[T],
+    context: grpc.aio.ServicerContext,
+    log: logging.Logger,
+    message: str,
+    known: Known | None = None,
+    **fields: Any,
+) -> AsyncIterator[T]:
+    """`responses`, with late bad input as INVALID_ARGUMENT, a `known` failure as its status
+    (its details logged under a reference), and anything else as INTERNAL (`message` + a
+    reference)."""
+    try:
+        async with aclosing(responses) as stream:  # type: ignore[type-var]
+            async for response in stream:
+                yield response
+    except grpc.aio.AbortError:
+        raise  # the handler chose its status
+    except InvalidInput as e:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+    except Exception as e:  # noqa: BLE001 (the safety net: reported, not swallowed)
+        for kind, (code, plain) in (known or {}).items():
+            if isinstance(e, kind):
+                ref = refs.logged(log, "dependency failed", str(e), code=code.name, **fields)
+                await context.abort(
+                    code, refs.with_ref(plain, ref), trailing_metadata=((refs.REF_METADATA, ref),)
+                )
+        await internal(context, e, log, message, **fields)
