@@ -110,6 +110,9 @@ class TextAnalyzer:
     # Transcripts up to this size are analysed on the service's event loop (pure Python,
     # a few ms): a worker thread would only add a hop and a wait for the interpreter lock.
     inline_max_bytes = 8192
+    # summarize() measures the whole transcript itself: a caller that reads only the
+    # whole-input result (veritas.hints) needs no windows measured.
+    summary_needs_windows = False
 
     def __init__(self, max_chars: int = MAX_CHARS, min_words: int = MIN_WORDS) -> None:
         self.max_chars = max_chars

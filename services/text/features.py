@@ -6,7 +6,11 @@ pronouns and exclusive words, more negative emotion words in lies) and the LIWC 
 categories (Pennebaker et al.); hedges/tentative language and certainty markers; distancing
 (third-person and impersonal references, passive voice); and the detail and specificity that
 reality monitoring looks for (numbers, times, places, names, spatial and temporal words).
-Word lists are in lexicon.py, rule-based categories in patterns.py. Counts become rates per
+After those, the writing-style categories of Ott, Choi, Cardie & Hancock (2011), who found
+fabricated reviews reading like imaginative writing and genuine ones like informative writing:
+second person, positive emotion, family and friends, money, and part-of-speech stand-ins
+(articles, prepositions, adverbs, superlatives, exclamation marks). Word lists are in
+lexicon.py and lexicon_style.py, rule-based categories in patterns.py. Counts become rates per
 100 words, the unit LIWC reports, so texts of different lengths compare.
 
 Only data-free tools: a regex tokenizer (no nltk data), VADER (lexicon ships with the wheel),
@@ -20,7 +24,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from services.text import language, patterns
-from services.text.lexicon import LEXICON
+from services.text.lexicon import LEXICON as CUE_LEXICON
+from services.text.lexicon_style import STYLE_LEXICON
+
+LEXICON: dict[str, tuple[str, ...]] = {**CUE_LEXICON, **STYLE_LEXICON}
 
 # Categories found by rule (patterns.py), and what the rule is (for the model card).
 RULES: dict[str, str] = {
@@ -30,6 +37,13 @@ RULES: dict[str, str] = {
     "numbers": 'numerals ("6:30", "10,000", "3rd") and runs of number words ("twenty five")',
     "proper_nouns": "capitalised words inside a sentence, a run counting once (not the "
     'first word of a sentence, not "I")',
+    "adverbs": 'words ending in -ly (minus nouns and adjectives such as "family", '
+    f'"friendly": {len(patterns.NOT_LY_ADVERBS)} listed) and {len(patterns.OTHER_ADVERBS)} '
+    'common adverbs without -ly ("very", "just", "often")',
+    "superlatives": '"best", "worst", words ending in -est (minus '
+    f'{len(patterns.NOT_SUPERLATIVES)} nouns and verbs such as "guest", "suggest") and '
+    '"most"/"least" + a word ("most beautiful"; not "at least", "most of")',
+    "exclamations": 'exclamation marks, a run ("!!!") counting once',
 }
 # `temporal` is a word list plus clock times ("6 pm", "18:30") found by rule.
 CATEGORIES: tuple[str, ...] = (
@@ -50,6 +64,16 @@ CATEGORIES: tuple[str, ...] = (
     "spatial",
     "places",
     "proper_nouns",
+    # Writing style, after Ott et al. (2011): imaginative versus informative writing.
+    "second_person",
+    "positive_emotion",
+    "family_friends",
+    "money",
+    "articles",
+    "prepositions",
+    "adverbs",
+    "superlatives",
+    "exclamations",
 )
 RATE_UNIT = "per 100 words"
 
@@ -190,6 +214,9 @@ def all_matches(text: str, tokens: list[Token]) -> dict[str, list[Match]]:
     found["passive_voice"] = _hits(patterns.passive_voice(tokens))
     found["numbers"] = _hits(patterns.numbers(text, tokens))
     found["proper_nouns"] = _hits(patterns.proper_nouns(text, tokens))
+    found["adverbs"] = _hits(patterns.adverbs(tokens))
+    found["superlatives"] = _hits(patterns.superlatives(tokens))
+    found["exclamations"] = _hits(patterns.exclamations(text))
     return {c: found[c] for c in CATEGORIES}
 
 

@@ -1,4 +1,5 @@
-"""Cues found by rule rather than by word list: passive voice, numbers, clock times, names.
+"""Cues found by rule rather than by word list: passive voice, numbers, clock times, names,
+adverbs, superlatives and exclamation marks.
 
 All are deliberately simple, data-free heuristics (no tagger or parser can be installed
 offline), and each match keeps its character span so a reviewer can see what was counted.
@@ -145,3 +146,81 @@ def proper_nouns(text: str, tokens: Sequence[_Token]) -> list[Hit]:
 
 def _capitalised(text: str, t: _Token) -> bool:
     return text[t.start].isupper() and t.text not in _FIRST_PERSON_CAPS
+
+
+# Words ending in -ly that are not adverbs (nouns, verbs, adjectives), and common adverbs that
+# do not end in -ly. A tagger would do better; this keeps every hit explainable.
+NOT_LY_ADVERBS = frozenset(
+    "family families friendly unfriendly lovely early daily likely unlikely reply apply supply "
+    "italy july fly rely ugly holy jelly belly ally bully silly lonely elderly costly chilly "
+    "hilly curly comply imply multiply assembly anomaly butterfly monopoly ply sly wily lily "
+    "homely oily smelly lively deadly orderly weekly monthly yearly hourly nightly lowly "
+    "manly womanly worldly cowardly scholarly kindly sickly timely untimely stately courtly "
+    "burly surly bubbly cuddly wobbly dolly folly golly holly molly rally tally gully "
+    "emily kelly shelly sally billy".split()
+)
+OTHER_ADVERBS = frozenset(
+    "very too also quite just even almost again already ever often sometimes soon still "
+    "here there now anyway somewhat rather yet perhaps maybe seldom twice once indeed "
+    "instead otherwise afterwards meanwhile nonetheless nevertheless moreover furthermore "
+    "somehow somewhere anywhere everywhere nowhere".split()
+)
+
+
+def adverbs(tokens: Sequence[_Token]) -> list[Hit]:
+    """Adverbs as a tagger would mark most of them: words ending in -ly (minus a list of
+    nouns and adjectives such as "family", "friendly") and a closed list ("very", "just",
+    "often"). Misses rarer adverbs without -ly; counts an unlisted -ly adjective ("costly")."""
+    return [
+        (t.text, t.start, t.end)
+        for t in tokens
+        if t.text in OTHER_ADVERBS
+        or (len(t.text) > 3 and t.text.endswith("ly") and t.text not in NOT_LY_ADVERBS)
+    ]
+
+
+IRREGULAR_SUPERLATIVES = frozenset("best worst".split())
+# Words of 5+ letters ending in -est that are not superlatives.
+NOT_SUPERLATIVES = frozenset(
+    "interest interests request guest chest crest forest honest dishonest modest harvest "
+    "suggest protest arrest invest digest contest manifest conquest quest unrest earnest "
+    "behest priest tempest midwest southwest northwest attest detest divest infest ingest "
+    "molest retest everest bequest inquest disinterest budapest bucharest congest "
+    "wrest".split()
+)
+# After "most"/"least" these words mean a quantity or a hedge, not a superlative.
+_NOT_AFTER_MOST = frozenset(
+    "of the a an people times days nights part likely often my our your their his her its "
+    "this that these those guests rooms hotels places".split()
+)
+
+
+def superlatives(tokens: Sequence[_Token]) -> list[Hit]:
+    """Superlatives: "best", "worst", words ending in -est ("cleanest", "friendliest", minus
+    nouns and verbs such as "guest", "suggest") and "most"/"least" + a word ("most
+    beautiful": one). "at least" and "most of" are not counted."""
+    hits: list[Hit] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].text
+        if word in ("most", "least"):
+            after = tokens[i + 1].text if i + 1 < len(tokens) else ""
+            before = tokens[i - 1].text if i > 0 else ""
+            if after and after not in _NOT_AFTER_MOST and before != "at":
+                hits.append((f"{word} {after}", tokens[i].start, tokens[i + 1].end))
+                i += 2
+                continue
+        elif word in IRREGULAR_SUPERLATIVES or (
+            len(word) >= 5 and word.endswith("est") and word not in NOT_SUPERLATIVES
+        ):
+            hits.append((word, tokens[i].start, tokens[i].end))
+        i += 1
+    return hits
+
+
+_EXCLAMATION = re.compile(r"!+")
+
+
+def exclamations(text: str) -> list[Hit]:
+    """Exclamation marks, a run ("!!!") counting once: emphatic, evaluative writing."""
+    return [(m.group(), m.start(), m.end()) for m in _EXCLAMATION.finditer(text)]

@@ -38,7 +38,7 @@ def small_model() -> training.TextModel:
     path = training.data_path()
     if not path.exists():
         pytest.skip(f"no data at {path}")
-    return training.fit_text_model(training.load_corpus(path, hotels=4))
+    return training.fit(training.load_corpus(path, hotels=4))
 
 
 def test_exported_graph_matches_sklearn(small_model: training.TextModel) -> None:
