@@ -1,11 +1,15 @@
-"""Batch analysis: one AnalyzeBatch call of N copies of a workload's request, per size.
+"""Batch analysis: one AnalyzeBatch call of N requests of a workload (N distinct runs), per
+size.
 
-items/s = N / call latency (the gateway runs a batch's items concurrently, up to its own
-limit); each item that came back with an error code, or degraded, is counted.
+items/s = answered items / the calls' total latency (the gateway runs a batch's items
+concurrently, up to VERITAS_BATCH_CONCURRENCY); each size is called `repeats` times, and
+more when that would be fewer than `min_items` items (batch 1 then is many calls, not one);
+each item that came back with an error code, or degraded, is counted.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -25,13 +29,15 @@ async def batch_sizes(
     workload: str,
     sizes: Sequence[int],
     repeats: int,
+    min_items: int = 0,
 ) -> list[dict[str, Any]]:
     modalities = MODALITY_INPUTS[workload]
     out = []
     for size in sizes:
         durations: list[float] = []
         items: Counter[str] = Counter()
-        for _ in range(repeats):
+        calls = max(repeats, math.ceil(min_items / size))
+        for _ in range(calls):
             requests = [samples.request(workload) for _ in range(size)]
             started = time.perf_counter()
             try:
@@ -51,7 +57,7 @@ async def batch_sizes(
         out.append(
             {
                 "batch_size": size,
-                "repeats": repeats,
+                "repeats": calls,
                 "latency": latency,
                 "items_per_s": answered / total_s if total_s > 0 else 0.0,
                 "items": dict(items),

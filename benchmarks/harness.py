@@ -30,7 +30,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks import batch, latency, loadgen, locust_run, plots, procs, report, streaming
+from benchmarks import (
+    batch,
+    latency,
+    loadgen,
+    locust_run,
+    plots,
+    procs,
+    report,
+    scaling,
+    streaming,
+)
+from benchmarks import cache as cache_bench
 from benchmarks.inprocess import InProcess
 from benchmarks.profiles import PROFILES, Profile
 from benchmarks.stats import clean_json
@@ -38,6 +49,7 @@ from benchmarks.targets import evaluate
 from benchmarks.triton_log import load_counts, loads_in_flight, model_load_times
 from benchmarks.workloads import SAMPLES, WORKLOADS, Samples
 from veritas.client import AsyncClient
+from veritas.config import VARIABLES
 from veritas.mesh import Mesh, Ports, free_port
 
 log = logging.getLogger("benchmarks")
@@ -57,6 +69,9 @@ def mesh_environment(http_port: int, samples: Path = SAMPLES) -> dict[str, str]:
         "VERITAS_RATE_LIMIT_BURST": UNLIMITED,
         "VERITAS_MAX_STREAMS_PER_TENANT": "1024",
         "VERITAS_MEDIA_URI_ALLOWLIST": f"file://{samples.resolve()}/",
+        # The result cache at its documented size, whatever this process's environment says
+        # (the integration tests turn it off for their own meshes).
+        "VERITAS_CACHE_MAX_MB": VARIABLES["VERITAS_CACHE_MAX_MB"][0],
     }
 
 
@@ -152,20 +167,35 @@ async def _latency(
         for workload, runs in profile.latency_runs.items():
             warm = profile.latency_warmup
             scores = await latency.agreement(client, baseline, samples, workload)
-            through = await latency.through_mesh(client, samples, workload, runs, warm, groups)
-            local = latency.in_process(baseline, samples, workload, runs, warm)
+            # Runs first.. are sent both ways; nothing else takes them (next_run is past).
+            first = samples.next_run()
+            for _ in range(runs):
+                samples.next_run()
+            through = await latency.through_mesh(
+                client, samples, workload, runs, warm, groups, first
+            )
+            local = latency.in_process(baseline, samples, workload, runs, warm, first)
             out[workload] = {"mesh": through, "in_process": local, "scores": scores}
             out[workload] |= latency.compare(through, local)
     return out
 
 
 async def _batch(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, Any]:
+    """Every batch workload; `workload`/`sizes` repeat the first one (the plot's)."""
+    by_workload: dict[str, Any] = {}
     async with AsyncClient(mesh.address("gateway"), timeout_s=300) as client:
-        await client.analyze(samples.request(profile.batch_workload))  # warm-up
-        sizes = await batch.batch_sizes(
-            client, samples, profile.batch_workload, profile.batch_sizes, profile.batch_repeats
-        )
-    return {"workload": profile.batch_workload, "sizes": sizes}
+        for workload in profile.batch_workloads:
+            await client.analyze(samples.request(workload))  # warm-up
+            by_workload[workload] = await batch.batch_sizes(
+                client,
+                samples,
+                workload,
+                profile.batch_sizes,
+                profile.batch_repeats,
+                profile.batch_min_items,
+            )
+    first = profile.batch_workloads[0]
+    return {"workload": first, "sizes": by_workload[first], "by_workload": by_workload}
 
 
 async def _streaming(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, Any]:
@@ -179,19 +209,39 @@ async def _streaming(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str
     )
 
 
-async def _throughput(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, Any]:
+async def _throughput(
+    mesh: Mesh, profile: Profile, samples: Samples, groups: Mapping[str, int]
+) -> dict[str, Any]:
+    """One closed-loop run per level; each level also reports the CPU every service's
+    process group spent per request (all calls of the level, warm-up included)."""
     out = {}
-    for workload, levels in profile.throughput_levels.items():
-        runs = await loadgen.sweep(
-            mesh.address("gateway"),
-            workload,
-            levels,
-            profile.throughput_seconds,
-            profile.throughput_warmup_s,
-            samples=samples,
-        )
-        out[workload] = [loadgen.level_json(r) for r in runs]
+    async with AsyncClient(mesh.address("gateway"), timeout_s=60) as client:
+        for workload, levels in profile.throughput_levels.items():
+            call = loadgen.analyze_call(client, samples, workload)
+            runs = []
+            for concurrency in levels:
+                before = procs.group_usage(groups)
+                level = await loadgen.closed_loop(
+                    call, concurrency, profile.throughput_seconds, profile.throughput_warmup_s
+                )
+                cpu = procs.cpu_delta(before, procs.group_usage(groups))
+                if level.calls_total:
+                    level.cpu_s_per_request = {
+                        name: seconds / level.calls_total for name, seconds in cpu.items()
+                    }
+                runs.append(loadgen.level_json(level))
+            out[workload] = runs
     return out
+
+
+async def _cache(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, Any]:
+    async with AsyncClient(mesh.address("gateway"), timeout_s=120) as client:
+        return {
+            workload: await cache_bench.hits_and_misses(
+                client, samples, workload, runs, profile.cache_hits_per_run
+            )
+            for workload, runs in profile.cache_runs.items()
+        }
 
 
 def _http_load(profile: Profile, http_port: int) -> dict[str, Any]:
@@ -241,7 +291,7 @@ def _resources(
     }
 
 
-SECTIONS = ("latency", "batch", "streaming", "throughput", "http_load", "resources")
+SECTIONS = ("latency", "batch", "cache", "streaming", "throughput", "http_load", "resources")
 
 
 def run(
@@ -293,8 +343,9 @@ def run(
         work: dict[str, Callable[[], Any]] = {
             "latency": lambda: asyncio.run(_latency(mesh, profile, samples, groups)),
             "batch": lambda: asyncio.run(_batch(mesh, profile, samples)),
+            "cache": lambda: asyncio.run(_cache(mesh, profile, samples)),
             "streaming": lambda: asyncio.run(_streaming(mesh, profile, samples)),
-            "throughput": lambda: asyncio.run(_throughput(mesh, profile, samples)),
+            "throughput": lambda: asyncio.run(_throughput(mesh, profile, samples, groups)),
             "http_load": lambda: _http_load(profile, http_port),
             "resources": lambda: _resources(mesh, groups, started, cold_start_s, log_offset),
         }
@@ -306,6 +357,10 @@ def run(
     finally:
         mesh.stop()
     results = meta | {k: v for k, v in bench.results.items() if k != "workloads"}
+    try:
+        results["scaling"] = scaling.scaling(results, profile.scaling_rate)
+    except Exception as e:  # noqa: BLE001 - derived numbers: recorded, never fatal
+        results["scaling"] = {"error": "".join(traceback.format_exception_only(e)).strip()}
     results["targets"] = evaluate(results)
     results["load_average_end"] = procs.load_average()
     results["section_s"] = bench.section_s

@@ -1,9 +1,12 @@
 """The same analysis with no mesh: each modality's analyzer and its ONNX model called
 directly in this process (no gRPC, no Triton, no fusion).
 
-Per modality it does what the service does per request: `prepare`, every window from
-`windows` scored by the model, `summarize` scored by the model; feature order comes from
-the model's config.pbtxt `feature_names`, as in the service. onnxruntime runs with one
+Per modality it does what the service does for a unary Analyze (the gateway asks for the
+final result only, veritas.hints): `prepare`, every window from `windows` measured (none
+for an analyzer whose summary does not read them: text), `summarize`, and the whole-input
+result scored by the model; feature order comes from the
+model's config.pbtxt `feature_names`, as in the service. (A stream or the HTTP NDJSON
+endpoint also scores every window; a unary answer does not carry them.) onnxruntime runs with one
 intra-op and one inter-op thread, as Triton's python backend runs it here. Modalities run
 one after another, so the time is the analysis' CPU cost on one core.
 """
@@ -122,10 +125,11 @@ class InProcess:
         analyzer, model = self.analyzers[name], self.models[name]
         started = time.perf_counter()
         prepared = analyzer.prepare(request)
-        windows = []
-        for window in analyzer.windows(prepared, options):
-            windows.append(window)
-            model.score(window)
+        windows = (
+            list(analyzer.windows(prepared, options))
+            if getattr(analyzer, "summary_needs_windows", True)
+            else []
+        )
         final = model.score(analyzer.summarize(prepared, windows))
         return ModalityRun(time.perf_counter() - started, len(windows), final)
 

@@ -4,6 +4,9 @@ in-process, so the cost of the mesh (gRPC hops, Triton, fusion) is the ratio bet
 The mesh runs are also where CPU seconds per request are measured: with one request in
 flight and nothing else sent, each process group's CPU time over the runs, divided by the
 number of runs, is what one analysis costs that service.
+
+Both sides send the same runs (`Samples.request(workload, i)` for the same i), every run a
+distinct input, so neither side's caches answer; the warm-up runs are distinct runs too.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ async def through_mesh(
     runs: int,
     warmup: int,
     groups: Mapping[str, int],
+    first: int = 0,
 ) -> dict[str, Any]:
+    """`warmup` then `runs` analyses, runs first, first + 1, ... of the workload."""
     modalities = MODALITY_INPUTS[workload]
     for _ in range(warmup):
         await client.analyze(samples.request(workload))
     outcomes: Counter[str] = Counter()
     durations = []
     before, client_before = group_usage(groups), self_cpu_s()
-    for _ in range(runs):
-        request = samples.request(workload)
+    for k in range(runs):
+        request = samples.request(workload, first + k)
         started = time.perf_counter()
         try:
             result = await client.analyze(request)
@@ -62,15 +67,16 @@ async def through_mesh(
 
 
 def in_process(
-    baseline: InProcess, samples: Samples, workload: str, runs: int, warmup: int
+    baseline: InProcess, samples: Samples, workload: str, runs: int, warmup: int, first: int = 0
 ) -> dict[str, Any]:
+    """The same runs as `through_mesh` (first, first + 1, ...), in this process."""
     for _ in range(warmup):
         baseline.analyze(samples.request(workload), workload)
     totals: list[float] = []
     per_modality: dict[str, list[float]] = {m: [] for m in MODALITY_INPUTS[workload]}
     cpu_before = self_cpu_s()
-    for _ in range(runs):
-        request = samples.request(workload)
+    for k in range(runs):
+        request = samples.request(workload, first + k)
         started = time.perf_counter()
         parts = baseline.analyze(request, workload)
         totals.append(time.perf_counter() - started)

@@ -58,6 +58,10 @@ class Level:
     errors: dict[str, int] = field(default_factory=dict)
     latency: dict[str, float | int] = field(default_factory=dict)
     client_cpu_cores: float = 0.0  # CPU the load generator itself used, in cores
+    calls_total: int = 0  # every call that finished, warm-up and tail included
+    # CPU seconds each service's process group spent per finished call (all of them):
+    # filled in by a caller that watches the mesh's processes (benchmarks.harness).
+    cpu_s_per_request: dict[str, float] = field(default_factory=dict)
 
     @property
     def error_count(self) -> int:
@@ -103,6 +107,7 @@ async def closed_loop(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     level = level_from_calls(calls, concurrency, (began + warmup_s, stop_at))
     level.client_cpu_cores = (self_cpu_s() - cpu_began) / (time.perf_counter() - began)
+    level.calls_total = len(calls)
     return level
 
 

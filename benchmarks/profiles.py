@@ -15,9 +15,12 @@ class Profile:
     name: str
     latency_runs: dict[str, int]  # measured analyses per workload (after the warm-up)
     latency_warmup: int
-    batch_workload: str
+    batch_workloads: tuple[str, ...]
     batch_sizes: tuple[int, ...]
     batch_repeats: int
+    batch_min_items: int  # each size is called until at least this many items were sent
+    cache_runs: dict[str, int]  # workload -> distinct requests, each sent again for hits
+    cache_hits_per_run: int
     stream_fps: tuple[float, ...]
     stream_seconds: float
     stream_window_s: float
@@ -31,6 +34,7 @@ class Profile:
     throughput_warmup_s: float
     locust_users: int
     locust_seconds: float  # 0: no HTTP load test
+    scaling_rate: float = 120.0  # requests/s the scaling section plans replicas for
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def as_json(self) -> dict[str, Any]:
@@ -56,11 +60,14 @@ BATCH_SIZES = (1, 4, 8, 16, 32)
 PROFILES: dict[str, Profile] = {
     "full": Profile(
         name="full",
-        latency_runs={"text": 200, "audio_text": 100, "full": 20},
+        latency_runs={"text": 200, "audio_text": 100, "full": 100},
         latency_warmup=2,
-        batch_workload="audio_text",
+        batch_workloads=("text", "audio_text"),
         batch_sizes=BATCH_SIZES,
         batch_repeats=3,
+        batch_min_items=128,
+        cache_runs={"text": 100, "audio_text": 100},
+        cache_hits_per_run=3,
         stream_fps=STREAM_FPS,
         stream_seconds=6.0,
         stream_window_s=1.0,
@@ -79,9 +86,12 @@ PROFILES: dict[str, Profile] = {
         name="quick",
         latency_runs={"text": 20, "audio_text": 10, "full": 3},
         latency_warmup=1,
-        batch_workload="audio_text",
+        batch_workloads=("text", "audio_text"),
         batch_sizes=BATCH_SIZES,
         batch_repeats=1,
+        batch_min_items=16,
+        cache_runs={"text": 20, "audio_text": 10},
+        cache_hits_per_run=3,
         stream_fps=STREAM_FPS,
         stream_seconds=3.0,
         stream_window_s=1.0,
@@ -95,15 +105,21 @@ PROFILES: dict[str, Profile] = {
         throughput_warmup_s=0.5,
         locust_users=8,
         locust_seconds=10.0,
-        notes=("quick profile: few runs per number; use `make bench` for the record",),
+        notes=(
+            "quick profile: indicative only, few runs per number (percentiles from 10-20 "
+            "runs); `make bench` (at least 100 runs per percentile) is the record",
+        ),
     ),
     "tiny": Profile(
         name="tiny",
         latency_runs={"text": 2, "audio_text": 1, "full": 1},
         latency_warmup=0,
-        batch_workload="text",
+        batch_workloads=("text", "audio_text"),
         batch_sizes=(1, 2),
         batch_repeats=1,
+        batch_min_items=0,
+        cache_runs={"text": 2},
+        cache_hits_per_run=2,
         stream_fps=(10.0,),
         stream_seconds=1.0,
         stream_window_s=0.5,

@@ -84,17 +84,31 @@ def _workloads(r: Mapping[str, Any]) -> list[str]:
     a, v, t, p = w["audio"], w["video"], w["transcript"], w["physiology"]
     channels = ", ".join(f"{c['name']} {fmt(c['sampling_rate_hz'], 0)} Hz" for c in p["channels"])
     duration = max((c["duration_s"] for c in p["channels"]), default=0.0)
+    reviews = w.get("reviews")
+    text_line = (
+        f"- text only: a distinct hotel review on every run ({reviews['texts']} reviews of "
+        f"`{reviews['file']}`, read at run time; median {reviews['words_median']} words, "
+        f"{reviews['words_min']}-{reviews['words_max']}; after all were sent once, sentences "
+        "rotated, then another review's sentence appended)"
+        if isinstance(reviews, Mapping) and "texts" in reviews
+        else f"- text only: `samples/{t['file']}`, {t['words']} words "
+        f"({t['characters']} characters)"
+    )
     lines = [
         "## Workloads",
         "",
-        f"- text only: `samples/{t['file']}`, {t['words']} words ({t['characters']} characters)",
+        "Every run sends a distinct input, so no cache answers a measured request (only the "
+        "cache section repeats requests, on purpose).",
+        "",
+        text_line,
         f"- audio + text: `samples/{a['file']}` ({fmt(a['duration_s'])} s, "
         f"{a['sample_rate_hz']} Hz, {a['channels']} channel(s), {size(a['bytes'])} "
-        "WAV) + the transcript",
+        "WAV) with the run's own gain (0.85-1.0) and dither (at most 2 LSB) + the run's review",
         f"- full multimodal: `samples/{v['file']}` ({fmt(v['duration_s'])} s, {fmt(v['fps'], 0)} "
-        f"fps, {v['width']}x{v['height']}, {size(v['bytes'])} MP4; analysed at the "
-        "vision service's default sampling rate) + the audio + the transcript + "
-        f"`samples/{p['file']}` ({fmt(duration)} s: {channels})",
+        f"fps, {v['width']}x{v['height']}, {size(v['bytes'])} MP4 plus a `free` box naming the "
+        "run: same pixels, other bytes; analysed at the vision service's default sampling "
+        "rate) + the run's audio + the run's review + "
+        f"`samples/{p['file']}` ({fmt(duration)} s: {channels}; dithered per run)",
         f"- live: frames of `samples/{v['file']}` re-encoded as JPEG (quality "
         f"{w['live_frames']['jpeg_quality']}), looped, sent in real time",
         "- request sizes: "
@@ -125,6 +139,9 @@ def _latency(r: Mapping[str, Any]) -> list[str]:
                 d["mesh"]["runs"],
                 " / ".join(fmt(mesh[f"{q}_ms"]) for q in ("p50", "p95", "p99")),
                 " / ".join(fmt(local[f"{q}_ms"]) for q in ("p50", "p95", "p99")),
+                fmt(mesh["p50_ms"] - local["p50_ms"], 2)
+                if isinstance(mesh.get("p50_ms"), float) and isinstance(local.get("p50_ms"), float)
+                else NA,
                 f"{fmt(d.get('p50_ratio'), 2)} / {fmt(d.get('p95_ratio'), 2)}",
                 fmt(d["mesh"]["cpu_s_per_request_total"], 3),
                 fmt(d["in_process"]["cpu_s_per_request"], 3),
@@ -137,6 +154,7 @@ def _latency(r: Mapping[str, Any]) -> list[str]:
             "runs (each side)",
             "mesh p50 / p95 / p99 ms",
             "in-process p50 / p95 / p99 ms",
+            "mesh - in-process p50 ms",
             "ratio p50 / p95",
             "mesh CPU s/request",
             "in-process CPU s/request",
@@ -182,21 +200,117 @@ def _batch(r: Mapping[str, Any]) -> list[str]:
     lines = ["## Batch analysis", ""]
     if _failed(data):
         return lines + [_failed(data) or "", ""]
-    lines += [f"AnalyzeBatch of N copies of the {LABELS.get(data['workload'])} request.", ""]
-    rows = [
-        [
-            s["batch_size"],
-            s["repeats"],
-            fmt(s["latency"]["p50_ms"]),
-            fmt(s["latency"]["max_ms"]),
-            fmt(s["items_per_s"]),
-            s["item_errors"],
-        ]
-        for s in data["sizes"]
+    lines += [
+        "AnalyzeBatch of N distinct requests of the workload; items/s = answered items / the "
+        "calls' total time; x batch 1 = items/s over batch 1's.",
+        "",
     ]
-    return lines + table(
-        ["batch size", "calls", "latency p50 ms", "latency max ms", "items/s", "item errors"], rows
+    by_workload = data.get("by_workload") or {data["workload"]: data["sizes"]}
+    for workload, sizes in by_workload.items():
+        single = next((s["items_per_s"] for s in sizes if s["batch_size"] == 1), None)
+        rows = [
+            [
+                s["batch_size"],
+                s["repeats"],
+                fmt(s["latency"]["p50_ms"]),
+                fmt(s["latency"]["max_ms"]),
+                fmt(s["items_per_s"]),
+                fmt(s["items_per_s"] / single, 2) if single else NA,
+                s["item_errors"],
+            ]
+            for s in sizes
+        ]
+        lines += [f"**{LABELS.get(workload, workload)}**", ""]
+        lines += table(
+            [
+                "batch size",
+                "calls",
+                "latency p50 ms",
+                "latency max ms",
+                "items/s",
+                "x batch 1",
+                "item errors",
+            ],
+            rows,
+        )
+    return lines
+
+
+def _cache(r: Mapping[str, Any]) -> list[str]:
+    data = r.get("cache", {})
+    lines = ["## Result cache", ""]
+    if _failed(data) or not data:
+        return lines + [_failed(data) or "Not measured.", ""]
+    lines += [
+        "The only section that repeats requests. Per run: a new distinct request (miss: "
+        "analysed and stored), the same request again with new request ids (hits, each "
+        "checked to say `cached:` in its reasoning), and once more with `x-veritas-cache: "
+        "off` (analysed anew). Through the gateway's gRPC API, one call at a time.",
+        "",
+    ]
+    rows = []
+    for workload, d in data.items():
+        for kind, label in (("miss", "miss"), ("hit", "hit"), ("off", "cache off")):
+            q = d[kind]
+            rows.append(
+                [
+                    LABELS.get(workload, workload),
+                    label,
+                    q.get("n"),
+                    " / ".join(fmt(q.get(f"{x}_ms"), 2) for x in ("p50", "p95", "p99")),
+                ]
+            )
+    lines += table(["workload", "lookup", "calls", "p50 / p95 / p99 ms"], rows)
+    answers = "; ".join(
+        f"{LABELS.get(w, w)}: " + ", ".join(f"{k} {v}" for k, v in d["answers"].items())
+        for w, d in data.items()
     )
+    return lines + [f"Answers: {answers}.", ""]
+
+
+def _scaling(r: Mapping[str, Any]) -> list[str]:
+    data = r.get("scaling", {})
+    lines = ["## Scaling out", ""]
+    if _failed(data) or not data.get("workloads"):
+        return lines + [_failed(data) or "Not measured.", ""]
+    rate = data["rate_per_s"]
+    lines += [
+        f"Replicas each service needs for {fmt(rate, 0)} requests/s, from the CPU per request "
+        f"measured here, against `helm/veritas/{data['chart']}`: an HPA on CPU settles near "
+        "ceil(rate x CPU per request / (CPU request x target utilisation)) replicas, which "
+        "its maxReplicas must allow. This machine's cores are not a cluster node's: scale "
+        "the CPU figures by how the CPUs compare.",
+        "",
+    ]
+    for workload, plan in data["workloads"].items():
+        lines += [f"**{LABELS.get(workload, workload)}** ({plan['basis']})", ""]
+        rows = [
+            [
+                row["service"],
+                fmt(row.get("cpu_ms_per_request"), 2),
+                fmt(row.get("cores_at_rate"), 2),
+                fmt(row.get("cpu_request_cores"), 2),
+                f"{row.get('target_cpu_pct')}%",
+                row.get("replicas_needed", NA),
+                f"{row.get('min_replicas')}-{row.get('max_replicas')}",
+                fmt(row["fits"]) if "fits" in row else row.get("note", NA),
+            ]
+            for row in plan["rows"]
+        ]
+        lines += table(
+            [
+                "service",
+                "CPU ms/request",
+                "cores at rate",
+                "CPU request (cores)",
+                "HPA target",
+                "replicas needed",
+                "chart min-max",
+                "fits",
+            ],
+            rows,
+        )
+    return lines
 
 
 def mix(quality: Mapping[str, int] | None) -> str:
@@ -546,6 +660,7 @@ def _throughput(r: Mapping[str, Any]) -> list[str]:
     ]
     for workload, levels in data.items():
         lines += [f"**{LABELS.get(workload, workload)}**", ""]
+        services = sorted({s for lv in levels for s in lv.get("cpu_s_per_request", {})})
         lines += table(
             [
                 "in flight",
@@ -556,6 +671,7 @@ def _throughput(r: Mapping[str, Any]) -> list[str]:
                 "degraded",
                 "errors",
                 "load generator CPU (cores)",
+                *(f"{s} CPU ms/req" for s in services),
             ],
             [
                 [
@@ -569,6 +685,12 @@ def _throughput(r: Mapping[str, Any]) -> list[str]:
                     if not lv["errors"]
                     else ", ".join(f"{k} {v}" for k, v in lv["errors"].items()),
                     fmt(lv.get("client_cpu_cores"), 2),
+                    *(
+                        fmt(lv["cpu_s_per_request"][s] * 1000, 2)
+                        if s in lv.get("cpu_s_per_request", {})
+                        else NA
+                        for s in services
+                    ),
                 ]
                 for lv in levels
             ],
@@ -680,7 +802,7 @@ def _resources(r: Mapping[str, Any]) -> list[str]:
 
 def render(results: Mapping[str, Any], files: Mapping[str, str]) -> str:
     lines = _header(results) + _targets(results) + _workloads(results)
-    for part in (_latency, _batch, _streaming, _throughput, _http, _resources):
+    for part in (_latency, _batch, _cache, _streaming, _throughput, _scaling, _http, _resources):
         lines += part(results)
     plots = [name for key, name in files.items() if key.startswith("plot_")]
     if plots:

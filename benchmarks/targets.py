@@ -6,8 +6,13 @@ start < 30 s; each model loaded in < 10 s. Live analysis (issue 11): a 30-fps vi
 stream's p95 update latency in its last quarter at most 1.2x its first; the vision service's
 RSS up by at most 5% from the first to the last minute of that stream; every one of its
 windows answered; at least 8 concurrent 30-fps streams held with AUTO quality; one stream at
-HIGH with p95 update latency <= 150 ms; 4 concurrent multimodal streams held. A target whose
-input was not measured in the run is reported as not measured (met = None), never as met.
+HIGH with p95 update latency <= 150 ms; 4 concurrent multimodal streams held. The mesh's
+cost (issue 13), each in the same run on the same machine: text only, mesh p50 minus
+in-process p50 <= 4 ms and >= 250 requests/s with p99 <= 50 ms at some concurrency; audio +
+text p50 ratio <= 1.15; AnalyzeBatch items/s at the largest batch >= 3x batch 1 for text
+only and >= 1.6x for audio + text; result cache hit p50 <= 2 ms through the gateway; cold
+start to all healthy <= 5 s with every model loaded once. A target whose input was not
+measured in the run is reported as not measured (met = None), never as met.
 """
 
 from __future__ import annotations
@@ -127,7 +132,126 @@ def evaluate(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             f"slowest model: {slowest} (Triton log)" if slowest else "not measured",
         )
     )
-    return out + live(results.get("streaming", {}))
+    return out + mesh_cost(results) + live(results.get("streaming", {}))
+
+
+def best_rate_within(
+    levels: Sequence[Mapping[str, Any]], p99_ms: float
+) -> tuple[float | None, int | None]:
+    """Highest requests/s over clean levels whose p99 latency is at most `p99_ms`."""
+    fast = [
+        lv
+        for lv in levels
+        if _finite(lv.get("latency", {}).get("p99_ms")) and lv["latency"]["p99_ms"] <= p99_ms
+    ]
+    return best_clean_rate(fast)
+
+
+def batch_gain(sizes: Sequence[Mapping[str, Any]]) -> tuple[float | None, int | None]:
+    """items/s at the largest batch size / items/s at batch 1, and that size."""
+    by_size = {s["batch_size"]: s for s in sizes if _finite(s.get("items_per_s"))}
+    if 1 not in by_size or len(by_size) < 2 or not by_size[1]["items_per_s"]:
+        return None, None
+    largest = max(by_size)
+    return by_size[largest]["items_per_s"] / by_size[1]["items_per_s"], largest
+
+
+def mesh_cost(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Issue 13's targets: what the mesh costs beyond the analysis itself."""
+    out = []
+    text = results.get("latency", {}).get("text", {})
+    mesh_p50 = text.get("mesh", {}).get("latency", {}).get("p50_ms")
+    local_p50 = text.get("in_process", {}).get("latency", {}).get("p50_ms")
+    gap = mesh_p50 - local_p50 if _finite(mesh_p50) and _finite(local_p50) else None
+    out.append(
+        _target(
+            "text only: mesh p50 minus in-process p50",
+            gap,
+            4.0,
+            "ms",
+            "<=",
+            f"distinct reviews, {text.get('mesh', {}).get('runs')} runs each side"
+            if gap is not None
+            else "not measured",
+        )
+    )
+    levels = results.get("throughput", {}).get("text", [])
+    rate, concurrency = best_rate_within(levels if isinstance(levels, list) else [], 50.0)
+    out.append(
+        _target(
+            "text only: requests/s with p99 <= 50 ms",
+            rate,
+            250.0,
+            "req/s",
+            ">=",
+            f"best clean level with p99 <= 50 ms ({concurrency} in flight)"
+            if rate is not None
+            else "no clean level with p99 <= 50 ms"
+            if levels
+            else "not measured",
+        )
+    )
+    ratio = results.get("latency", {}).get("audio_text", {}).get("p50_ratio")
+    out.append(
+        _target(
+            "audio + text: p50 mesh / in-process",
+            ratio if _finite(ratio) else None,
+            1.15,
+            "x",
+            "<=",
+            "distinct audio and reviews" if _finite(ratio) else "not measured",
+        )
+    )
+    batch = results.get("batch", {})
+    by_workload = batch.get("by_workload", {}) if isinstance(batch, Mapping) else {}
+    for workload, label, limit in (("text", "text only", 3.0), ("audio_text", "audio + text", 1.6)):
+        gain, size = batch_gain(by_workload.get(workload, []))
+        out.append(
+            _target(
+                f"AnalyzeBatch items/s, largest batch / batch 1, {label}",
+                gain,
+                limit,
+                "x",
+                ">=",
+                f"batch {size} vs batch 1" if gain is not None else "not measured",
+            )
+        )
+    cache = results.get("cache", {})
+    hit = cache.get("text", {}).get("hit", {}) if isinstance(cache, Mapping) else {}
+    hit_p50 = hit.get("p50_ms") if _finite(hit.get("p50_ms")) else None
+    out.append(
+        _target(
+            "result cache hit p50 through the gateway",
+            hit_p50,
+            2.0,
+            "ms",
+            "<=",
+            f"text only, {hit.get('n')} hits" if hit_p50 is not None else "not measured",
+        )
+    )
+    resources = results.get("resources", {})
+    start = resources.get("cold_start_s") if isinstance(resources, Mapping) else None
+    loads = resources.get("model_loads_at_start", {}) if isinstance(resources, Mapping) else {}
+    once = bool(loads) and all(n == 1 for n in loads.values())
+    target = _target(
+        "cold start to all healthy, every model loaded once",
+        start if _finite(start) else None,
+        5.0,
+        "s",
+        "<=",
+        (
+            "every model loaded once"
+            if once
+            else "models loaded more than once: "
+            + ", ".join(f"{m} x{n}" for m, n in loads.items() if n != 1)
+        )
+        if _finite(start)
+        else "not measured",
+    )
+    if target["met"] and not once:
+        target["met"] = False
+    out.append(target)
+    return out
 
 
 def _part(section: Any, name: str) -> Mapping[str, Any]:

@@ -23,8 +23,8 @@ from opentelemetry import trace
 from fusion import media, reasons
 from fusion.aggregate import ALL_MODALITIES, Aggregate
 from fusion.media import MediaFetcher, MediaUnavailable
-from fusion.stacker import Stacker, StackerError, StackerStore, stacker_path
-from veritas import hints, refs
+from fusion.stacker import TRAIN_HINT, Stacker, StackerError, StackerStore, stacker_path
+from veritas import hints, media_uri, refs
 from veritas.analysis import InvalidInput
 from veritas.config import env
 from veritas.guard import guarded
@@ -140,7 +140,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             raise StrategyUnavailable(
                 refs.with_ref(
                     f"{field}.strategy: STACKER is unavailable: no trained stacker is loaded on "
-                    "this server; choose another strategy",
+                    f"this server; choose another strategy (an operator can {TRAIN_HINT})",
                     ref,
                 )
             ) from e
@@ -245,14 +245,14 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         for m, reason in skipped.items():
             agg.skip(m, reason)
         events: asyncio.Queue[Event] = asyncio.Queue()
-        tasks = []
+        tasks: dict[int, asyncio.Task[None]] = {}
         tenant = media.caller(context)
         final_only = hints.final_only(context)
         for m, call in calls.items():
             call.request_id = request_id
             agg.open(m)
-            tasks.append(
-                asyncio.create_task(self._consume(m, call, budget, events, tenant, final_only))
+            tasks[m] = asyncio.create_task(
+                self._consume(m, call, budget, events, tenant, final_only)
             )
         no_more_inputs = asyncio.Event()
         try:
@@ -261,8 +261,12 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             ):
                 yield progressive
         finally:
-            for t in tasks:
-                t.cancel()  # cancels the modality calls still running
+            # Cancel the modality calls still running. One that sent its final result ends
+            # on its own a moment later (its call has a deadline): cancelling it would only
+            # cost both sides a cancellation.
+            for m, t in tasks.items():
+                if m not in agg.finished or agg.state[m].status in (M.FAILED, M.TIMED_OUT):
+                    t.cancel()
         final = agg.result(final=True)
         log.info(
             "fused",
@@ -293,7 +297,11 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 fetch_s = timeout - min(0.5, 0.1 * timeout)
                 await self.fetcher.fill(request, MEDIA_FIELD[modality], tenant, fetch_s)
                 timeout -= loop.time() - started
-            metadata = hints.FINAL_ONLY_METADATA if final_only else ()
+            # Whose request (the modality services scope their feature caches by it), and
+            # whether only the final result is read.
+            metadata = media_uri.tenant_metadata(tenant) + (
+                hints.FINAL_ONLY_METADATA if final_only else ()
+            )
             async for update in self.stubs[modality].Analyze(
                 request, timeout=timeout, metadata=metadata
             ):
@@ -401,16 +409,15 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
 
 
 def build_channels() -> dict[int, grpc.aio.Channel]:
-    from opentelemetry.instrumentation.grpc import aio_client_interceptors
-
     from veritas import tls
     from veritas.config import channel_options, service_address
+    from veritas.grpc_tracing import client_interceptors
 
     return {
         m: tls.channel(
             service_address(common_pb2.Modality.Name(m).lower()),
             options=channel_options(),
-            interceptors=aio_client_interceptors(),
+            interceptors=client_interceptors(),
         )
         for m in ALL_MODALITIES
     }

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from veritas.v1 import common_pb2
@@ -73,7 +73,8 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def write(self, record: AuditRecord) -> None:
-        entry: dict[str, Any] = {"ts": utc_now(), **asdict(record)}
+        # A shallow copy: serialized right away (dataclasses.asdict deep-copies, per call).
+        entry: dict[str, Any] = {"ts": utc_now(), **vars(record)}
         if not self.path:
             log.info("audit", extra={"fields": entry})
             return

@@ -21,37 +21,32 @@ from gateway import usage as usage_metrics
 from gateway.audit import AuditLog, AuditRecord, modalities, sizes
 from gateway.auth import Authenticator
 from gateway.deadlines import downstream_timeout
-from gateway.errors import Refused
+from gateway.errors import Refused, from_backend, internal_error
 from gateway.policy import ANALYST, Principal, require_role
 from gateway.ratelimit import Limiter, admit, stream_slot
+from gateway.result_cache import ResultCache
 from gateway.settings import Settings
 from gateway.usage import UsageStore
 from gateway.validation import check_options, check_request
+from veritas import hints
 from veritas.analysis import InvalidInput
+from veritas.config import env
+from veritas.media_uri import tenant_metadata
+from veritas.questions import check_question, check_questions
 from veritas.telemetry import current_trace_id
 from veritas.v1 import common_pb2, fusion_pb2_grpc, veritas_pb2
 
 tracer = trace.get_tracer("veritas.gateway")
 
-BATCH_CONCURRENCY = 4
-# Codes a caller can act on pass through unchanged; anything else from inside is UNAVAILABLE.
-PASS_THROUGH = {
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.FAILED_PRECONDITION,  # e.g. STACKER asked for with no stacker trained
-}
+
+def batch_concurrency() -> int:
+    """AnalyzeBatch items analysed at once per call (VERITAS_BATCH_CONCURRENCY)."""
+    return max(1, int(env("VERITAS_BATCH_CONCURRENCY")))
 
 
 def map_error(error: grpc.aio.AioRpcError) -> Refused:
-    code = error.code()
-    if code in PASS_THROUGH:
-        return Refused(code, error.details() or code.name)
-    return Refused(
-        grpc.StatusCode.UNAVAILABLE, f"analysis backend failed: {code.name}: {error.details()}"
-    )
+    """Plain words for the caller, details to the log (gateway.errors.from_backend)."""
+    return from_backend(error)
 
 
 def invalid(e: InvalidInput) -> Refused:
@@ -77,6 +72,7 @@ class Call:
     request_bytes: int = 0
     started: float = field(default_factory=time.perf_counter)
     detached: bool = False  # finished later, by the code that streams the response
+    cache: bool = True  # the caller did not turn the result cache off (x-veritas-cache)
     failed: str = ""  # a status reported in-band (an HTTP stream's last line)
     exits: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -112,8 +108,11 @@ class Gateway:
         usage: UsageStore,
         audit: AuditLog,
         settings: Settings,
+        cache: ResultCache | None = None,
     ) -> None:
         self.fusion = fusion_pb2_grpc.FusionStub(fusion)
+        self.cache = cache
+        self.batch_concurrency = batch_concurrency()
         self.auth = auth
         self.limiter = limiter
         self.usage = usage
@@ -158,6 +157,7 @@ class Gateway:
             await self.finish(record, None, started)
             raise
         call = Call(self, principal, timeout, record, started=started)
+        call.cache = hints.cache_wanted(dict(headers))
         async with self.running(call):
             yield call
 
@@ -175,6 +175,9 @@ class Gateway:
         except (asyncio.CancelledError, GeneratorExit):
             status = "CANCELLED"
             raise
+        except Exception as e:  # a bug: INTERNAL with a reference, the traceback logged once
+            status = "INTERNAL"
+            raise internal_error(e) from e
         except BaseException:
             status = "INTERNAL"
             raise
@@ -212,10 +215,43 @@ class Gateway:
     async def analyze(
         self, call: Call, request: common_pb2.AnalysisRequest
     ) -> common_pb2.AnalysisResult:
+        """The final result only: from the result cache, or from fusion asked for nothing
+        else (no progressive results are built on the way: veritas.hints)."""
+        try:
+            check_request(request)
+        except InvalidInput as e:
+            raise invalid(e) from e
+        call.describe(request)
+        try:
+            final = await self._final(call, request)
+        except grpc.aio.AioRpcError as e:
+            raise map_error(e) from e
+        if final is None or not final.final:
+            raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a final result")
+        call.audit.decision = common_pb2.Decision.Name(final.decision)
+        return final
+
+    async def _final(
+        self, call: Call, request: common_pb2.AnalysisRequest
+    ) -> common_pb2.AnalysisResult | None:
+        """One checked request's final result (cache first); gRPC errors pass through."""
+        cache = self.cache if call.cache and self.cache is not None else None
+        if self.cache is not None and not call.cache:
+            self.cache.bypass()
+        key = cache.key(call.principal.tenant, request) if cache is not None else None
+        if cache is not None and key is not None:
+            with tracer.start_as_current_span("gateway.cache") as span:
+                hit = await cache.get(key, request.request_id)
+                span.set_attribute("veritas.cache", "hit" if hit is not None else "miss")
+            if hit is not None:
+                return hit
+        # The tenant travels as metadata: fusion caps media fetches per tenant.
+        metadata = tenant_metadata(call.principal.tenant) + hints.FINAL_ONLY_METADATA
         final = None
-        async for result in self.progressive(call, request):
+        async for result in self.fusion.Fuse(request, timeout=call.timeout, metadata=metadata):
             final = result
-        assert final is not None
+        if cache is not None and key is not None and final is not None and final.final:
+            cache.put(key, final)
         return final
 
     async def progressive(
@@ -229,7 +265,9 @@ class Gateway:
         call.describe(request)
         final = None
         try:
-            async for result in self.fusion.Fuse(request, timeout=call.timeout):
+            # The tenant travels as metadata: fusion caps media fetches per tenant.
+            metadata = tenant_metadata(call.principal.tenant)
+            async for result in self.fusion.Fuse(request, timeout=call.timeout, metadata=metadata):
                 final = result
                 yield result
         except grpc.aio.AioRpcError as e:
@@ -241,7 +279,7 @@ class Gateway:
     async def analyze_batch(
         self, call: Call, batch: veritas_pb2.AnalyzeBatchRequest
     ) -> veritas_pb2.AnalyzeBatchResponse:
-        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+        gate = asyncio.Semaphore(self.batch_concurrency)
         call.audit.items = len(batch.requests)
         for item in batch.requests:
             if not item.request_id:
@@ -254,9 +292,7 @@ class Gateway:
             try:
                 check_request(item, f"requests[{i}]")
                 async with gate:
-                    final = None
-                    async for result in self.fusion.Fuse(item, timeout=call.timeout):
-                        final = result
+                    final = await self._final(call, item)
                 if final is None or not final.final:
                     raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a result")
                 return veritas_pb2.BatchItem(result=final)
@@ -292,11 +328,19 @@ class Gateway:
                 if kind == "config":
                     try:
                         check_options(chunk.config.options, "config.options")
+                        check_questions(chunk.config.questions, "config.questions")
                     except InvalidInput as e:
                         problems.append(invalid(e))
                         fusion_call.cancel()
                         return
                     call.audit.request_id = chunk.config.request_id
+                elif kind == "question":
+                    try:
+                        check_question(chunk.question, "question")
+                    except InvalidInput as e:
+                        problems.append(invalid(e))
+                        fusion_call.cancel()
+                        return
                 received[f"{kind}_bytes"] = received.get(f"{kind}_bytes", 0) + chunk.ByteSize()
                 yield chunk
 

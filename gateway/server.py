@@ -17,7 +17,6 @@ from typing import Any
 
 import grpc
 import uvicorn
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from gateway import result_cache
 from gateway.admin import AdminServicer
@@ -31,6 +30,7 @@ from gateway.settings import ConfigError, Settings
 from gateway.usage import MemoryUsage, RedisUsage, UsageStore
 from veritas import tls
 from veritas.config import ServiceConfig, channel_options, env, service_address
+from veritas.grpc_tracing import client_interceptors
 from veritas.health import Dependencies, peer_check
 from veritas.server import serve as serve_grpc
 from veritas.telemetry import setup_logging, setup_tracing
@@ -113,7 +113,7 @@ async def serve(
     fusion = tls.channel(
         service_address("fusion"),
         options=channel_options(config.max_message_bytes),
-        interceptors=aio_client_interceptors(),
+        interceptors=client_interceptors(),
     )
     # The result cache checks answers against the model versions Triton serves.
     read_index = result_cache.triton_index_reader(env("VERITAS_TRITON_URL"), 2.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,10 @@ from veritas.v1 import common_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+# These tests repeat identical requests and expect each one to be analysed: the gateway's
+# result cache stays off in every mesh and gateway they start, unless a test turns it on
+# (tests/test_result_cache.py).
+os.environ.setdefault("VERITAS_CACHE_MAX_MB", "0")
 # Far beyond any deadline the tests set: vision can only ever time out on the slow path.
 SLOW_VISION_DELAY_S = 120.0
 
@@ -32,6 +38,31 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     env = {"VERITAS_TRACE_FILE": str(trace_file), "VERITAS_AUTH": "none"}
     with Mesh(run_dir, extra_env=env).start() as m:
         yield m
+
+
+@pytest.fixture(scope="module")
+def triton_traced(mesh: Mesh) -> Iterator[Mesh]:
+    """The session mesh with Triton restarted with its own tracing on, for the tests that
+    read Triton's spans; restarted without it after the module. Off otherwise, as in `make
+    run`: Triton 2.51 crashes after thousands of traced requests (triton_server.TRACING_CRASH)."""
+    mesh.start_triton(tracing=True)
+    _until_text_scores(mesh)
+    yield mesh
+    mesh.start_triton(tracing=False)
+    _until_text_scores(mesh)
+
+
+def _until_text_scores(mesh: Mesh, timeout_s: float = 60) -> None:
+    """After a Triton restart: until the text service scores again (it reconnects)."""
+    request = build_request(transcript="I was at home all evening.")
+    end = time.monotonic() + timeout_s  # a bound, not a wait: returns once it scores
+    with Client(mesh.address("gateway"), timeout_s=30) as c:
+        while True:
+            (text,) = [m for m in c.analyze(request).modalities if m.modality == pb.TEXT]
+            if text.status == pb.OK or time.monotonic() > end:
+                break
+            time.sleep(0.25)
+    assert text.status == pb.OK, text.reason
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import grpc
 import httpx
 import pytest
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -28,6 +27,7 @@ from gateway.usage import MemoryUsage
 from services.text.analyzer import TextAnalyzer
 from tests.conftest import SAMPLES
 from tests.gateway_fixtures import Credentials, GatewayProcess
+from veritas.grpc_tracing import ServerTracing, client_interceptors
 from veritas.mesh import Mesh
 from veritas.modality_service import ModalityServicer
 from veritas.tracing_view import show_trace
@@ -91,7 +91,7 @@ def settings(tmp: Path) -> Settings:
 
 
 async def serve(add) -> tuple[grpc.aio.Server, str]:
-    server = grpc.aio.server(interceptors=[aio_server_interceptor()])
+    server = grpc.aio.server(interceptors=[ServerTracing()])
     add(server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -115,13 +115,13 @@ async def test_the_full_tree_in_memory(mesh: Mesh, exporter: InMemorySpanExporte
         )
     )
     channels = {
-        m: grpc.aio.insecure_channel(text_addr, interceptors=aio_client_interceptors())
+        m: grpc.aio.insecure_channel(text_addr, interceptors=client_interceptors())
         for m in ALL_MODALITIES
     }
     fusion, fusion_addr = await serve(
         lambda s: fusion_pb2_grpc.add_FusionServicer_to_server(FusionServicer(channels, 30), s)
     )
-    to_fusion = grpc.aio.insecure_channel(fusion_addr, interceptors=aio_client_interceptors())
+    to_fusion = grpc.aio.insecure_channel(fusion_addr, interceptors=client_interceptors())
     config = settings(tmp_path)
     gateway = Gateway(
         to_fusion,
@@ -161,7 +161,7 @@ async def test_the_full_tree_in_memory(mesh: Mesh, exporter: InMemorySpanExporte
 
 
 def test_an_http_call_is_one_tree_in_the_span_file(
-    mesh: Mesh, secured: GatewayProcess, credentials: Credentials
+    mesh: Mesh, triton_traced: Mesh, secured: GatewayProcess, credentials: Credentials
 ):
     trace_id = "0af7651916cd43dd8448eb211c80319c"
     response = httpx.post(

@@ -115,6 +115,11 @@ def _metadata(api_key: str | None) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {api_key}")] if api_key else []
 
 
+def _with_cache(metadata: list[tuple[str, str]], cache: bool) -> list[tuple[str, str]]:
+    """The call's metadata, turning the gateway's result cache off when asked."""
+    return metadata if cache else [*metadata, ("x-veritas-cache", "off")]
+
+
 class Client:
     """Blocking client for the gateway."""
 
@@ -126,8 +131,14 @@ class Client:
         self.timeout_s = timeout_s
         self._metadata = _metadata(api_key)
 
-    def analyze(self, request: common_pb2.AnalysisRequest) -> common_pb2.AnalysisResult:
-        return self._stub.Analyze(request, timeout=self.timeout_s, metadata=self._metadata)
+    def analyze(
+        self, request: common_pb2.AnalysisRequest, *, cache: bool = True
+    ) -> common_pb2.AnalysisResult:
+        """`cache=False`: analyse anew, never answered from (or stored in) the gateway's
+        result cache (`x-veritas-cache: off`)."""
+        return self._stub.Analyze(
+            request, timeout=self.timeout_s, metadata=_with_cache(self._metadata, cache)
+        )
 
     def analyze_batch(
         self, requests: Iterable[common_pb2.AnalysisRequest]
@@ -161,8 +172,13 @@ class AsyncClient:
         self.timeout_s = timeout_s
         self._metadata = _metadata(api_key)
 
-    async def analyze(self, request: common_pb2.AnalysisRequest) -> common_pb2.AnalysisResult:
-        return await self._stub.Analyze(request, timeout=self.timeout_s, metadata=self._metadata)
+    async def analyze(
+        self, request: common_pb2.AnalysisRequest, *, cache: bool = True
+    ) -> common_pb2.AnalysisResult:
+        """`cache=False`: analyse anew (`x-veritas-cache: off`)."""
+        return await self._stub.Analyze(
+            request, timeout=self.timeout_s, metadata=_with_cache(self._metadata, cache)
+        )
 
     async def analyze_batch(
         self, requests: Iterable[common_pb2.AnalysisRequest]

@@ -80,6 +80,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_VISION_MAX_DURATION_S": ("600", "longest video the vision service decodes"),
     "VERITAS_VISION_MAX_BYTES": ("536870912", "largest video the vision service accepts"),
     "VERITAS_AUDIO_MAX_S": ("600", "longest recording the audio service decodes"),
+    "VERITAS_ANALYSIS_PROCESSES": (
+        "0",
+        "modality services whose measuring holds the interpreter lock (audio: Praat): worker "
+        "processes that measure a unary request's input; 0: threads; N: N workers; auto: "
+        "min(2, cores), none on one core (veritas/analysis_pool.py)",
+    ),
     "VERITAS_FEATURE_CACHE_MB": (
         "64",
         "modality services: memory for measured media seen again (audio: decoded recording "

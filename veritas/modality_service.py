@@ -23,6 +23,7 @@ from opentelemetry import trace
 
 from veritas import cache, hints, live, media_uri, refs
 from veritas.analysis import Analyzer, InvalidInput, Window
+from veritas.analysis_pool import AnalysisPool, measure_whole, processes_for
 from veritas.config import ServiceConfig, env
 from veritas.guard import Known, guarded
 from veritas.health import Dependencies
@@ -183,10 +184,15 @@ def build_result(
 
 class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
     def __init__(
-        self, analyzer: Analyzer, triton: TritonClient, max_pending: int | None = None
+        self,
+        analyzer: Analyzer,
+        triton: TritonClient,
+        max_pending: int | None = None,
+        pool: AnalysisPool | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.triton = triton
+        self.pool = pool  # worker processes for a final-only call (veritas.analysis_pool)
         self.service_name = common_pb2.Modality.Name(analyzer.modality).lower()
         self.max_pending = max_pending or int(env("VERITAS_LIVE_MAX_PENDING"))
 
@@ -306,13 +312,8 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         return limit > 0 and request.input.ByteSize() <= limit
 
     def _whole(self, request: modality_pb2.ModalityRequest) -> Window:
-        """prepare, every window, then the whole-input summary, in one go (final-only)."""
-        with tracer.start_as_current_span("decode"):
-            prepared = self.analyzer.prepare(request)
-        with tracer.start_as_current_span("features.windows"):
-            windows = list(self.analyzer.windows(prepared, request.options))
-        with tracer.start_as_current_span("features.summary"):
-            return self.analyzer.summarize(prepared, windows)
+        """prepare, the windows the summary needs, the summary, in one go (final-only)."""
+        return measure_whole(self.analyzer, request)
 
     async def _analyze_final_only(
         self,
@@ -320,11 +321,13 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         context: grpc.aio.ServicerContext,
         started: float,
     ) -> modality_pb2.ModalityUpdate:
-        """The whole-input result alone, for a caller that reads nothing else: the windows
-        are measured (the summary is made from them) but not scored or sent."""
+        """The whole-input result alone, for a caller that reads nothing else: windows are
+        measured only when the summary is made from them, and never scored or sent."""
         try:
             if self._inline(request):
                 summary = self._whole(request)
+            elif self.pool is not None:  # measuring holds the interpreter lock: a process
+                summary = await self.pool.whole(request)
             else:  # one hop to a worker thread for all of it (the trace context goes along)
                 summary = await asyncio.to_thread(self._whole, request)
         except InvalidInput as e:
@@ -639,7 +642,16 @@ def serve_modality(name: str, make_analyzer: Callable[[], Analyzer]) -> None:
             max_in_flight=int(env("VERITAS_TRITON_MAX_IN_FLIGHT")),
         )
         analyzer = make_analyzer()
-        servicer = ModalityServicer(analyzer, triton)
+        processes = processes_for(analyzer, env("VERITAS_ANALYSIS_PROCESSES"))
+        pool = None
+        if processes:
+            telemetry = {
+                "log_level": config.log_level,
+                "otlp_endpoint": config.otlp_endpoint,
+                "trace_file": config.trace_file,
+            }
+            pool = AnalysisPool(make_analyzer, processes, name, telemetry)
+        servicer = ModalityServicer(analyzer, triton, pool=pool)
 
         def register(server: grpc.aio.Server) -> list[str]:
             modality_pb2_grpc.add_ModalityAnalyzerServicer_to_server(servicer, server)
@@ -654,6 +666,11 @@ def serve_modality(name: str, make_analyzer: Callable[[], Analyzer]) -> None:
                     return problem
             return None
 
-        return register, triton.close, Dependencies({"triton": model_server})
+        async def cleanup() -> None:
+            await triton.close()
+            if pool is not None:
+                pool.close()
+
+        return register, cleanup, Dependencies({"triton": model_server})
 
     run(name, build)

@@ -1,8 +1,8 @@
 """Tracing (OpenTelemetry, W3C trace context) and structured JSON logs.
 
 One trace runs from the gateway through fusion and every modality service into Triton:
-the gRPC interceptors from opentelemetry-instrumentation-grpc carry `traceparent` over each
-hop, and `traceparent_headers()` carries it into Triton's own OpenTelemetry tracing.
+the gRPC interceptors of veritas.grpc_tracing carry `traceparent` over each hop, and
+`traceparent_headers()` carries it into Triton's own OpenTelemetry tracing.
 Locally every service and the OTLP receiver for Triton's spans append to one span file
 (`append_spans`), which `veritas trace` reads.
 """

@@ -23,11 +23,12 @@ import numpy as np
 import tritonclient.grpc.aio as triton_aio
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from prometheus_client import Histogram
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException
 
 from veritas.config import channel_options
-from veritas.model_index import ModelIndex
+from veritas.model_index import ModelIndex, index_entries
 from veritas.telemetry import traceparent_headers
 from veritas.v1 import common_pb2
 
@@ -38,6 +39,12 @@ KEEPALIVE_ARGS = [("grpc.keepalive_time_ms", 30000)]
 MAX_BATCH_ROWS = 64  # the models' max_batch_size (config.pbtxt); a spec may say less
 INDEX_MAX_AGE_S = 1.0  # how stale the known model versions may be before a request re-reads
 MAX_IN_FLIGHT = 1  # calls per model at once; rows that arrive meanwhile form the next batch
+BATCH_ROWS = Histogram(
+    "veritas_triton_batch_rows",
+    "Rows per Triton inference call (the micro-batcher's batch sizes), by model",
+    ["model"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 
 
 class TritonUnavailable(RuntimeError):
@@ -142,10 +149,8 @@ class TritonClient:
         self.rows = 0  # rows they carried
 
     async def _read_index(self) -> dict[str, Any]:
-        index: dict[str, Any] = await self._client.get_model_repository_index(
-            as_json=True, client_timeout=self.timeout_s
-        )
-        return index
+        response = await self._client.get_model_repository_index(client_timeout=self.timeout_s)
+        return index_entries(response)
 
     async def close(self) -> None:
         await self._client.close()
@@ -373,6 +378,7 @@ class TritonClient:
                     )
             self.calls += 1
             self.rows += n
+            BATCH_ROWS.labels(spec.name).observe(n)
             try:
                 result = await self._client.infer(
                     spec.name,

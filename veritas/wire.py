@@ -66,7 +66,11 @@ async def _responses(result: Any) -> AsyncIterator[Any]:
 
 
 class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
-    """Turns unparseable request bytes into INVALID_ARGUMENT for every method shape."""
+    """Turns unparseable request bytes into INVALID_ARGUMENT for every method shape. Each
+    method's wrapped handler is built once, not per call."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -76,6 +80,14 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or handler.request_deserializer is None:
             return handler
+        cached = self._handlers.get(details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler)
+        self._handlers[details.method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         name = _message_name(handler.request_deserializer)
         parse = _tolerant(handler.request_deserializer, name)
 

@@ -14,7 +14,7 @@ from benchmarks.workloads import WORKLOADS
 
 pytestmark = pytest.mark.integration
 
-SECTIONS = ("latency", "batch", "streaming", "throughput", "http_load", "resources")
+SECTIONS = ("latency", "batch", "cache", "streaming", "throughput", "http_load", "resources")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -55,11 +55,24 @@ def test_load_sections_counted_every_call(tiny_run: tuple[dict, dict[str, Path]]
     results = tiny_run[0]
     profile = PROFILES["tiny"]
     assert [b["batch_size"] for b in results["batch"]["sizes"]] == list(profile.batch_sizes)
-    assert all(b["item_errors"] == 0 for b in results["batch"]["sizes"])
+    assert set(results["batch"]["by_workload"]) == set(profile.batch_workloads)
+    for sizes in results["batch"]["by_workload"].values():
+        assert [b["batch_size"] for b in sizes] == list(profile.batch_sizes)
+        assert all(b["item_errors"] == 0 for b in sizes)
+    for workload, cached in results["cache"].items():
+        runs, hits = profile.cache_runs[workload], profile.cache_hits_per_run
+        assert cached["miss"]["n"] == runs and cached["hit"]["n"] == runs * hits
+        # Every repeat was answered from the cache and said so; the opt-outs never were.
+        assert cached["answers"] == {
+            "miss analysed": runs,
+            "hit said cached": runs * hits,
+            "off analysed": runs,
+        }
     for workload, levels in profile.throughput_levels.items():
         measured = results["throughput"][workload]
         assert [lv["concurrency"] for lv in measured] == list(levels)
         assert all(lv["error_count"] == 0 and lv["latency"]["n"] > 0 for lv in measured)
+        assert all("gateway" in lv["cpu_s_per_request"] for lv in measured)
     live = results["streaming"]
     assert live["part_errors"] == {}
     stream = live["fps"][0]
@@ -107,7 +120,11 @@ def test_resources_cover_every_service_and_model(tiny_run: tuple[dict, dict[str,
     assert set(resources["model_loads_at_start"]) == models
     assert isinstance(resources["models_reloaded_during_run"], list)
     assert resources["cold_start_s"] > 0
-    assert [t["met"] in (True, False) for t in tiny_run[0]["targets"]] == [True] * 12
+    assert [t["met"] in (True, False) for t in tiny_run[0]["targets"]] == [True] * 19
+    scaled = tiny_run[0]["scaling"]["workloads"]
+    assert {"full", "text"} <= set(scaled)
+    for row in scaled["full"]["rows"]:
+        assert row["replicas_needed"] >= 1 and isinstance(row["fits"], bool), row
 
 
 def test_plots_and_summary_beside_the_json(tiny_run: tuple[dict, dict[str, Path]]) -> None:

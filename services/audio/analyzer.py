@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from services.audio.features import Tracks
 from services.audio.live import AudioLiveSession
 from services.audio.report import NO_BASELINE_NOTE, NO_REFERENCE_NOTE, unit
 from veritas.analysis import Event, InvalidInput, Window
+from veritas.cache import HIT, MISS, BoundedCache, feature_cache, media_key
 from veritas.v1 import common_pb2, modality_pb2
 
 __all__ = ["NO_BASELINE_NOTE", "NO_REFERENCE_NOTE", "AudioAnalyzer", "PreparedAudio", "unit"]
@@ -37,6 +39,18 @@ DEFAULT_WINDOW_S = 5.0
 MIN_WINDOW_S = 1.0
 MAX_LIVE_WINDOW_S = 60.0  # a live stream's buffers are sized by its window
 _BASELINE_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True, eq=False)
+class Measured:
+    """A recording decoded and measured whole: what the feature cache keeps (read-only)."""
+
+    audio: Audio
+    tracks: Tracks
+    whole: dict[str, float]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.audio, self.tracks, self.whole))
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,11 +100,21 @@ class AudioAnalyzer:
 
     modality = common_pb2.AUDIO
     model_name = "audio_cues"
+    # Praat (parselmouth) keeps the interpreter lock while it measures, and measuring needs
+    # nothing of the service's process: unary requests are measured in worker processes
+    # (veritas/analysis_pool.py), so concurrent ones use every core.
+    measure_in_processes = True
 
-    def __init__(self, max_duration_s: float | None = None) -> None:
+    def __init__(
+        self, max_duration_s: float | None = None, feature_cache_bytes: int | None = None
+    ) -> None:
         self.max_duration_s = decode.max_duration_s() if max_duration_s is None else max_duration_s
         self._baselines: OrderedDict[bytes, dict[str, float]] = OrderedDict()
         self._lock = threading.Lock()
+        # A recording seen again (same bytes, same caller) is not decoded and measured again.
+        self._measured: BoundedCache[tuple[str, bytes], Measured] = feature_cache(
+            "audio", feature_cache_bytes
+        )
         egemaps.functionals(np.zeros(decode.TARGET_RATE, np.float32))  # load openSMILE now
 
     # ------------------------------------------------------------------ measuring
@@ -136,11 +160,26 @@ class AudioAnalyzer:
 
     # ------------------------------------------------------------------ Analyzer
 
-    def prepare(self, request: modality_pb2.ModalityRequest) -> PreparedAudio:
-        audio = decode.decode_media(request.input.media, "audio", self.max_duration_s)
-        baseline = self._baseline(request.baseline.media, "baseline.audio")
+    def _measure_recording(self, media: common_pb2.Media) -> Measured:
+        """Decode the recording and measure it whole (openSMILE, Praat): cached per caller
+        and content, since it is the expensive step."""
+        key = media_key(media)
+        entry = self._measured.get(key) if key is not None else None
+        if entry is not None:
+            self._measured.count(HIT)
+            return entry.value
+        audio = decode.decode_media(media, "audio", self.max_duration_s)
         tracks = features.analyse(audio.samples)
         whole = self._measure(audio.samples, tracks, 0.0, tracks.duration_s)
+        measured = Measured(audio, tracks, whole)
+        if key is not None:
+            self._measured.count(MISS)
+            self._measured.put(key, measured, 2 * audio.samples.nbytes + 65536)
+        return measured
+
+    def prepare(self, request: modality_pb2.ModalityRequest) -> PreparedAudio:
+        audio, tracks, whole = self._measure_recording(request.input.media)
+        baseline = self._baseline(request.baseline.media, "baseline.audio")
         return PreparedAudio(
             audio=audio,
             tracks=tracks,
