@@ -304,7 +304,7 @@ def _all_written(spans: list[dict[str, Any]]) -> bool:
     )
 
 
-def test_tritons_spans_sit_under_each_inference_call(mesh: Mesh) -> None:
+def test_tritons_spans_sit_under_each_inference_call(mesh: Mesh, triton_traced: Mesh) -> None:
     """One analysis of the bundled sample: every triton.infer span of its trace has Triton's
     InferRequest as a child, then the model's span, then its queue and compute spans."""
     with Client(mesh.address("gateway"), timeout_s=120) as client:

@@ -139,6 +139,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             "VERITAS_TRACE_FILE": str(run_dir / "spans.jsonl"),
             "VERITAS_AUDIT_FILE": str(run_dir / "audit.jsonl"),
         },
+        # A process that dies is restarted with backoff (veritas.supervise); say so here.
+        report=lambda message: print(f"[supervisor] {message}", flush=True),
     )
     prometheus = None
     print("Starting Triton and the six services (logs in .run/logs/) ...", flush=True)

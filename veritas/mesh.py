@@ -1,19 +1,27 @@
 """Start the whole mesh on one machine: Triton and the six services as local processes.
 
 Used by `make run` (`veritas up`) and by the integration tests, which start it on free
-loopback ports. Each process logs to <run_dir>/logs/<name>.log. With a span file
-(VERITAS_TRACE_FILE) it also runs an OTLP/HTTP receiver (veritas.otlp_receiver) so that
-Triton's own spans land in that file beside the services'.
+loopback ports. Each process logs to <run_dir>/logs/<name>.log (appended to, run after run).
+What the mesh started it supervises (veritas.supervise): a service or Triton that dies is
+restarted with backoff, the restart reported and noted in its log; stop_service(),
+stop_triton() and stop() are deliberate and restart nothing, nor does a clean exit (a
+SIGTERM from outside: someone stopped it).
+
+Triton's own tracing is off unless VERITAS_TRITON_TRACING=1 (or start_triton(tracing=True)):
+Triton 2.51 crashes after thousands of traced requests (triton_server.TRACING_CRASH). When
+on, with a span file (VERITAS_TRACE_FILE) the mesh also runs an OTLP/HTTP receiver
+(veritas.otlp_receiver) so that Triton's own spans land in that file beside the services'.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from veritas import tls
 from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVICES
+from veritas.supervise import Supervised
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("vision", "audio", "text", "physiology", "fusion", "gateway")
@@ -90,6 +99,9 @@ class Mesh:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     triton: object | None = None
     otlp: object | None = None  # the OTLP receiver taking Triton's spans (with a trace file)
+    supervise: bool = True  # restart what dies (False: a dead process stays dead)
+    report: Callable[[str], None] | None = None  # told of each restart (default: logged)
+    keepers: dict[str, Supervised] = field(default_factory=dict)
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports.grpc[service]}"
@@ -135,11 +147,25 @@ class Mesh:
             self.otlp = OtlpReceiver(self.trace_file).start()
         return self.otlp.url  # type: ignore[attr-defined, no-any-return]
 
-    def start_triton(self, ready_timeout_s: float = 120) -> None:
+    @property
+    def triton_tracing(self) -> bool:
+        """Whether Triton traces its requests (VERITAS_TRITON_TRACING=1): off by default,
+        since Triton 2.51's tracing crashes it under sustained load (TRACING_CRASH)."""
+        value = self.extra_env.get(
+            "VERITAS_TRITON_TRACING", os.environ.get("VERITAS_TRITON_TRACING", "")
+        )
+        return value.strip().lower() in ("1", "true", "yes", "on")
+
+    def start_triton(self, ready_timeout_s: float = 120, *, tracing: bool | None = None) -> None:
+        """Start Triton (stopping the running one first). `tracing`: Triton's own spans into
+        the span file (`veritas trace`); default `triton_tracing`."""
         from veritas.triton_server import TritonServer, prepare_local_repository
 
         source, repo = ROOT / "models" / "repository", self.run_dir / "model_repository"
         prepare_local_repository(source, repo)
+        if self.triton is not None:  # still running: this is a restart
+            self.stop_triton()
+        traced = self.triton_tracing if tracing is None else tracing
         server = TritonServer()
         server.start(
             repo,
@@ -148,24 +174,56 @@ class Mesh:
             metrics_port=self.ports.triton_metrics,
             log_path=self.run_dir / "logs" / "triton.log",
             ready_timeout_s=ready_timeout_s,
-            # Triton's spans join the services' in the span file (`veritas trace`); without
-            # one, OTEL_EXPORTER_OTLP_* (if set) says where Triton exports.
-            otlp_endpoint=self.start_otlp_receiver(),
+            # When traced, Triton's spans join the services' in the span file (`veritas
+            # trace`); without one, OTEL_EXPORTER_OTLP_* (if set) says where Triton exports.
+            otlp_endpoint=self.start_otlp_receiver() if traced else None,
+            tracing=traced,
             trace_export_delay_ms=TRITON_TRACE_EXPORT_DELAY_MS,
+            supervise=self.supervise,
+            report=self.report,
         )
         server.watch(source, repo)  # new model versions in models/ load without a restart
         self.triton = server
 
     def start_service(self, name: str) -> None:
-        log = open(self.run_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", MODULES[name]],
-            cwd=ROOT,
-            env=self.env(name),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
-        )
+        """Start `name` and keep it running. If it runs already (or its supervisor is about
+        to restart it), this only cuts the restart's backoff short: never a second copy."""
+        keeper = self.keepers.get(name)
+        if keeper is not None and keeper.active:
+            keeper.restart_now()
+            return
+        self.keepers[name] = Supervised(
+            name,
+            lambda: self._spawn(name),
+            note=lambda message: self._note(name, message),
+            report=self.report,
+            restart=self.supervise,
+        ).start()
+
+    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
+        with open(self.run_dir / "logs" / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", MODULES[name]],
+                cwd=ROOT,
+                env=self.env(name),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
+            )
+        self.processes[name] = process
+        return process
+
+    def _note(self, name: str, message: str) -> None:
+        """A line in the service's log, in the services' own JSON format."""
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "level": "WARNING",
+            "service": name,
+            "logger": "veritas.supervise",
+            "msg": f"restart by the launcher: {message}",
+        }
+        with open(self.run_dir / "logs" / f"{name}.log", "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
 
     def start(self, timeout_s: float = 180, services: tuple[str, ...] = SERVICES) -> Mesh:
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -188,7 +246,7 @@ class Mesh:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def restart_service(self, name: str, timeout_s: float = 60) -> None:
-        """Start a stopped service again and wait until its peers can reach it."""
+        """Start a stopped (or dead) service again and wait until its peers can reach it."""
         self.start_service(name)
         wait_healthy(self.address(name), timeout_s)
         # Peers' channels retry a refused connection at most a second apart
@@ -196,16 +254,12 @@ class Mesh:
         time.sleep(1.2)
 
     def stop_service(self, name: str, timeout_s: float = 15) -> int:
-        """SIGTERM one service and wait; returns its exit code."""
-        process = self.processes.pop(name, None)
-        if process is None:
-            return 0
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+        """SIGTERM one service and wait (SIGKILL after `timeout_s`); returns its exit code.
+        Deliberate: its supervisor does not restart it."""
+        keeper = self.keepers.pop(name, None)
+        code = keeper.stop(timeout_s) if keeper is not None else None
+        self.processes.pop(name, None)  # after: a restart under way may just have set it
+        return 0 if code is None else code
 
     def stop(self) -> dict[str, int]:
         # Front to back: the gateway stops taking calls before the services behind it go.

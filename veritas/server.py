@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from veritas import tls
 from veritas.config import ServiceConfig, server_options
+from veritas.grpc_tracing import ServerTracing
 from veritas.health import Dependencies, Readiness
 from veritas.metrics import MetricsInterceptor, start_metrics
 from veritas.telemetry import setup_logging, setup_tracing
@@ -60,9 +60,9 @@ async def serve(
     service names are SERVING only while their dependencies are up."""
     server = grpc.aio.server(
         interceptors=[
-            aio_server_interceptor(),
             MetricsInterceptor(config.name),
-            MalformedRequestInterceptor(),  # innermost: its tolerant parser is the one used
+            MalformedRequestInterceptor(),  # its tolerant parser is the one grpc uses
+            ServerTracing(),  # innermost: it drives the handler itself (veritas.grpc_tracing)
         ],
         options=list(options) if options is not None else server_options(config),
     )

@@ -12,6 +12,9 @@ model load hangs forever, hence the readiness timeout) and the venv's bin first 
 
     python -m veritas.triton_server --repository models/repository --grpc-port 8001
 
+Run that way, or by the local launcher (veritas.mesh), a tritonserver that dies is restarted
+with backoff (veritas.supervise), its python-backend stubs killed with it.
+
 With `--trace-file` (or `--otlp-endpoint`) Triton traces with OpenTelemetry (`trace_args`,
 the same flags the Helm chart passes) and keeps the caller's W3C trace context.
 """
@@ -19,8 +22,11 @@ the same flags the Helm chart passes) and keeps the caller's W3C trace context.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import logging
 import os
+import py_compile
 import re
 import shutil
 import signal
@@ -32,16 +38,27 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
+
+from veritas.supervise import Backoff, Supervised, has_exited, kill_group
 
 log = logging.getLogger("veritas.triton_server")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON_BACKEND_MODEL = REPO_ROOT / "models" / "python_backend" / "model.py"
 DEFAULT_RUN_DIR = Path(".run")
+
+# Why the local launcher leaves Triton's own tracing off unless asked (VERITAS_TRITON_TRACING).
+TRACING_CRASH = (
+    "Triton 2.51 (the release in the nvidia-pytriton wheel and the chart's 24.10 image) "
+    "crashes (SIGSEGV or SIGABRT in its trace release) after some thousands to tens of "
+    "thousands of traced requests; upstream fixed it in triton-inference-server/server#8144 "
+    "(25.04 and later)"
+)
 
 _PLATFORM_LINE = re.compile(
     r'^([ \t]*)(?:platform\s*:\s*"onnxruntime_onnx"|backend\s*:\s*"onnxruntime")[ \t]*$',
@@ -60,16 +77,17 @@ def local_config(production_config: str) -> str:
     return text
 
 
-def _write_if_changed(path: Path, data: bytes) -> None:
+def _write_if_changed(path: Path, data: bytes) -> bool:
     """Write atomically, and only when the content differs: Triton's poll mode reloads a model
     whenever a file's mtime changes, so rewriting identical files would reload it needlessly."""
     if path.exists() and path.read_bytes() == data:
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+    return True
 
 
 def _complete_onnx(data: bytes) -> bool:
@@ -81,6 +99,27 @@ def _complete_onnx(data: bytes) -> bool:
     except Exception:  # noqa: BLE001 - any parse failure means "not ready yet"
         return False
     return True
+
+
+def model_bytecode(source: bytes) -> tuple[str, bytes]:
+    """model.py's bytecode for this Python (the stubs' version), as `__pycache__/...` in a
+    version directory, checked against the source's hash (no timestamps: the same bytes
+    every time). The python backend imports model.py; without this file beside it, the
+    import writes one, which changes the version directory, which Triton's poller takes
+    for a changed model and reloads: every model loaded twice at start. (The stub ignores
+    PYTHONDONTWRITEBYTECODE.)"""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.py"
+        path.write_bytes(source)
+        cfile = Path(importlib.util.cache_from_source(str(path)))
+        py_compile.compile(
+            str(path),
+            cfile=str(cfile),
+            dfile="model.py",
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
+        return f"__pycache__/{cfile.name}", cfile.read_bytes()
 
 
 def _stage_then_move(target: Path, files: dict[str, bytes], staging_root: Path) -> None:
@@ -113,6 +152,7 @@ def prepare_local_repository(
         raise FileNotFoundError(f"model repository {src} does not exist")
     dst.mkdir(parents=True, exist_ok=True)
     model_code = Path(model_py).read_bytes()
+    pyc_name, pyc = model_bytecode(model_code)
     names: list[str] = []
     for model_dir in sorted(p for p in src.iterdir() if (p / "config.pbtxt").is_file()):
         config = local_config((model_dir / "config.pbtxt").read_text()).encode()
@@ -131,17 +171,27 @@ def prepare_local_repository(
         if not out.exists():
             files = {"config.pbtxt": config}
             for version, data in versions.items():
-                files |= {f"{version}/model.onnx": data, f"{version}/model.py": model_code}
+                files |= {
+                    f"{version}/model.onnx": data,
+                    f"{version}/model.py": model_code,
+                    f"{version}/{pyc_name}": pyc,
+                }
             _stage_then_move(out, files, dst.parent)
         else:
             for version, data in sorted(versions.items()):
                 if not (out / version).exists():
                     _stage_then_move(
-                        out / version, {"model.onnx": data, "model.py": model_code}, dst.parent
+                        out / version,
+                        {"model.onnx": data, "model.py": model_code, pyc_name: pyc},
+                        dst.parent,
                     )
                 else:
                     _write_if_changed(out / version / "model.onnx", data)
-                    _write_if_changed(out / version / "model.py", model_code)
+                    code_changed = _write_if_changed(out / version / "model.py", model_code)
+                    if code_changed or not (out / version / pyc_name).exists():
+                        # Only then: a bytecode file the stub rewrote is left alone (writing
+                        # it back would reload the model at every mirror pass).
+                        _write_if_changed(out / version / pyc_name, pyc)
             _write_if_changed(out / "config.pbtxt", config)
             for stale in out.iterdir():
                 if stale.is_dir() and stale.name.isdigit() and stale.name not in versions:
@@ -254,14 +304,56 @@ def trace_args(otlp_url: str, rate: int = 1, export_delay_ms: int | None = None)
 
 # --------------------------------------------------------------------------- the server
 
+STUB_MEMORY_PREFIX = "triton_python_backend_shm_region_"
+SHM_DIR = Path("/dev/shm")
+
+
+def stub_memory(pgid: int) -> Callable[[], None]:
+    """Name the shared-memory files of the python-backend stubs in Triton's process group
+    (each stub gets its region's name on its command line); returns what frees them.
+
+    Triton removes them when it exits cleanly; when it crashes they stay, a megabyte or
+    more each, six a run here: a Triton restarted after every crash would fill /dev/shm (64
+    MB in a default Docker container) and then fail to start its stubs."""
+    regions: list[Path] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        for arg in args:
+            name = arg.decode(errors="replace")
+            if name.startswith(STUB_MEMORY_PREFIX) and "/" not in name:
+                regions.append(SHM_DIR / name)
+
+    def free() -> None:
+        for region in regions:
+            with contextlib.suppress(FileNotFoundError):
+                region.unlink()
+
+    return free
+
 
 class TritonServer:
-    """One local tritonserver process: start() waits until ready, stop() shuts it down."""
+    """One local tritonserver process: start() waits until ready, stop() shuts it down.
+
+    Once ready it is watched (veritas.supervise): when it dies, its process group (the
+    python-backend stubs) is killed with it and their shared memory freed (`stub_memory`),
+    and with `supervise=True` it is started again
+    with backoff, the restart noted in its log, which every run appends to. stop() is a
+    deliberate stop: nothing restarts it."""
 
     def __init__(self, backend_root: Path | None = None, install: TritonInstall | None = None):
         self.backend_root = Path(backend_root or DEFAULT_RUN_DIR / "triton_backends")
         self._install = install
-        self.process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._keeper: Supervised | None = None
+        self._cmd: list[str] = []
+        self._runs = 0
         self.log_path: Path | None = None
         self.http_port: int | None = None
         self.grpc_port: int | None = None
@@ -269,6 +361,17 @@ class TritonServer:
         self.host = "127.0.0.1"
         self._watcher: threading.Thread | None = None
         self._watch_stop = threading.Event()
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The current tritonserver process (a new one after each restart)."""
+        if self._keeper is not None:
+            return self._keeper.process
+        return self._process
+
+    @property
+    def restarts(self) -> int:
+        return self._keeper.restarts if self._keeper is not None else 0
 
     def _connect_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
@@ -327,11 +430,18 @@ class TritonServer:
         poll_secs: int = 5,
         host: str = "127.0.0.1",
         trace_export_delay_ms: int | None = None,
+        supervise: bool = False,
+        report: Callable[[str], None] | None = None,
+        backoff: Backoff | None = None,
+        tracing: bool = True,
     ) -> TritonServer:
         """Start tritonserver on `repo` (a python-backend repository) and wait until ready.
 
         Listens on `host` (loopback by default: this is the local server; pass 0.0.0.0 to
-        expose it)."""
+        expose it). `supervise`: restart it with `backoff` whenever it dies (until stop());
+        `report` is told of each restart (default: this module's log). `tracing=False`: no
+        OpenTelemetry tracing whatever `otlp_endpoint` or OTEL_EXPORTER_OTLP_* say (see
+        TRACING_CRASH)."""
         if self.process is not None:
             raise RuntimeError("already started")
         install = self._install = self._install or TritonInstall.find()
@@ -339,7 +449,9 @@ class TritonServer:
         self.log_path = Path(log_path or DEFAULT_RUN_DIR / "triton.log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.grpc_port, self.http_port, self.host = grpc_port, http_port, host
-        otlp_url = otlp_traces_url(otlp_endpoint)
+        otlp_url = otlp_traces_url(otlp_endpoint) if tracing else None
+        if otlp_url:
+            log.warning("tracing every request in Triton: %s", TRACING_CRASH)
         cmd = self.command(
             repo,
             grpc_port,
@@ -351,16 +463,9 @@ class TritonServer:
             host=host,
         )
         log.info("starting %s", " ".join(cmd))
+        self._cmd = cmd
         began = time.monotonic()
-        with open(self.log_path, "wb") as log_file:
-            self.process = subprocess.Popen(
-                cmd,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=install.environment(),
-                start_new_session=True,  # its python stubs share its group: stop() reaps them
-            )
+        self._process = self._spawn()
         try:
             self._wait_ready(ready_timeout_s)
         except BaseException:
@@ -368,7 +473,58 @@ class TritonServer:
             raise
         self.started_in_s = time.monotonic() - began
         log.info("triton ready in %.2f s (grpc %s)", self.started_in_s, self.grpc_url)
+        tell = report or log.warning
+        self._keeper = Supervised(
+            "tritonserver",
+            self._spawn,
+            note=self._note,
+            report=tell,
+            backoff=backoff,
+            restart=supervise,
+            on_restart=lambda process: self._ready_again(process, ready_timeout_s, tell),
+            before_kill=stub_memory,
+        ).start(self._process)
         return self
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """Start one tritonserver run, its output appended to the log (never truncated:
+        the log of a run that crashed is what says why)."""
+        assert self.log_path is not None and self._install is not None
+        self._runs += 1
+        self._note(f"starting tritonserver (run {self._runs})")
+        with open(self.log_path, "ab") as log_file:
+            return subprocess.Popen(
+                self._cmd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._install.environment(),
+                start_new_session=True,  # its python stubs share its group: killed with it
+            )
+
+    def _note(self, message: str) -> None:
+        """A line of the launcher's own in Triton's log."""
+        if self.log_path is None:
+            return
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with open(self.log_path, "ab") as f:
+            f.write(f"[veritas launcher {stamp}] {message}\n".encode())
+
+    def _ready_again(
+        self, process: subprocess.Popen[bytes], timeout_s: float, tell: Callable[[str], None]
+    ) -> None:
+        """After a restart: say when it is ready again (it reloads every model)."""
+        began = time.monotonic()
+        while time.monotonic() - began < timeout_s:
+            if has_exited(process.pid) or (self._keeper is not None and self._keeper.stopped):
+                return  # the supervisor sees it and restarts it
+            if self.is_ready():
+                message = f"tritonserver ready again in {time.monotonic() - began:.1f} s"
+                tell(message)
+                self._note(message)
+                return
+            time.sleep(0.2)
+        tell(f"tritonserver not ready {timeout_s:.0f} s after its restart")
 
     def is_ready(self) -> bool:
         try:
@@ -379,11 +535,12 @@ class TritonServer:
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        assert self.process is not None
+        process = self._process
+        assert process is not None
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise RuntimeError(
-                    f"tritonserver exited with code {self.process.returncode}:\n{self.log_tail()}"
+                    f"tritonserver exited with code {process.returncode}:\n{self.log_tail()}"
                 )
             if self.is_ready():
                 return
@@ -415,21 +572,25 @@ class TritonServer:
             self._watcher = None
 
     def stop(self, grace_s: float = 15.0) -> int | None:
-        """SIGTERM, wait up to `grace_s`, then SIGKILL its process group. Returns the exit code."""
+        """Stop on purpose (never restarted): SIGTERM, wait up to `grace_s`, then SIGKILL;
+        its process group (the python stubs) is killed either way. Returns the exit code."""
         self._unwatch()
-        proc, self.process = self.process, None
+        keeper, self._keeper = self._keeper, None
+        proc, self._process = self._process, None
+        if keeper is not None:
+            return keeper.stop(grace_s)
         if proc is None:
             return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the group this server leads
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=10)
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            end = time.monotonic() + grace_s
+            while not has_exited(proc.pid) and time.monotonic() < end:
+                time.sleep(0.05)
+            free = stub_memory(proc.pid)
+            kill_group(proc.pid)  # before reaping: the group id is still this server's
+            free()
+        proc.wait(timeout=10)
         return proc.returncode
 
     def __enter__(self) -> TritonServer:
@@ -507,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_secs=args.poll_secs,
         host=args.address,
         trace_export_delay_ms=200 if receiver is not None else None,
+        supervise=True,  # restarted with backoff if it dies; the restarts are logged
     )
     print(
         f"triton ready in {server.started_in_s:.2f} s: grpc {server.grpc_url}, "
@@ -516,9 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     server.watch(args.repository, args.local_repository, float(args.poll_secs))
     try:
         while not stop.wait(1.0):
-            if server.process is None or server.process.poll() is not None:
-                log.error("tritonserver died:\n%s", server.log_tail())
-                return 1
+            pass
     finally:
         code = server.stop()
         log.info("tritonserver stopped (exit %s)", code)
