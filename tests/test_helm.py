@@ -780,3 +780,21 @@ def test_metric_names_exist_on_a_real_mesh(mesh: Any) -> None:
     triton = scrape(mesh.ports.triton_metrics)
     for name in TRITON_METRICS - {"nv_gpu_memory_used_bytes", "nv_gpu_memory_total_bytes"}:
         assert f"\n{name}{{" in triton, name  # GPU gauges exist only where a GPU does
+
+
+def test_triton_tracing_needs_a_release_that_survives_it() -> None:
+    """Triton before 25.04 crashes when it traces every request (docs/kubernetes.md): with a
+    trace URL, the default 24.10 image is refused and 25.04 renders with the trace flags."""
+    tracing = {"telemetry": {"tritonTraceUrl": "http://collector:4318/v1/traces"}}
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(helm.HelmError, match="needs triton.image.tag 25.04-py3 or later"):
+            chart.render(values=tracing, name=RELEASE, namespace=NAMESPACE)
+    docs = render(tracing | {"triton": {"image": {"tag": "25.04-py3"}}})
+    args = [
+        a
+        for d in docs
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+        for a in c.get("args", [])
+    ]
+    assert any("opentelemetry,url=http://collector:4318" in a for a in args)
