@@ -36,6 +36,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from veritas.wire import MethodWrappingInterceptor
+
 tracer = trace.get_tracer("veritas.grpc")
 
 _PENDING: set[asyncio.Task[None]] = set()  # span-ending tasks, kept until they run
@@ -212,28 +214,12 @@ def _wrap_handler(full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcM
     )
 
 
-class ServerTracing(grpc.aio.ServerInterceptor):
+class ServerTracing(MethodWrappingInterceptor):
     """A SERVER span per call, child of the caller's `traceparent`. Put it last in the
     server's interceptor list (innermost). Each method's wrapped handler is built once."""
 
-    def __init__(self) -> None:
-        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        method = details.method if isinstance(details.method, str) else details.method.decode()
-        cached = self._handlers.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = _wrap_handler(method, handler)
-        self._handlers[method] = (handler, wrapped)
-        return wrapped
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return _wrap_handler(method, handler)
 
 
 # --------------------------------------------------------------------------- client

@@ -16,6 +16,8 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from veritas.wire import MethodWrappingInterceptor
+
 REQUESTS = Counter(
     "veritas_requests", "RPCs handled, by method and status code", ["service", "method", "status"]
 )
@@ -55,30 +57,15 @@ def _status(context: grpc.aio.ServicerContext, error: BaseException | None) -> s
     return "UNKNOWN" if error else "OK"
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(MethodWrappingInterceptor):
     """Counts, times and tracks in-flight RPCs of all four shapes. The wrapped handler of
     each method is built once (its metric children looked up once), not per call."""
 
     def __init__(self, service: str) -> None:
+        super().__init__()
         self.service = service
-        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        cached = self._handlers.get(details.method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(details.method, handler)
-        self._handlers[details.method] = (handler, wrapped)
-        return wrapped
-
-    def _wrap(self, full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def wrap(self, full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         method = full_method.rsplit("/", 1)[-1]
         in_flight = IN_FLIGHT.labels(self.service, method)
         latency = LATENCY.labels(self.service, method)

@@ -65,12 +65,19 @@ async def _responses(result: Any) -> AsyncIterator[Any]:
         yield response
 
 
-class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
-    """Turns unparseable request bytes into INVALID_ARGUMENT for every method shape. Each
-    method's wrapped handler is built once, not per call."""
+class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):
+    """A server interceptor that wraps each method's handler once and reuses the wrapper
+    (the metrics, the malformed-request guard and tracing are all of this kind)."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+        """Whether this interceptor has anything to do for this handler."""
+        return True
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -78,16 +85,24 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or handler.request_deserializer is None:
+        if handler is None or not self.wraps(handler):
             return handler
-        cached = self._handlers.get(details.method)
+        method = details.method if isinstance(details.method, str) else details.method.decode()
+        cached = self._handlers.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = self._wrap(handler)
-        self._handlers[details.method] = (handler, wrapped)
+        wrapped = self.wrap(method, handler)
+        self._handlers[method] = (handler, wrapped)
         return wrapped
 
-    def _wrap(self, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+
+class MalformedRequestInterceptor(MethodWrappingInterceptor):
+    """Turns unparseable request bytes into INVALID_ARGUMENT for every method shape."""
+
+    def wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+        return handler.request_deserializer is not None
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         name = _message_name(handler.request_deserializer)
         parse = _tolerant(handler.request_deserializer, name)
 
