@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,9 @@ class OnnxFaceModels:
         return points, presence
 
 
+RECONNECT_WAIT_S = 0.3  # longer than the channels' reconnect backoff (veritas.config)
+
+
 class TritonFaceModels:
     """The models on Triton through the synchronous gRPC client.
 
@@ -197,19 +201,28 @@ class TritonFaceModels:
             tensor = grpcclient.InferInput("image", list(chunk.shape), "UINT8")
             tensor.set_data_from_numpy(chunk)
             wanted = [grpcclient.InferRequestedOutput(name) for name in outputs]
-            try:
-                result = self._client().infer(
-                    model,
-                    [tensor],
-                    outputs=wanted,
-                    client_timeout=self.timeout_s,
-                    headers=traceparent_headers(),
-                )
-            except InferenceServerException as e:
-                status = str(e.status() or "")
-                if any(s in status for s in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED")):
-                    raise TritonUnavailable(f"Triton at {self.url}: {e.message()}") from e
-                raise TritonModelError(f"model {model}: {e.message()}") from e
+            for attempt in range(2):
+                try:
+                    result = self._client().infer(
+                        model,
+                        [tensor],
+                        outputs=wanted,
+                        client_timeout=self.timeout_s,
+                        headers=traceparent_headers(),
+                    )
+                    break
+                except InferenceServerException as e:
+                    status = str(e.status() or "")
+                    if "UNAVAILABLE" in status and attempt == 0:
+                        # Each worker thread has its own channel: after Triton restarts, a
+                        # channel's first call fails fast while it reconnects. One retry
+                        # on a fresh channel, after the reconnect backoff, rides that out.
+                        self._local.client = None
+                        time.sleep(RECONNECT_WAIT_S)
+                        continue
+                    if any(s in status for s in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED")):
+                        raise TritonUnavailable(f"Triton at {self.url}: {e.message()}") from e
+                    raise TritonModelError(f"model {model}: {e.message()}") from e
             parts.append((result.as_numpy(outputs[0]), result.as_numpy(outputs[1])))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
