@@ -277,7 +277,11 @@ def _triton_args(values: dict[str, Any]) -> list[str]:
 def test_the_chart_starts_triton_with_the_same_trace_flags(tmp_path: Path) -> None:
     """In a cluster Triton exports to the collector with the flags the local Triton uses."""
     url = "http://otel-collector.observability:4318/v1/traces"
-    chart = [a for a in _triton_args({"telemetry": {"tritonTraceUrl": url}}) if "trace" in a]
+    values = {
+        "telemetry": {"tritonTraceUrl": url},
+        "triton": {"image": {"tag": "25.04-py3"}},  # tracing needs 25.04+ (docs/kubernetes.md)
+    }
+    chart = [a for a in _triton_args(values) if "trace" in a]
     install = TritonInstall(*(tmp_path / n for n in ("bin", "python", "stub", "caches", "libs")))
     command = TritonServer(tmp_path, install).command(
         tmp_path, 8001, 8000, 8002, otlp_url=url, trace_rate=100
