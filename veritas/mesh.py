@@ -74,21 +74,25 @@ class Ports:
         )
 
 
-def wait_healthy(address: str, timeout_s: float) -> None:
-    """Block until the grpc.health.v1 check at `address` says SERVING."""
+def wait_healthy(address: str, timeout_s: float, service: str = "") -> None:
+    """Block until the grpc.health.v1 check at `address` says SERVING for `service` (the
+    empty name: the process is alive; a service's own name: it is ready, docs/health.md)."""
     end = time.monotonic() + timeout_s
     last: Exception | None = None
     with tls.sync_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < end:
             try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError as e:
                 last = e
             time.sleep(0.2)
     raise TimeoutError(f"{address} not healthy after {timeout_s:.0f} s: {last}")
+
+
+READY_NAME = "veritas.v1.Veritas"  # the gateway's readiness entry
 
 
 @dataclass
@@ -237,6 +241,14 @@ class Mesh:
             except TimeoutError as e:
                 self.stop()
                 raise RuntimeError(f"{name} did not start: {e}\n{self.log_tail(name)}") from e
+        if "gateway" in services:
+            # Alive is not enough for a first call: fusion's channels to the modality services
+            # may still be backing off from dialling them before they listened. The gateway is
+            # ready once fusion is, and fusion once it reaches a modality service.
+            try:
+                wait_healthy(self.address("gateway"), max(1.0, end - time.monotonic()), READY_NAME)
+            except TimeoutError:
+                pass  # the callers' own checks say what is missing
         return self
 
     def log_tail(self, name: str, lines: int = 30) -> str:
