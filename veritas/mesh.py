@@ -93,6 +93,7 @@ def wait_healthy(address: str, timeout_s: float, service: str = "") -> None:
 
 
 READY_NAME = "veritas.v1.Veritas"  # the gateway's readiness entry
+MODALITIES = ("vision", "audio", "text", "physiology")
 
 
 @dataclass
@@ -245,10 +246,14 @@ class Mesh:
             # Alive is not enough for a first call: fusion's channels to the modality services
             # may still be backing off from dialling them before they listened. The gateway is
             # ready once fusion is, and fusion once it reaches a modality service.
-            try:
-                wait_healthy(self.address("gateway"), max(1.0, end - time.monotonic()), READY_NAME)
-            except TimeoutError:
-                pass  # the callers' own checks say what is missing
+            checks = [("gateway", READY_NAME)]
+            if "fusion" in services:  # fusion has reached each modality service it will call
+                checks += [("fusion", f"dependency/{m}") for m in services if m in MODALITIES]
+            for name, entry in checks:
+                try:
+                    wait_healthy(self.address(name), max(1.0, end - time.monotonic()), entry)
+                except TimeoutError:
+                    pass  # the callers' own checks say what is missing
         return self
 
     def log_tail(self, name: str, lines: int = 30) -> str:
