@@ -32,10 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks import procs
-from benchmarks.vision_pipeline import RESULTS, sample_frames
+from benchmarks.vision_pipeline import RESULTS, model_calls, sample_frames, write_results
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -53,28 +51,6 @@ def gpu_name() -> str:
         return out.stdout.strip().replace("\n", "; ")
     except (OSError, subprocess.SubprocessError):
         return ""
-
-
-def model_calls(
-    models: Any, batches: tuple[int, ...], repeats: int
-) -> list[tuple[str, int, float]]:
-    rng = np.random.default_rng(0)
-    out = []
-    for name, size, call in (
-        ("face_detector", 128, models.detect),
-        ("face_landmarks", 192, models.mesh),
-    ):
-        for batch in batches:
-            x = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
-            for _ in range(3):
-                call(x)  # warm-up (CUDA kernels, memory pools)
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                call(x)
-                times.append(time.perf_counter() - t0)
-            out.append((name, batch, statistics.median(times) * 1000 / batch))
-    return out
 
 
 def pipeline_ms(frames: list[Any], models: Any, repeats: int) -> float:
@@ -143,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         "| --- | --- | ---: | ---: |",
     ]
     provider = "CUDA" if on_gpu else "CPU"
-    for name, batch, ms in model_calls(accelerated, (1, 8, 32), args.repeats):
+    # 3 warm-ups: CUDA kernels and memory pools
+    for name, batch, ms in model_calls(accelerated, (1, 8, 32), args.repeats, warmups=3):
         lines.append(f"| {provider} | {name} | {batch} | {ms:.3f} |")
     lines += [
         "",
@@ -169,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     text = "\n".join(lines) + "\n"
     suffix = "gpu-vision" if on_gpu else "cpu-dry-run-vision"
-    out = args.out or RESULTS / f"{dt.date.today().isoformat()}-{label}-{suffix}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
-    print(f"written to {out}")
+    write_results(text, args.out or RESULTS / f"{dt.date.today().isoformat()}-{label}-{suffix}.md")
     return 0
 
 

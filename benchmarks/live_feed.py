@@ -5,8 +5,9 @@ stream starts: the frames of samples/face.mp4 are decoded once and re-encoded in
 distinct JPEGs (each pool frame has its own small brightness offset), so a stream only
 copies bytes. Every frame sent also carries its stream and sequence number in a JPEG comment
 segment (invisible to decoders), so no two frames of a run are the same bytes; audio and
-physiology chunks get a tiny deterministic dither: nothing a cache keyed on the input could
-answer.
+physiology chunks get a tiny deterministic dither, and transcripts are spoken from texts no
+other stream or loop says (the text workload's distinct reviews): nothing a cache keyed on
+the input could answer.
 
 A stream is a schedule of `Chunk`s, each sent when its data is complete on the stream's
 timeline, as a capture device would: a video frame at its timestamp, a 0.1 s audio chunk
@@ -20,7 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,12 +136,11 @@ def phrases(text: str, most_words: int = SEGMENT_WORDS) -> list[str]:
     return out
 
 
-def transcript_chunks(text: str, seconds: float) -> Iterator[Chunk]:
-    """The transcript's phrases as segments, one after another at WORDS_PER_S, looped; each
-    sent when it has been spoken (its end)."""
-    parts = phrases(text) or [text]
+def transcript_chunks(texts: Iterable[str], seconds: float) -> Iterator[Chunk]:
+    """The phrases of `texts`, one text after another, as segments at WORDS_PER_S; each sent
+    when it has been spoken (its end). Ends at `seconds` or when `texts` does."""
     t = SEGMENT_GAP_S
-    for phrase in itertools.cycle(parts):
+    for phrase in itertools.chain.from_iterable(map(phrases, texts)):
         end = t + max(1.0, len(phrase.split()) / WORDS_PER_S)
         if end > seconds + 1e-9:
             return

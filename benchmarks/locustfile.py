@@ -1,9 +1,15 @@
 """Locust users for the gateway's HTTP/JSON API, with the bundled samples as bodies.
 
-Three tasks, each reported under its own name: POST /v1/analyze with the transcript only,
-POST /v1/analyze with speech.wav (base64) + the transcript, and the old POST /api/analyze
+Three tasks, each reported under its own name: POST /v1/analyze with a transcript only,
+POST /v1/analyze with speech.wav (base64) + a transcript, and the old POST /api/analyze
 body {audio_path, transcript, physiological_data}. The old body names a file by path, so the
 gateway must allow the samples folder (VERITAS_MEDIA_URI_ALLOWLIST=file://<repo>/samples).
+
+Every request is a distinct run of benchmarks/workloads.py (its own review, its own gain and
+dither of the speech), so neither the gateway's result cache nor the audio service's feature
+cache answers it. The old body names the same file every time: from its second request on,
+the audio service's feature cache skips measuring that recording, so its row measures the
+old body's path, not audio's cost.
 
     .venv/bin/locust -f benchmarks/locustfile.py --headless -u 8 -r 8 -t 30s \
         --host http://127.0.0.1:8080 [--api-key vk_...]
@@ -17,9 +23,10 @@ from typing import Any
 
 from locust import HttpUser, constant, events, task
 
+from benchmarks.workloads import Samples
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-TRANSCRIPT = (SAMPLES / "transcript.txt").read_text(encoding="utf-8").strip()
-AUDIO_B64 = base64.b64encode((SAMPLES / "speech.wav").read_bytes()).decode("ascii")
+RUNS = Samples(SAMPLES)
 
 
 def _heart_rate() -> list[float]:
@@ -33,16 +40,28 @@ def _heart_rate() -> list[float]:
     return list(physiology.heart_rate)
 
 
-TEXT_BODY = {"transcript": {"text": TRANSCRIPT}}
-AUDIO_TEXT_BODY = {
-    "audio": {"data": AUDIO_B64, "mime_type": "audio/wav"},
-    "transcript": {"text": TRANSCRIPT},
-}
-LEGACY_BODY = {
-    "audio_path": str(SAMPLES / "speech.wav"),
-    "transcript": TRANSCRIPT,
-    "physiological_data": _heart_rate(),
-}
+HEART_RATE = _heart_rate()
+
+
+def text_body() -> dict[str, Any]:
+    return {"transcript": {"text": RUNS.text(RUNS.next_run())}}
+
+
+def audio_text_body() -> dict[str, Any]:
+    i = RUNS.next_run()
+    audio = base64.b64encode(RUNS.audio_bytes(i)).decode("ascii")
+    return {
+        "audio": {"data": audio, "mime_type": "audio/wav"},
+        "transcript": {"text": RUNS.text(i)},
+    }
+
+
+def legacy_body() -> dict[str, Any]:
+    return {
+        "audio_path": str(SAMPLES / "speech.wav"),
+        "transcript": RUNS.text(RUNS.next_run()),
+        "physiological_data": HEART_RATE,
+    }
 
 
 @events.init_command_line_parser.add_listener
@@ -69,12 +88,12 @@ class GatewayUser(HttpUser):
 
     @task(2)
     def text(self) -> None:
-        self._post("/v1/analyze", TEXT_BODY, "POST /v1/analyze text")
+        self._post("/v1/analyze", text_body(), "POST /v1/analyze text")
 
     @task(1)
     def audio_text(self) -> None:
-        self._post("/v1/analyze", AUDIO_TEXT_BODY, "POST /v1/analyze audio+text")
+        self._post("/v1/analyze", audio_text_body(), "POST /v1/analyze audio+text")
 
     @task(1)
     def legacy(self) -> None:
-        self._post("/api/analyze", LEGACY_BODY, "POST /api/analyze (old body)")
+        self._post("/api/analyze", legacy_body(), "POST /api/analyze (old body)")

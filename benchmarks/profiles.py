@@ -1,6 +1,7 @@
-"""How much of each workload a run sends: `full` (`make bench`, ~30 min on 2 cores, of which
-the live streams take ~20), `quick` (`make bench-quick`, ~8 min, live ~6) and `tiny` (the
-harness test and the smoke run: seconds per section)."""
+"""How much of each workload a run sends: `full` (`make bench`, about 30 min on 2 cores, of
+which the live streams take up to about 23, in real time), `quick` (`make bench-quick`, about
+9 min, live up to about 7) and `tiny` (the harness test and the smoke run: seconds per
+section). docs/performance.md has the measured wall times."""
 
 from __future__ import annotations
 
@@ -106,8 +107,8 @@ PROFILES: dict[str, Profile] = {
         locust_users=8,
         locust_seconds=10.0,
         notes=(
-            "quick profile: indicative only, few runs per number (percentiles from 10-20 "
-            "runs); `make bench` (at least 100 runs per percentile) is the record",
+            "quick profile: indicative only, few runs per number (percentiles from 3-20 "
+            "runs); `make bench` (at least 100 runs per latency percentile) is the record",
         ),
     ),
     "tiny": Profile(

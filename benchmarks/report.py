@@ -110,7 +110,9 @@ def _workloads(r: Mapping[str, Any]) -> list[str]:
         "rate) + the run's audio + the run's review + "
         f"`samples/{p['file']}` ({fmt(duration)} s: {channels}; dithered per run)",
         f"- live: frames of `samples/{v['file']}` re-encoded as JPEG (quality "
-        f"{w['live_frames']['jpeg_quality']}), looped, sent in real time",
+        f"{w['live_frames']['jpeg_quality']}), looped, every frame sent tagged with its stream "
+        "and number (same pixels, other bytes); speech and physiology looped with a dither per "
+        "chunk; transcripts from the distinct reviews; all sent in real time",
         "- request sizes: "
         + ", ".join(f"{LABELS.get(k, k)} {size(x['bytes'])}" for k, x in w["requests"].items()),
         "",

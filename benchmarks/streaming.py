@@ -117,6 +117,12 @@ class Feed:
             default=0.0,
         )
 
+    def texts(self) -> Iterator[str]:
+        """What a stream's speaker says: the text workload's distinct reviews, a new run
+        each, so no transcript repeats within or across the streams of a run."""
+        while True:
+            yield self.samples.text(self.samples.next_run())
+
     def vision(self, fps: float, seconds: float) -> Iterator[live_feed.Chunk]:
         """A new stream's frames (its own number in every frame: no bytes repeat in a run)."""
         return live_feed.video_chunks(self.frames, fps, seconds, next(self._streams))
@@ -128,7 +134,7 @@ class Feed:
         return live_feed.merged(
             live_feed.video_chunks(self.frames, fps, seconds, stream),
             live_feed.audio_chunks(self.audio, seconds, stream),
-            live_feed.transcript_chunks(self.samples.transcript, seconds),
+            live_feed.transcript_chunks(self.texts(), seconds),
             live_feed.physiology_chunks(physiology, seconds, stream),
             live_feed.question_chunks(physiology.markers, self.physiology_loop_s(), seconds),
         )
@@ -143,6 +149,7 @@ class Feed:
             "audio_chunk_s": live_feed.AUDIO_CHUNK_S,
             "physiology_chunk_s": live_feed.PHYSIO_CHUNK_S,
             "physiology_loop_s": self.physiology_loop_s(),
+            "transcript": "distinct hotel reviews (the text workload's runs)",
             "transcript_words_per_s": live_feed.WORDS_PER_S,
             "transcript_words_per_segment_max": live_feed.SEGMENT_WORDS,
             "question_markers_per_loop": len(self.samples.physiology.markers),

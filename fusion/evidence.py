@@ -115,9 +115,8 @@ def calibration(result: common_pb2.ModalityResult, domain: int) -> Calibration:
         return Calibration(False, "calibrated, but validated on no stated input domain")
     validated = " or ".join(domain_words(d) for d in m.validated_domains)
     asked = domain_words(domain)
-    if counts_calibrated(m, domain):
-        return Calibration(True, f"validated on {validated}, this request's domain is {asked}")
-    return Calibration(False, f"validated on {validated}, this request's domain is {asked}")
+    why = f"validated on {validated}, this request's domain is {asked}"
+    return Calibration(counts_calibrated(m, domain), why)
 
 
 def reliability(

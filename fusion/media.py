@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 import grpc
 
-from veritas import media_uri
+from veritas import hints, media_uri
 from veritas.config import env
 from veritas.inputs import has_media
 from veritas.media_uri import AllowList, MediaUnavailable, TenantSlots
@@ -51,9 +51,9 @@ def needs_fetch(request: modality_pb2.ModalityRequest) -> bool:
 
 def caller(context: grpc.aio.ServicerContext) -> str:
     """Whose fetch this is: the gateway's tenant, else the peer address (port dropped)."""
-    for key, value in context.invocation_metadata() or ():
-        if key == media_uri.TENANT_METADATA and value:
-            return "tenant:" + unquote(str(value))
+    tenant = hints.metadata_value(context.invocation_metadata(), media_uri.TENANT_METADATA)
+    if tenant:
+        return "tenant:" + unquote(tenant)
     peer = context.peer() or ""
     host, sep, port = peer.rpartition(":")
     return "peer:" + (host if sep and port.isdigit() else peer)

@@ -48,14 +48,7 @@ def modality_failed(modality: int, error: grpc.aio.AioRpcError) -> str:
 
 def unexpected(modality: int, error: BaseException) -> str:
     """The reason for a modality whose task in fusion raised something nobody expected."""
-    ref = refs.logged(
-        log,
-        "unexpected error",
-        f"{type(error).__name__}: {error}",
-        level=logging.ERROR,
-        exc_info=error,
-        modality=_name(modality),
-    )
+    ref = refs.logged_bug(log, error, modality=_name(modality))
     return "INTERNAL: " + refs.with_ref(f"fusion could not use the {_name(modality)} result", ref)
 
 

@@ -44,13 +44,15 @@ def batch_concurrency() -> int:
     return max(1, int(env("VERITAS_BATCH_CONCURRENCY")))
 
 
-def map_error(error: grpc.aio.AioRpcError) -> Refused:
-    """Plain words for the caller, details to the log (gateway.errors.from_backend)."""
-    return from_backend(error)
-
-
 def invalid(e: InvalidInput) -> Refused:
     return Refused(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+
+
+def settled(final: common_pb2.AnalysisResult | None) -> common_pb2.AnalysisResult:
+    """Fusion's last result, which must be the final one."""
+    if final is None or not final.final:
+        raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a final result")
+    return final
 
 
 def describe(record: AuditRecord, principal: Principal) -> None:
@@ -225,20 +227,19 @@ class Gateway:
         try:
             final = await self._final(call, request)
         except grpc.aio.AioRpcError as e:
-            raise map_error(e) from e
-        if final is None or not final.final:
-            raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a final result")
+            raise from_backend(e) from e
         call.audit.decision = common_pb2.Decision.Name(final.decision)
         return final
 
     async def _final(
         self, call: Call, request: common_pb2.AnalysisRequest
-    ) -> common_pb2.AnalysisResult | None:
+    ) -> common_pb2.AnalysisResult:
         """One checked request's final result (cache first); gRPC errors pass through."""
-        cache = self.cache if call.cache and self.cache is not None else None
-        if self.cache is not None and not call.cache:
-            self.cache.bypass()
-        key = cache.key(call.principal.tenant, request) if cache is not None else None
+        cache, key = self.cache, None
+        if cache is not None and not call.cache:
+            cache.bypass()
+        elif cache is not None:
+            key = cache.key(call.principal.tenant, request)
         if cache is not None and key is not None:
             with tracer.start_as_current_span("gateway.cache") as span:
                 hit = await cache.get(key, request.request_id)
@@ -250,7 +251,8 @@ class Gateway:
         final = None
         async for result in self.fusion.Fuse(request, timeout=call.timeout, metadata=metadata):
             final = result
-        if cache is not None and key is not None and final is not None and final.final:
+        final = settled(final)
+        if cache is not None and key is not None:
             cache.put(key, final)
         return final
 
@@ -271,10 +273,8 @@ class Gateway:
                 final = result
                 yield result
         except grpc.aio.AioRpcError as e:
-            raise map_error(e) from e
-        if final is None or not final.final:
-            raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a final result")
-        call.audit.decision = common_pb2.Decision.Name(final.decision)
+            raise from_backend(e) from e
+        call.audit.decision = common_pb2.Decision.Name(settled(final).decision)
 
     async def analyze_batch(
         self, call: Call, batch: veritas_pb2.AnalyzeBatchRequest
@@ -293,13 +293,11 @@ class Gateway:
                 check_request(item, f"requests[{i}]")
                 async with gate:
                     final = await self._final(call, item)
-                if final is None or not final.final:
-                    raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a result")
                 return veritas_pb2.BatchItem(result=final)
             except InvalidInput as e:
                 refused = invalid(e)
             except grpc.aio.AioRpcError as e:
-                refused = map_error(e)
+                refused = from_backend(e)
                 if refused.code == grpc.StatusCode.INVALID_ARGUMENT:
                     refused.message = f"requests[{i}].{refused.message}"
             except Refused as e:
@@ -351,7 +349,7 @@ class Gateway:
                 final = result
                 yield result
         except grpc.aio.AioRpcError as e:
-            raise (problems[0] if problems else map_error(e)) from e
+            raise (problems[0] if problems else from_backend(e)) from e
         except asyncio.CancelledError:
             if problems:
                 raise problems[0] from None

@@ -150,13 +150,7 @@ def from_backend(error: grpc.aio.AioRpcError) -> Refused:
 
 def internal_error(error: BaseException) -> Refused:
     """A bug in the gateway: INTERNAL with a reference; the traceback logged once."""
-    ref = refs.logged(
-        log,
-        "unexpected error",
-        f"{type(error).__name__}: {error}",
-        level=logging.ERROR,
-        exc_info=error,
-    )
+    ref = refs.logged_bug(log, error)
     return Refused(grpc.StatusCode.INTERNAL, refs.with_ref(INTERNAL[1], ref), ref=ref)
 
 

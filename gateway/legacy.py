@@ -18,7 +18,7 @@ from typing import Any
 
 from veritas import media_uri
 from veritas.analysis import InvalidInput
-from veritas.media_uri import AllowList, FileSource, HttpSource, Source
+from veritas.media_uri import AllowList, HttpSource, Source
 from veritas.v1 import common_pb2
 
 FIELDS = {
@@ -56,15 +56,6 @@ class Legacy:
                 self.target(name).CopyFrom(common_pb2.Media(data=data))
         return self.request
 
-    def read_blocking(self, limit: int) -> common_pb2.AnalysisRequest:
-        for name, source in self.media.items():
-            if isinstance(source, FileSource):
-                data = media_uri.read_file(source, name, self.allow, limit)
-                self.target(name).CopyFrom(common_pb2.Media(data=data))
-            else:
-                self.target(name).CopyFrom(common_pb2.Media(uri=source.url))
-        return self.request
-
 
 def parse(body: Any, prefixes: Sequence[str] | AllowList | None = None) -> Legacy:
     """Check an old body without touching any file: InvalidInput naming the field."""
@@ -79,8 +70,9 @@ def parse(body: Any, prefixes: Sequence[str] | AllowList | None = None) -> Legac
         allow = prefixes
     else:
         allow = AllowList.parse(prefixes)
-    legacy = Legacy(common_pb2.AnalysisRequest(options=common_pb2.Options(explain=True)))
-    legacy.allow = allow
+    legacy = Legacy(
+        common_pb2.AnalysisRequest(options=common_pb2.Options(explain=True)), allow=allow
+    )
     for key in ("subject_id", "request_id"):
         if body.get(key) is not None:
             if not isinstance(body[key], str):
@@ -98,13 +90,6 @@ def parse(body: Any, prefixes: Sequence[str] | AllowList | None = None) -> Legac
     if body.get("physiological_data") is not None:
         legacy.request.physiology.heart_rate.extend(heart_rate(body["physiological_data"]))
     return legacy
-
-
-def to_request(
-    body: Any, media_limit: int, prefixes: Sequence[str] | AllowList | None = None
-) -> common_pb2.AnalysisRequest:
-    """parse + read, blocking (tests, tools): the HTTP API charges in between."""
-    return parse(body, prefixes).read_blocking(media_limit)
 
 
 def heart_rate(value: Any) -> list[float]:

@@ -1,15 +1,23 @@
-"""The real mesh for integration tests: Triton and the six services on free loopback ports."""
+"""The real mesh for integration tests: Triton and the six services on free loopback ports;
+and the helpers several test files share."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.slow_modality import SlowPath
+from veritas.cli import sample_request
 from veritas.client import Client, build_request
 from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
@@ -22,6 +30,44 @@ SAMPLES = ROOT / "samples"
 os.environ.setdefault("VERITAS_CACHE_MAX_MB", "0")
 # Far beyond any deadline the tests set: vision can only ever time out on the slow path.
 SLOW_VISION_DELAY_S = 120.0
+T = TypeVar("T")
+
+
+def system_binary(name: str, package: str) -> str:
+    """The path of a tool from a Debian package (`make sysdeps` installs them): missing, the
+    test skips locally and FAILS in CI (CI=true), where it must be there."""
+    binary = shutil.which(name)
+    if binary is None:
+        message = f"{name} not installed: `make sysdeps` (apt-get install -y {package})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+def wait_until(what: str, check: Callable[[], T], timeout_s: float) -> T:
+    """`check()`'s first truthy value; AssertionError naming `what` after `timeout_s` (a
+    bound, not a wait: it returns as soon as the check holds)."""
+    end = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return value
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """The spans this process ends during the test, in memory (the global tracer provider)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    memory = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(memory)
+    provider.add_span_processor(processor)
+    yield memory
+    processor.shutdown()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,23 +92,27 @@ def triton_traced(mesh: Mesh) -> Iterator[Mesh]:
     read Triton's spans; restarted without it after the module. Off otherwise, as in `make
     run`: Triton 2.51 crashes after thousands of traced requests (triton_server.TRACING_CRASH)."""
     mesh.start_triton(tracing=True)
-    _until_text_scores(mesh)
+    _until_every_modality_scores(mesh)
     yield mesh
     mesh.start_triton(tracing=False)
-    _until_text_scores(mesh)
+    _until_every_modality_scores(mesh)
 
 
-def _until_text_scores(mesh: Mesh, timeout_s: float = 60) -> None:
-    """After a Triton restart: until the text service scores again (it reconnects)."""
-    request = build_request(transcript="I was at home all evening.")
-    end = time.monotonic() + timeout_s  # a bound, not a wait: returns once it scores
-    with Client(mesh.address("gateway"), timeout_s=30) as c:
+def _until_every_modality_scores(mesh: Mesh, timeout_s: float = 60) -> None:
+    """After a Triton restart: until all four modality services score again (each one
+    reconnects on its own, its channel backing off meanwhile)."""
+    end = time.monotonic() + timeout_s  # a bound, not a wait: returns once they score
+    with Client(mesh.address("gateway"), timeout_s=60) as c:
         while True:
-            (text,) = [m for m in c.analyze(request).modalities if m.modality == pb.TEXT]
-            if text.status == pb.OK or time.monotonic() > end:
+            failing = {
+                pb.Modality.Name(m.modality): m.reason
+                for m in c.analyze(sample_request()).modalities  # type: ignore[arg-type]
+                if m.status != pb.OK
+            }
+            if not failing or time.monotonic() > end:
                 break
             time.sleep(0.25)
-    assert text.status == pb.OK, text.reason
+    assert not failing, failing
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ installs (`make sysdeps`); without it these tests skip locally and FAIL in CI (C
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import system_binary
 from veritas.prometheus_local import rule_groups
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,13 +27,7 @@ RELEASE, NAMESPACE = "prod", "veritas"
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    binary = shutil.which("promtool")
-    if binary is None:
-        message = "promtool not installed: `make sysdeps` (apt-get install -y prometheus)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return system_binary("promtool", "prometheus")
 
 
 def write_rules(directory: Path, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:

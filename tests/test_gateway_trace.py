@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import httpx
-import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from fusion.service import ALL_MODALITIES, FusionServicer
@@ -48,19 +44,6 @@ CHAIN = [
     # scored, by the servicer itself (veritas.hints), not inside "features.windows".
     "triton.infer",
 ]
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    memory = InMemorySpanExporter()
-    processor = SimpleSpanProcessor(memory)
-    provider.add_span_processor(processor)
-    yield memory
-    processor.shutdown()
 
 
 def settings(tmp: Path) -> Settings:

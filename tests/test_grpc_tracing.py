@@ -30,8 +30,7 @@ import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from veritas.grpc_tracing import ServerTracing, client_interceptors
@@ -48,19 +47,6 @@ DEADLINES_S = [0.001 * (1 + i) for i in range(20)]  # the handler may not even s
 MESSAGE = b"x" * (1 << 20)  # far more than the flow-control window, a few at a time
 tracer = trace.get_tracer("tests.grpc_tracing")
 STARTED = {"ticks": 0}  # Ticks handlers that ran (a deadline can expire before one does)
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    memory = InMemorySpanExporter()
-    processor = SimpleSpanProcessor(memory)
-    provider.add_span_processor(processor)
-    yield memory
-    processor.shutdown()
 
 
 class Errors(logging.Handler):

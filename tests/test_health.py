@@ -60,8 +60,7 @@ def test_readiness_follows_triton_and_liveness_does_not(own_mesh: Mesh) -> None:
     ready |= {(m, "dependency/triton"): SERVING for m in ("vision", "audio", "text", "physiology")}
     wait_for(mesh, ready)
 
-    assert mesh.triton is not None
-    mesh.triton.stop()  # type: ignore[attr-defined]
+    assert mesh.stop_triton() is not None  # deliberate: its supervisor restarts nothing
     down = {(s, READINESS[s]): NOT_SERVING for s in READINESS}
     down |= {(m, "dependency/triton"): NOT_SERVING for m in ("vision", "audio", "text")}
     down |= {

@@ -8,8 +8,6 @@ faults are made deliberately, and each alert is shown quiet before its fault.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import system_binary, wait_until
 from veritas.mesh import Mesh, free_port
 from veritas.prometheus_local import (
     LOCAL_RULE_VALUES,
@@ -32,13 +31,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def prometheus_binary() -> str:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        message = "prometheus not installed: `make sysdeps` (apt-get install -y prometheus)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return system_binary("prometheus", "prometheus")
 
 
 def test_local_jobs_are_the_charts_services() -> None:
@@ -71,19 +64,8 @@ def observed(
             port=free_port(),
             interval_s=1.0,
         )
-        with prometheus.start():
+        with prometheus.start():  # started once; leaving the block stops it
             yield mesh, prometheus
-
-
-def wait_for(what: str, check: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(0.25)
 
 
 def active(prometheus: LocalPrometheus, name: str) -> list[dict[str, Any]]:
@@ -99,17 +81,17 @@ def test_stopping_triton_makes_its_alert_pending_then_firing(
         targets = prometheus.api("targets")["activeTargets"]
         return len(targets) == 2 and all(t["health"] == "up" for t in targets)
 
-    wait_for("both targets scraped", all_up, 30)
+    wait_until("both targets scraped", all_up, 30)
     time.sleep(3)  # a few evaluations with everything up
     assert prometheus.alerts() == []  # nothing fires on a healthy mesh
 
     mesh.stop_triton()
-    (alert,) = wait_for("VeritasTritonDown", lambda: active(prometheus, "VeritasTritonDown"), 30)
+    (alert,) = wait_until("VeritasTritonDown", lambda: active(prometheus, "VeritasTritonDown"), 30)
     assert alert["state"] == "pending"  # `for:` (15 s locally) has not passed yet
     assert alert["labels"]["job"] == f"{RELEASE}-triton"
     assert alert["labels"]["severity"] == "critical"
     assert alert["annotations"]["summary"] == "Triton is down: every modality fails"
-    firing = wait_for(
+    firing = wait_until(
         "VeritasTritonDown firing",
         lambda: [a for a in active(prometheus, "VeritasTritonDown") if a["state"] == "firing"],
         45,
@@ -123,12 +105,32 @@ def test_stopping_a_modality_service_makes_it_a_failing_modality(
     mesh, prometheus = observed
     assert active(prometheus, "VeritasModalityFailing") == []
     assert mesh.stop_service("text") == 0
-    (alert,) = wait_for(
+    (alert,) = wait_until(
         "VeritasModalityFailing", lambda: active(prometheus, "VeritasModalityFailing"), 30
     )
     assert alert["state"] == "pending"
     assert alert["labels"]["service"] == "text"
     assert "analyses go on without it" in alert["annotations"]["summary"]
+
+
+def test_one_process_per_start_and_no_second_start(
+    observed: tuple[Mesh, LocalPrometheus],
+) -> None:
+    """`with prometheus.start():` runs one prometheus (entering the block started none
+    more, which would have outlived the test), and a second start() is refused."""
+    _, prometheus = observed
+    config = f"--config.file={prometheus.work_dir / 'prometheus.yml'}".encode()
+    running = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if config in args:
+            running.append(int(entry.name))
+    assert prometheus.process is not None and running == [prometheus.process.pid]
+    with pytest.raises(RuntimeError, match="already started"):
+        prometheus.start()
 
 
 def test_prometheus_loaded_the_charts_rules(observed: tuple[Mesh, LocalPrometheus]) -> None:

@@ -14,10 +14,11 @@ dies fails the requests it held and the pool is started anew.
 
 VERITAS_ANALYSIS_PROCESSES: `0` (default) measures in threads, as for every other analyzer;
 N runs N workers; `auto` runs min(2, usable cores), none on a one-core machine. Off by
-default: on the 2-core machine the benchmark runs on, the cores are already busy with the
-rest of the mesh, so the workers (about 200 MB each, and a slower start) bought no
-measurable throughput; with more cores than one audio process can use (its measuring holds
-the lock for about 90 ms of each 4-s recording), turn it on, or run more audio replicas.
+default: each worker is a whole interpreter with the audio stack loaded (memory, a slower
+start), on a 2-core machine the rest of the mesh already keeps the cores busy, and no
+benchmark here measures what the workers buy. With cores to spare (audio's measuring holds
+the lock for most of its CPU time: docs/performance.md), turn it on, or run more audio
+replicas.
 """
 
 from __future__ import annotations

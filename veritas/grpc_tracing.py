@@ -36,7 +36,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from veritas.wire import MethodWrappingInterceptor
+from veritas.wire import MethodWrappingInterceptor, rewrap
 
 tracer = trace.get_tracer("veritas.grpc")
 
@@ -187,39 +187,17 @@ def _wrap_stream(method: _Method, behavior: Callable[..., Any]) -> Callable[...,
     return traced
 
 
-def _wrap_handler(full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    method = _Method(full_method)
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary(method, handler.unary_unary),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(
-            _wrap_unary(method, handler.stream_unary),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(
-            _wrap_stream(method, handler.unary_stream),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
-    return grpc.stream_stream_rpc_method_handler(
-        _wrap_stream(method, handler.stream_stream),
-        handler.request_deserializer,
-        handler.response_serializer,
-    )
-
-
 class ServerTracing(MethodWrappingInterceptor):
     """A SERVER span per call, child of the caller's `traceparent`. Put it last in the
     server's interceptor list (innermost). Each method's wrapped handler is built once."""
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        return _wrap_handler(method, handler)
+        traced = _Method(method)
+        return rewrap(
+            handler,
+            lambda unary: _wrap_unary(traced, unary),
+            lambda stream: _wrap_stream(traced, stream),
+        )
 
 
 # --------------------------------------------------------------------------- client

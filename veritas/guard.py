@@ -1,10 +1,11 @@
 """The last line of defence around a streaming gRPC handler.
 
-Bad input that surfaces late (an `InvalidInput` raised while windowing, after the handler's
-own checks) is still INVALID_ARGUMENT naming the field. An exception nobody expected becomes
-INTERNAL with a plain message and a reference (`x-veritas-ref` in the trailing metadata too),
-its traceback logged once under that reference: never grpc's UNKNOWN with the exception's
-class name, and never a traceback per call from grpc's own handler.
+Bad input (an `InvalidInput` raised anywhere in the handler, a worker thread included) is
+INVALID_ARGUMENT naming the field; a `known` dependency failure (e.g. Triton's) gets its
+status and a plain message, its details logged under a reference. An exception nobody
+expected becomes INTERNAL with a plain message and a reference (`x-veritas-ref` in the
+trailing metadata too), its traceback logged once under that reference: never grpc's UNKNOWN
+with the exception's class name, and never a traceback per call from grpc's own handler.
 """
 
 from __future__ import annotations
@@ -30,14 +31,7 @@ async def internal(
     **fields: Any,
 ) -> None:
     """Abort with INTERNAL: `message` plus a reference; `error` and its traceback logged."""
-    ref = refs.logged(
-        log,
-        "unexpected error",
-        f"{type(error).__name__}: {error}",
-        level=logging.ERROR,
-        exc_info=error,
-        **fields,
-    )
+    ref = refs.logged_bug(log, error, **fields)
     await context.abort(
         grpc.StatusCode.INTERNAL,
         refs.with_ref(message, ref),

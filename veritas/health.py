@@ -82,7 +82,6 @@ class Readiness:
         self.names = list(names)
         self.dependencies = dependencies
         self.up: dict[str, bool] = {}
-        self.reasons: dict[str, str] = {}
 
     async def check_once(self) -> bool:
         """Check every dependency at once; update health, the gauge and the log."""
@@ -101,7 +100,6 @@ class Readiness:
                     extra={"fields": {"dependency": name, "reason": reason or ""}},
                 )
             self.up[name] = up
-            self.reasons[name] = reason or ""
             DEPENDENCY_UP.labels(self.service, name).set(1 if up else 0)
             await self.servicer.set(f"dependency/{name}", SERVING if up else NOT_SERVING)
         ready = deps.ready_when(self.up) if names else True

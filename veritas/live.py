@@ -78,12 +78,9 @@ class QualityController:
         self.max_up_after = max_up_after
         self.calm = 0  # windows in a row well inside the target
         self.stepped_up = False  # the last change was a step up
-        self.changes: list[tuple[int, int]] = []  # (window number, new level), for tests/logs
-        self.windows = 0
 
     def observe(self, latency_s: float, lag_s: float = 0.0, cpu_busy: float = 0.0) -> int:
         """Record one window; return the level to analyse at from now on."""
-        self.windows += 1
         if not self.auto:
             return self.level
         late = latency_s > self.target_s or lag_s > self.target_s
@@ -109,7 +106,6 @@ class QualityController:
         self.level = level
         self.calm = 0
         self.stepped_up = up
-        self.changes.append((self.windows, level))
 
 
 class Pacer:

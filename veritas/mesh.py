@@ -16,6 +16,7 @@ on, with a span file (VERITAS_TRACE_FILE) the mesh also runs an OTLP/HTTP receiv
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -32,11 +33,9 @@ from veritas import tls
 from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVICES
 from veritas.supervise import Supervised
 
+log = logging.getLogger("veritas.mesh")
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("vision", "audio", "text", "physiology", "fusion", "gateway")
-# Triton batches its spans for this long before exporting (its default is 5 s): short, so
-# `veritas trace` shows Triton's spans right after a call.
-TRITON_TRACE_EXPORT_DELAY_MS = 200
 MODULES = {name: f"services.{name}" for name in MODALITY_SERVICES} | {
     "fusion": "fusion",
     "gateway": "gateway",
@@ -93,7 +92,7 @@ def wait_healthy(address: str, timeout_s: float, service: str = "") -> None:
 
 
 READY_NAME = "veritas.v1.Veritas"  # the gateway's readiness entry
-MODALITIES = ("vision", "audio", "text", "physiology")
+MODALITY_READY_NAME = "veritas.v1.ModalityAnalyzer"  # each modality service's readiness entry
 
 
 @dataclass
@@ -164,12 +163,17 @@ class Mesh:
     def start_triton(self, ready_timeout_s: float = 120, *, tracing: bool | None = None) -> None:
         """Start Triton (stopping the running one first). `tracing`: Triton's own spans into
         the span file (`veritas trace`); default `triton_tracing`."""
-        from veritas.triton_server import TritonServer, prepare_local_repository
+        from veritas.triton_server import (
+            LOCAL_TRACE_EXPORT_DELAY_MS,
+            TritonServer,
+            prepare_local_repository,
+        )
 
         source, repo = ROOT / "models" / "repository", self.run_dir / "model_repository"
         prepare_local_repository(source, repo)
         if self.triton is not None:  # still running: this is a restart
             self.stop_triton()
+        end = time.monotonic() + ready_timeout_s
         traced = self.triton_tracing if tracing is None else tracing
         server = TritonServer()
         server.start(
@@ -183,12 +187,14 @@ class Mesh:
             # trace`); without one, OTEL_EXPORTER_OTLP_* (if set) says where Triton exports.
             otlp_endpoint=self.start_otlp_receiver() if traced else None,
             tracing=traced,
-            trace_export_delay_ms=TRITON_TRACE_EXPORT_DELAY_MS,
+            trace_export_delay_ms=LOCAL_TRACE_EXPORT_DELAY_MS,
             supervise=self.supervise,
             report=self.report,
         )
         server.watch(source, repo)  # new model versions in models/ load without a restart
         self.triton = server
+        if self.keepers:  # a restart under running services: until they score again
+            self.wait_ready(max(1.0, end - time.monotonic()))
 
     def start_service(self, name: str) -> None:
         """Start `name` and keep it running. If it runs already (or its supervisor is about
@@ -242,19 +248,27 @@ class Mesh:
             except TimeoutError as e:
                 self.stop()
                 raise RuntimeError(f"{name} did not start: {e}\n{self.log_tail(name)}") from e
-        if "gateway" in services:
-            # Alive is not enough for a first call: fusion's channels to the modality services
-            # may still be backing off from dialling them before they listened. The gateway is
-            # ready once fusion is, and fusion once it reaches a modality service.
-            checks = [("gateway", READY_NAME)]
-            if "fusion" in services:  # fusion has reached each modality service it will call
-                checks += [("fusion", f"dependency/{m}") for m in services if m in MODALITIES]
-            for name, entry in checks:
-                try:
-                    wait_healthy(self.address(name), max(1.0, end - time.monotonic()), entry)
-                except TimeoutError:
-                    pass  # the callers' own checks say what is missing
+        self.wait_ready(max(1.0, end - time.monotonic()))
         return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Until every running service is ready for a first call, not only alive: each
+        modality service has reached Triton, fusion has reached each modality service (its
+        channels may still be backing off from dialling one before it listened, or from
+        a Triton restart), and the gateway has reached fusion (docs/health.md). A service
+        still not ready by then is logged, not fatal: alive, it answers with what it has."""
+        end = time.monotonic() + timeout_s
+        running = [n for n in SERVICES if n in self.keepers]
+        checks = [(m, MODALITY_READY_NAME) for m in running if m in MODALITY_SERVICES]
+        if "fusion" in running:
+            checks += [("fusion", f"dependency/{m}") for m in running if m in MODALITY_SERVICES]
+        if "gateway" in running:
+            checks.append(("gateway", READY_NAME))
+        for name, entry in checks:
+            try:
+                wait_healthy(self.address(name), max(1.0, end - time.monotonic()), entry)
+            except TimeoutError as e:
+                log.warning("%s not ready (%s) within %.0f s: %s", name, entry, timeout_s, e)
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.run_dir / "logs" / f"{name}.log"
@@ -264,11 +278,10 @@ class Mesh:
 
     def restart_service(self, name: str, timeout_s: float = 60) -> None:
         """Start a stopped (or dead) service again and wait until its peers can reach it."""
+        end = time.monotonic() + timeout_s
         self.start_service(name)
         wait_healthy(self.address(name), timeout_s)
-        # Peers' channels retry a refused connection at most a second apart
-        # (veritas.config.channel_options); give them that second.
-        time.sleep(1.2)
+        self.wait_ready(max(1.0, end - time.monotonic()))
 
     def stop_service(self, name: str, timeout_s: float = 15) -> int:
         """SIGTERM one service and wait (SIGKILL after `timeout_s`); returns its exit code.

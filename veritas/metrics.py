@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from veritas.wire import MethodWrappingInterceptor
+from veritas.wire import MethodWrappingInterceptor, rewrap
 
 REQUESTS = Counter(
     "veritas_requests", "RPCs handled, by method and status code", ["service", "method", "status"]
@@ -109,26 +109,4 @@ class MetricsInterceptor(MethodWrappingInterceptor):
 
             return wrapper
 
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                wrap_unary(handler.unary_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                wrap_stream(handler.unary_stream),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                wrap_unary(handler.stream_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            wrap_stream(handler.stream_stream),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
+        return rewrap(handler, wrap_unary, wrap_stream)

@@ -15,19 +15,19 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 import numpy as np
 from opentelemetry import trace
 
 from veritas import cache, hints, live, media_uri, refs
-from veritas.analysis import Analyzer, InvalidInput, Window
+from veritas.analysis import Analyzer, Window
 from veritas.analysis_pool import AnalysisPool, measure_whole, processes_for
 from veritas.config import ServiceConfig, env
 from veritas.guard import Known, guarded
 from veritas.health import Dependencies
-from veritas.options import check_live_options, check_options
+from veritas.options import check_options
 from veritas.questions import check_questions
 from veritas.server import Cleanup, Register
 from veritas.triton_client import (
@@ -49,7 +49,9 @@ MODEL_SERVER_DOWN = (
     "the model server is unavailable; this modality reports not ready until it is back"
 )
 MODEL_FAILED = "the model could not score this input"
-# Triton failing inside an analyzer (vision's face models run on Triton too).
+# How the guard (veritas.guard) answers a Triton failure, wherever it arose: scoring, or
+# measuring (vision's face models run on Triton too). Bad input (InvalidInput) raised anywhere
+# in a handler, worker threads included, is the guard's INVALID_ARGUMENT naming the field.
 TRITON_FAILURES: Known = {
     TritonUnavailable: (grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN),
     TritonModelError: (grpc.StatusCode.INTERNAL, MODEL_FAILED),
@@ -187,14 +189,13 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         self,
         analyzer: Analyzer,
         triton: TritonClient,
-        max_pending: int | None = None,
         pool: AnalysisPool | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.triton = triton
         self.pool = pool  # worker processes for a final-only call (veritas.analysis_pool)
         self.service_name = common_pb2.Modality.Name(analyzer.modality).lower()
-        self.max_pending = max_pending or int(env("VERITAS_LIVE_MAX_PENDING"))
+        self.max_pending = int(env("VERITAS_LIVE_MAX_PENDING"))
 
     async def _spec(self, context: grpc.aio.ServicerContext) -> ModelSpec:
         try:
@@ -242,10 +243,13 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             prediction = await self.triton.predict(spec, values, window.text, remaining)
         except (TritonUnavailable, TritonModelError) as e:
             # Triton may have moved to a new version of the model (its contract may differ):
-            # score once more with that version's contract, else report the failure.
+            # score once more with that version's contract, else fail the call (the guard
+            # answers with TRITON_FAILURES' status).
             newer = await self.triton.newer_spec(spec)
             if newer is None:
-                await self._model_call_failed(context, e)
+                if isinstance(e, TritonModelError):
+                    self.triton.forget(spec.name)  # the contract may have changed
+                raise
             return await self._score(window, newer, context, started)
         if not math.isfinite(prediction.probability):
             # Finite but extreme inputs can overflow a model's arithmetic: no score, said so.
@@ -253,17 +257,6 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             result.reason = "the model gave no probability for these measurements (out of range)"
             return result
         return build_result(modality, window, spec, prediction, started)
-
-    async def _model_call_failed(
-        self, context: grpc.aio.ServicerContext, error: TritonUnavailable | TritonModelError
-    ) -> NoReturn:
-        if isinstance(error, TritonUnavailable):
-            await self._triton_failed(
-                context, grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN, error
-            )
-        self.triton.forget(self.analyzer.model_name)  # the contract may have changed
-        await self._triton_failed(context, grpc.StatusCode.INTERNAL, MODEL_FAILED, error)
-        raise AssertionError("unreachable: abort raises")
 
     async def _updates(
         self,
@@ -302,7 +295,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                 task.cancel()
             for done in (feeder, *tasks):
                 if done.done() and not done.cancelled():
-                    done.exception()  # retrieved: an abort already answered the call
+                    done.exception()  # retrieved: the first failure answers the call
 
     def _inline(self, request: modality_pb2.ModalityRequest) -> bool:
         """Whether to analyse on the event loop: an analyzer whose work is pure Python and
@@ -310,10 +303,6 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         hop and a wait for the interpreter lock."""
         limit = int(getattr(self.analyzer, "inline_max_bytes", 0))
         return limit > 0 and request.input.ByteSize() <= limit
-
-    def _whole(self, request: modality_pb2.ModalityRequest) -> Window:
-        """prepare, the windows the summary needs, the summary, in one go (final-only)."""
-        return measure_whole(self.analyzer, request)
 
     async def _analyze_final_only(
         self,
@@ -323,17 +312,12 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
     ) -> modality_pb2.ModalityUpdate:
         """The whole-input result alone, for a caller that reads nothing else: windows are
         measured only when the summary is made from them, and never scored or sent."""
-        try:
-            if self._inline(request):
-                summary = self._whole(request)
-            elif self.pool is not None:  # measuring holds the interpreter lock: a process
-                summary = await self.pool.whole(request)
-            else:  # one hop to a worker thread for all of it (the trace context goes along)
-                summary = await asyncio.to_thread(self._whole, request)
-        except InvalidInput as e:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        except (TritonUnavailable, TritonModelError) as e:
-            await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+        if self._inline(request):
+            summary = measure_whole(self.analyzer, request)
+        elif self.pool is not None:  # measuring holds the interpreter lock: a process
+            summary = await self.pool.whole(request)
+        else:  # one hop to a worker thread for all of it (the trace context goes along)
+            summary = await asyncio.to_thread(measure_whole, self.analyzer, request)
         spec = await self._spec(context)
         result = await self._score(summary, spec, context, started)
         return modality_pb2.ModalityUpdate(result=result, final=True)
@@ -363,13 +347,8 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         self, request: modality_pb2.ModalityRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
         started = time.perf_counter()
-        try:  # before any decoding: the same ranges the gateway applies
-            check_options(request.options, "options")
-            check_questions(request.questions, "questions")
-        except InvalidInput as e:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        except (TritonUnavailable, TritonModelError) as e:
-            await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+        check_options(request.options, "options")  # before any decoding: the gateway's ranges
+        check_questions(request.questions, "questions")
         metadata = context.invocation_metadata()
         cache.CACHE_SCOPE.set(hints.metadata_value(metadata, media_uri.TENANT_METADATA))
         if hints.final_only(context):
@@ -396,15 +375,10 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         """An update per window as it is measured, then the whole-input result (final)."""
         inline = self._inline(request)
         with tracer.start_as_current_span("decode"):
-            try:
-                if inline:
-                    prepared = self.analyzer.prepare(request)
-                else:
-                    prepared = await asyncio.to_thread(self.analyzer.prepare, request)
-            except InvalidInput as e:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-            except (TritonUnavailable, TritonModelError) as e:
-                await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+            if inline:
+                prepared = self.analyzer.prepare(request)
+            else:
+                prepared = await asyncio.to_thread(self.analyzer.prepare, request)
         spec = await self._spec(context)
         windows: list[Window] = []
 
@@ -450,19 +424,10 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "stream: no input chunks for this modality"
             )
         config = first.config if first.HasField("config") else common_pb2.StreamConfig()
-        try:
-            check_live_options(config.options, "config.options")
-        except InvalidInput as e:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        except (TritonUnavailable, TritonModelError) as e:
-            await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+        check_options(config.options, "config.options")  # the gateway's ranges, as in Analyze
+        check_questions(config.questions, "config.questions")
         with tracer.start_as_current_span("live.open"):
-            try:
-                session = await asyncio.to_thread(self.analyzer.open_live, config)
-            except InvalidInput as e:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-            except (TritonUnavailable, TritonModelError) as e:
-                await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+            session = await asyncio.to_thread(self.analyzer.open_live, config)
         spec = await self._spec(context)
         service = self.service_name
         controller = live.QualityController(config.options.quality, live.target_s(config.options))
@@ -493,9 +458,9 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                 arrived.set()
 
         def process(
-            batch: list[tuple[float, common_pb2.LiveChunk, bool]], until_s: float
+            batch: list[tuple[float, float, common_pb2.LiveChunk, bool]], until_s: float
         ) -> list[Window]:
-            for _, chunk, take in batch:
+            for _, _, chunk, take in batch:
                 if chunk.HasField("question"):
                     session.add_question(chunk.question)
                 elif take:
@@ -504,10 +469,11 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                     session.skip(chunk)
             return session.close_until(until_s)
 
-        def outcome(window: Window) -> str:
-            c = window.coverage
-            return "skipped" if c is not None and c.received and not c.analysed else "on_time"
+        def outcome(update: modality_pb2.ModalityUpdate) -> str:
+            return "skipped" if update.result.status == common_pb2.SKIPPED else "on_time"
 
+        skipped = live.SKIPPED.labels(service)
+        update_latency = live.UPDATE_LATENCY.labels(service)
         live.STREAMS_OPEN.labels(service).inc()
         receiver = asyncio.create_task(receive())
         received_any = bool(pending)
@@ -524,7 +490,10 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                     continue
                 now = loop.time()
                 lag = now - pending[0][0]
+                # Per batch: the quality (so the frame rate) changes only between batches.
+                rate = session.max_rate_hz(controller.level) if session.thinnable else 0.0
                 batch = []
+                dropped = 0
                 while pending:
                     received_at, chunk = pending.popleft()
                     t = chunk_time(chunk)
@@ -532,28 +501,20 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                         received_any = True
                         reached_s = max(reached_s, t)
                     take = True
-                    if session.thinnable and chunk.WhichOneof("payload") == "video_frame":
-                        rate = session.max_rate_hz(controller.level)
+                    if rate and chunk.WhichOneof("payload") == "video_frame":
                         take = pacer.take(t, rate, lag, session.window_s)
-                        if not take:
-                            live.SKIPPED.labels(service).inc()
-                    batch.append((received_at, chunk, take))
-                try:
-                    closed = await asyncio.to_thread(process, batch, reached_s)
-                except InvalidInput as e:
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-                except (TritonUnavailable, TritonModelError) as e:
-                    await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+                        dropped += not take
+                    batch.append((received_at, t, chunk, take))
+                if dropped:
+                    skipped.inc(dropped)
+                closed = await asyncio.to_thread(process, batch, reached_s)
                 for window in closed:
-                    edge = min(
-                        (r for r, c, _ in batch if chunk_time(c) >= window.end_s - 1e-9),
-                        default=now,
-                    )
+                    edge = min((r for r, t, _, _ in batch if t >= window.end_s - 1e-9), default=now)
                     update = await self._live_update(window, spec, context, started, controller)
                     yield update
                     latency = loop.time() - edge
-                    live.UPDATE_LATENCY.labels(service).observe(latency)
-                    kind = outcome(window)
+                    update_latency.observe(latency)
+                    kind = outcome(update)
                     if kind == "on_time" and latency > controller.target_s:
                         kind = "late"
                     live.WINDOWS.labels(service, live.quality_name(controller.level), kind).inc()
@@ -567,16 +528,12 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, "stream: no input chunks for this modality"
                 )
             with tracer.start_as_current_span("live.finish"):
-                try:
-                    rest, summary = await asyncio.to_thread(session.finish)
-                except InvalidInput as e:
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
-                except (TritonUnavailable, TritonModelError) as e:
-                    await self._model_call_failed(context, e)  # measuring calls Triton too (vision)
+                rest, summary = await asyncio.to_thread(session.finish)
             for window in rest:
-                yield await self._live_update(window, spec, context, started, controller)
+                update = await self._live_update(window, spec, context, started, controller)
+                yield update
                 live.WINDOWS.labels(
-                    service, live.quality_name(controller.level), outcome(window)
+                    service, live.quality_name(controller.level), outcome(update)
                 ).inc()
             final = await self._live_update(summary, spec, context, started, controller)
             final.final = True

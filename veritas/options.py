@@ -1,8 +1,8 @@
 """The ranges every service applies to `Options`, in one place.
 
-The gateway checks a request's options before anything else runs; fusion and the modality
-services check the parts they use with the same functions, so a value the gateway accepts is
-never refused (or silently treated differently) further in.
+The gateway checks a request's (or a stream config's) options before anything else runs; the
+modality services check them again with the same function (a caller may reach them without
+the gateway), so a value the gateway accepts is never refused further in.
 """
 
 from __future__ import annotations
@@ -23,18 +23,6 @@ def _finite_range(value: float, field: str, high: float, what: str) -> None:
         raise InvalidInput(field, f"must be 0 ({what}) or a number up to {high:g}")
 
 
-def check_live_options(options: common_pb2.Options, field: str = "options") -> None:
-    """The options a live stream adds: quality and the update-latency target."""
-    if options.quality not in common_pb2.Quality.values():
-        raise InvalidInput(f"{field}.quality", f"unknown quality {options.quality}")
-    _finite_range(
-        options.update_latency_target_ms,
-        f"{field}.update_latency_target_ms",
-        MAX_LATENCY_TARGET_MS,
-        "the default, 150 ms",
-    )
-
-
 def check_options(options: common_pb2.Options, field: str = "options") -> None:
     """Every option's range; raise InvalidInput naming the field."""
     for i, m in enumerate(options.modalities):
@@ -48,4 +36,11 @@ def check_options(options: common_pb2.Options, field: str = "options") -> None:
         raise InvalidInput(f"{field}.deadline_ms", f"must be at most {MAX_DEADLINE_MS}")
     _finite_range(options.target_fps, f"{field}.target_fps", MAX_TARGET_FPS, "the default")
     _finite_range(options.window_s, f"{field}.window_s", MAX_WINDOW_S, "the default")
-    check_live_options(options, field)
+    if options.quality not in common_pb2.Quality.values():  # live streams
+        raise InvalidInput(f"{field}.quality", f"unknown quality {options.quality}")
+    _finite_range(
+        options.update_latency_target_ms,
+        f"{field}.update_latency_target_ms",
+        MAX_LATENCY_TARGET_MS,
+        "the default, 150 ms",
+    )

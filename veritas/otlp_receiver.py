@@ -15,9 +15,8 @@ Two things are added to what Triton sends, both marked on the spans they touch:
 - a `queue` span under each model span, from Triton's own QUEUE_START (model span) to
   COMPUTE_START (compute span) events: Triton records the queue time as events, not a span;
 - the parent link, when Triton dropped it. Triton 2.51 ignores the W3C context of some gRPC
-  requests and starts a trace of its own (measured on this machine with `rate=1`: 12 and 5
-  of 300 calls from the services' asyncio client, about 1 in 5 from tritonclient's
-  synchronous one).
+  requests and starts a trace of its own (seen now and then from the services' asyncio
+  client, more often from tritonclient's synchronous one; no script here counts it).
   The client sends its `traceparent` as the request id too (veritas.triton_client), which
   Triton records on the model span as `triton.request_id`; such a trace is moved under
   the caller's span, with `veritas.relinked_from` holding Triton's own trace id.
@@ -247,13 +246,13 @@ class TraceAssembler:
         now = time.monotonic() if now is None else now
         ready: list[list[dict[str, Any]]] = []
         with self._lock:
+            complete: dict[str, None] = {}  # the traces this batch completes, in order
             for span in spans:
                 self._pending.setdefault(span["trace_id"], []).append(span)
                 self._since.setdefault(span["trace_id"], now)
-            for trace_id in list(self._pending):
-                group = self._pending[trace_id]
-                if any(s["name"] == TOP_LEVEL for s in group):
-                    ready.append(self._take(trace_id))
+                if span["name"] == TOP_LEVEL:
+                    complete[span["trace_id"]] = None
+            ready += [self._take(trace_id) for trace_id in complete]
             ready += self._expired(now)
             self._write(ready)
 

@@ -115,7 +115,8 @@ def scrape_config(
 
 
 class LocalPrometheus:
-    """One prometheus process scraping a local mesh; start() waits until it is ready."""
+    """One prometheus process scraping a local mesh; start() waits until it is ready,
+    stop() (or leaving a `with`) ends it."""
 
     def __init__(
         self,
@@ -164,6 +165,10 @@ class LocalPrometheus:
         return config
 
     def start(self, ready_timeout_s: float = 60) -> LocalPrometheus:
+        """Start prometheus and wait until it is ready; refuses a second start (its own
+        readiness check would find the first one ready and hide the second's failure)."""
+        if self.process is not None:
+            raise RuntimeError("prometheus already started")
         binary = shutil.which("prometheus")
         if binary is None:
             raise FileNotFoundError(
@@ -233,7 +238,8 @@ class LocalPrometheus:
             return process.wait()
 
     def __enter__(self) -> LocalPrometheus:
-        return self.start()
+        """`with LocalPrometheus(...).start():` as with Mesh: start() starts, exit stops."""
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

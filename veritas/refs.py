@@ -70,6 +70,13 @@ def logged(
     return ref
 
 
+def logged_bug(log: logging.Logger, error: BaseException, **fields: Any) -> str:
+    """Log an exception nobody expected (ERROR, with its traceback) once under a new
+    reference; return the reference for the caller's INTERNAL message."""
+    detail = f"{type(error).__name__}: {error}"
+    return logged(log, "unexpected error", detail, level=logging.ERROR, exc_info=error, **fields)
+
+
 def plain_or(message: str, fallback: str, log: logging.Logger, event: str, **fields: Any) -> str:
     """`message` when it is plain; otherwise `fallback` with a reference, and `message` to
     the log under it. For messages that come from another process."""

@@ -118,7 +118,7 @@ class Supervised:
         self._started_at = 0.0
         self._delay: float | None = None
         self._stopping = threading.Event()
-        self._wake = threading.Event()  # restart now, without waiting out the backoff
+        self._wake = threading.Event()  # ends a backoff: restart_now() or stop()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -142,7 +142,8 @@ class Supervised:
         return self._thread is not None and self._thread.is_alive() and not self.stopped
 
     def restart_now(self) -> None:
-        """A restart waiting out its backoff happens at once (someone asked for the child)."""
+        """Someone asked for the child: a restart waiting out its backoff happens at once,
+        as does one whose death the watcher has not seen yet (asked since the last start)."""
         self._wake.set()
 
     def _watch(self) -> None:
@@ -173,6 +174,7 @@ class Supervised:
                 with self._lock:
                     if self._stopping.is_set():
                         return
+                    self._wake.clear()  # what was asked for is this start
                     try:
                         self.process = self._spawn()
                     except OSError as e:  # cannot even start it: again after the backoff
@@ -206,15 +208,9 @@ class Supervised:
                 log.exception("could not note the restart in %s's log", self.name)
 
     def _pause(self, delay_s: float) -> bool:
-        """Wait out the backoff (cut short by restart_now()); True when stop() was called."""
-        self._wake.clear()
-        end = time.monotonic() + delay_s
-        while not self._wake.is_set():
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            if self._stopping.wait(min(0.1, left)):
-                return True
+        """Wait out the backoff, cut short by restart_now() or stop() (both set `_wake`);
+        True when stop() was called."""
+        self._wake.wait(delay_s)
         return self._stopping.is_set()
 
     def stop(self, grace_s: float = 15.0, sig: int = signal.SIGTERM) -> int | None:
@@ -222,6 +218,7 @@ class Supervised:
         the whole group. Returns the exit code of the last run."""
         with self._lock:
             self._stopping.set()
+            self._wake.set()  # ends a backoff under way
             process = self.process
         if process is None:
             return None

@@ -55,6 +55,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from veritas.v1 import common_pb2
+
 if TYPE_CHECKING:  # imported where used: `veritas --help` should not load scikit-learn
     from models.training import retrain
 
@@ -81,10 +83,10 @@ SERVED_PARAMETERS = (
 MIN_GROUPS = 10
 MIN_ROWS = 50
 MIN_PER_CLASS = 20
-DOMAINS: dict[str, str] = {  # --domain value -> InputDomain name
-    "written_review": "WRITTEN_REVIEW",
-    "written_statement": "WRITTEN_STATEMENT",
-    "interview": "INTERVIEW",
+DOMAINS: dict[str, str] = {  # --domain value -> InputDomain name, every stated domain
+    name.lower(): name
+    for name in common_pb2.InputDomain.keys()
+    if name != "INPUT_DOMAIN_UNSPECIFIED"
 }
 TEXT_REFUSAL = (
     "{model} reads the transcript itself (its n-gram stage takes the `text` input), so it "

@@ -47,6 +47,16 @@ BATCH_ROWS = Histogram(
 )
 
 
+# Why a call to Triton is never cut short by its callers' deadlines, and never cancelled.
+NEVER_CANCEL = (
+    "Triton 2.51 (the nvidia-pytriton wheel and the chart's 24.10 image) can crash with "
+    "SIGSEGV when a gRPC inference call is cancelled while it completes (a deadline of a "
+    "few milliseconds makes that likely: triton-inference-server/server#7368, fixed in "
+    "24.12 by #7840). A caller stops waiting at its own deadline (`predict`), but the call "
+    "itself runs under the client's whole timeout and is left to finish, even at shutdown"
+)
+
+
 class TritonUnavailable(RuntimeError):
     """Triton could not be reached or did not answer in time."""
 
@@ -119,7 +129,6 @@ class _Row:
     features: np.ndarray
     text: str | None
     future: asyncio.Future[Prediction]
-    deadline: float  # loop time
     context: otel_context.Context  # the caller's trace context
 
 
@@ -144,6 +153,7 @@ class TritonClient:
         self._specs: dict[str, ModelSpec] = {}
         self._lock = asyncio.Lock()
         self._queues: dict[tuple[str, str], _Queue] = {}
+        self._calls: set[asyncio.Task[None]] = set()  # inference calls in flight
         self.index = ModelIndex(self._read_index)
         self.calls = 0  # Triton inference calls made (for tests and the benchmark)
         self.rows = 0  # rows they carried
@@ -153,6 +163,9 @@ class TritonClient:
         return index_entries(response)
 
     async def close(self) -> None:
+        """Close the channel once the calls in flight have finished (NEVER_CANCEL)."""
+        if self._calls:
+            await asyncio.wait(set(self._calls), timeout=self.timeout_s)
         await self._client.close()
 
     async def ready(self, timeout_s: float = 1.0) -> bool:
@@ -216,19 +229,14 @@ class TritonClient:
                     model, as_json=True, client_timeout=self.timeout_s
                 )
             )["config"]
-            index = await self._client.get_model_repository_index(
-                as_json=True, client_timeout=self.timeout_s
-            )
+            # The version this contract belongs to: an index read that starts after the
+            # config was read (shared with concurrent readers of the index).
+            versions = await self.index.fresh()
         except InferenceServerException as e:
             if _is_unavailable(e):
                 raise TritonUnavailable(f"Triton at {self.url}: {e.message()}") from e
             raise TritonModelError(f"model {model}: {e.message()}") from e
         params = {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
-        versions = [
-            m.get("version", "")
-            for m in index.get("models", [])
-            if m.get("name") == model and m.get("state") == "READY"
-        ]
         names = tuple(n for n in params.get("feature_names", "").split(",") if n)
         if not names:
             raise TritonModelError(f"model {model}: config lists no feature_names")
@@ -239,7 +247,7 @@ class TritonClient:
         return ModelSpec(
             name=model,
             max_batch_rows=max(1, min(MAX_BATCH_ROWS, int(config.get("max_batch_size", 0)))),
-            version=max(versions, key=lambda v: int(v) if v.isdigit() else -1, default=""),
+            version=versions.get(model, ""),
             feature_names=names,
             contribution_names=tuple(
                 n for n in params.get("contribution_names", "").split(",") if n
@@ -269,7 +277,6 @@ class TritonClient:
             features=np.asarray(features, dtype=np.float32).reshape(-1),
             text=text,
             future=loop.create_future(),
-            deadline=loop.time() + timeout,
             context=otel_context.get_current(),
         )
         key = (spec.name, spec.version)
@@ -300,6 +307,8 @@ class TritonClient:
                 continue
             queue.in_flight += 1
             task = asyncio.get_running_loop().create_task(self._call(spec, rows))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
             task.add_done_callback(lambda _t: self._finished(spec, queue))
 
     def _finished(self, spec: ModelSpec, queue: _Queue) -> None:
@@ -350,8 +359,6 @@ class TritonClient:
             text_input.set_data_from_numpy(np.array(texts, dtype=object))
             inputs.append(text_input)
         outputs = [InferRequestedOutput("probability"), InferRequestedOutput("contributions")]
-        loop = asyncio.get_running_loop()
-        timeout = min(self.timeout_s, max(r.deadline for r in rows) - loop.time())
         first = rows[0]
         attributes: dict[str, Any] = {
             "triton.model": spec.name,
@@ -385,7 +392,7 @@ class TritonClient:
                     inputs,
                     model_version=spec.version,
                     outputs=outputs,
-                    client_timeout=max(timeout, 0.01),
+                    client_timeout=self.timeout_s,  # never the rows' deadlines: NEVER_CANCEL
                     headers=headers,
                     # Triton records the request id on its spans: the local OTLP receiver
                     # re-parents a trace Triton started without the context (otlp_receiver).

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -51,6 +52,9 @@ log = logging.getLogger("veritas.triton_server")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON_BACKEND_MODEL = REPO_ROOT / "models" / "python_backend" / "model.py"
 DEFAULT_RUN_DIR = Path(".run")
+# Triton batches its spans this long before exporting to a local span file (its default is
+# 5 s): short, so `veritas trace` shows Triton's spans right after a call.
+LOCAL_TRACE_EXPORT_DELAY_MS = 200
 
 # Why the local launcher leaves Triton's own tracing off unless asked (VERITAS_TRITON_TRACING).
 TRACING_CRASH = (
@@ -101,6 +105,7 @@ def _complete_onnx(data: bytes) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=2)  # the mirror asks every pass (watch) for the same source
 def model_bytecode(source: bytes) -> tuple[str, bytes]:
     """model.py's bytecode for this Python (the stubs' version), as `__pycache__/...` in a
     version directory, checked against the source's hash (no timestamps: the same bytes
@@ -667,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         otlp_endpoint=args.otlp_endpoint,
         poll_secs=args.poll_secs,
         host=args.address,
-        trace_export_delay_ms=200 if receiver is not None else None,
+        trace_export_delay_ms=LOCAL_TRACE_EXPORT_DELAY_MS if receiver is not None else None,
         supervise=True,  # restarted with backoff if it dies; the restarts are logged
     )
     print(

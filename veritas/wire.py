@@ -65,6 +65,23 @@ async def _responses(result: Any) -> AsyncIterator[Any]:
         yield response
 
 
+def rewrap(
+    handler: grpc.RpcMethodHandler,
+    unary: Callable[[Callable[..., Any]], Callable[..., Any]],
+    stream: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> grpc.RpcMethodHandler:
+    """`handler` with its behaviour wrapped, (de)serializers kept: `unary` wraps the shapes
+    that answer once (unary-unary, stream-unary), `stream` those that stream answers."""
+    args = (handler.request_deserializer, handler.response_serializer)
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), *args)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), *args)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), *args)
+    return grpc.stream_stream_rpc_method_handler(stream(handler.stream_stream), *args)
+
+
 class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):
     """A server interceptor that wraps each method's handler once and reuses the wrapper
     (the metrics, the malformed-request guard and tracing are all of this kind)."""

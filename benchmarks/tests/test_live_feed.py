@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks import live_feed
+from benchmarks.streaming import Feed
 from benchmarks.workloads import Samples
 from veritas.v1 import common_pb2
 
@@ -85,14 +86,26 @@ def test_transcript_segments_are_phrases_sent_when_spoken() -> None:
     phrases = live_feed.phrases(SAMPLES.transcript)
     assert " ".join(phrases) == " ".join(SAMPLES.transcript.split())
     assert all(1 <= len(p.split()) <= live_feed.SEGMENT_WORDS for p in phrases)
-    chunks = list(live_feed.transcript_chunks(SAMPLES.transcript, 60.0))
-    assert len(chunks) > len(phrases)  # looped
+    following = SAMPLES.text(0)
+    chunks = list(live_feed.transcript_chunks([SAMPLES.transcript, following], 60.0))
     texts = [c.message.transcript_segment.text for c in chunks]
     assert texts[: len(phrases)] == phrases
+    assert texts[len(phrases)] == live_feed.phrases(following)[0]  # the next text, no loop
     for a, b in itertools.pairwise(chunks):
         assert a.end_s < b.start_s  # a pause between segments
     assert all(c.send_s == c.end_s <= 60.0 for c in chunks)
     assert chunks[0].end_s < 3.0  # even a short stream gets a segment
+
+
+def test_streams_speak_texts_no_other_stream_or_loop_says(pool: list[bytes]) -> None:
+    feed = Feed(SAMPLES)
+    first, second = (list(itertools.islice(feed.texts(), 20)) for _ in range(2))
+    assert len(set(first + second)) == 40
+    feed.frames = pool  # a cached_property: no 900-frame pool for this test
+    said = ["One two three.", "Four five six seven."]
+    feed.texts = lambda: iter(said)  # type: ignore[method-assign]
+    chunks = [c for c in feed.multimodal(30.0, 20.0) if c.modality == "text"]
+    assert [c.message.transcript_segment.text for c in chunks] == said
 
 
 def test_questions_repeat_every_loop() -> None:

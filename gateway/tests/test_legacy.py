@@ -1,10 +1,12 @@
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from gateway.legacy import old_field_names, parse, to_request
+from gateway.legacy import old_field_names, parse
 from veritas.analysis import InvalidInput
+from veritas.v1 import common_pb2
 
 
 @pytest.fixture
@@ -23,14 +25,21 @@ def allow(folder: Path) -> list[str]:
     return [f"file://{folder}/"]
 
 
-def field(body: dict, prefixes: list[str]) -> str:
+async def to_request(
+    body: object, limit: int, prefixes: Sequence[str]
+) -> common_pb2.AnalysisRequest:
+    """parse, then read as the HTTP API does (it charges the caller in between)."""
+    return await parse(body, prefixes).read(limit, 10.0)
+
+
+async def field(body: object, prefixes: list[str]) -> str:
     with pytest.raises(InvalidInput) as info:
-        to_request(body, 1024, prefixes)
+        await to_request(body, 1024, prefixes)
     return str(info.value)
 
 
-def test_an_allow_listed_file_is_read_and_sent_as_bytes(media: Path):
-    request = to_request(
+async def test_an_allow_listed_file_is_read_and_sent_as_bytes(media: Path):
+    request = await to_request(
         {
             "audio_path": str(media / "a.wav"),
             "transcript": "I was at home.",
@@ -49,30 +58,36 @@ def test_an_allow_listed_file_is_read_and_sent_as_bytes(media: Path):
     "path",
     ["/etc/passwd", "{m}/../secret.txt", "{m}/link.wav", "{m}2/b.wav", "relative/a.wav"],
 )
-def test_paths_outside_the_allow_list_are_refused_naming_the_field(media: Path, path: str):
-    message = field({"video_path": path.format(m=media)}, allow(media))
+async def test_paths_outside_the_allow_list_are_refused_naming_the_field(media: Path, path: str):
+    message = await field({"video_path": path.format(m=media)}, allow(media))
     assert message.startswith("video_path:"), message
 
 
-def test_nothing_is_readable_when_no_folder_is_listed(media: Path):
-    assert field({"audio_path": str(media / "a.wav")}, []).startswith("audio_path:")
+async def test_nothing_is_readable_when_no_folder_is_listed(media: Path):
+    assert (await field({"audio_path": str(media / "a.wav")}, [])).startswith("audio_path:")
 
 
-def test_file_uris_follow_the_same_rule(media: Path):
-    assert to_request({"audio_path": f"file://{media}/a.wav"}, 1024, allow(media)).audio.data
-    assert field({"audio_path": "file:///etc/passwd"}, allow(media)).startswith("audio_path:")
+async def test_file_uris_follow_the_same_rule(media: Path):
+    assert (
+        await to_request({"audio_path": f"file://{media}/a.wav"}, 1024, allow(media))
+    ).audio.data
+    assert (await field({"audio_path": "file:///etc/passwd"}, allow(media))).startswith(
+        "audio_path:"
+    )
 
 
-def test_http_uris_must_match_a_prefix_and_are_left_to_fusion():
+async def test_http_uris_must_match_a_prefix_and_are_left_to_fusion():
     prefixes = ["https://media.example/"]
-    ok = to_request({"video_path": "https://media.example/v.mp4"}, 1024, prefixes)
+    ok = await to_request({"video_path": "https://media.example/v.mp4"}, 1024, prefixes)
     assert ok.video.uri == "https://media.example/v.mp4"
-    assert field({"video_path": "https://evil.example/v.mp4"}, prefixes).startswith("video_path")
+    assert (await field({"video_path": "https://evil.example/v.mp4"}, prefixes)).startswith(
+        "video_path"
+    )
 
 
-def test_a_file_over_the_limit_is_refused(media: Path):
+async def test_a_file_over_the_limit_is_refused(media: Path):
     with pytest.raises(InvalidInput, match="audio_path: larger than 4 bytes"):
-        to_request({"audio_path": str(media / "a.wav")}, 4, allow(media))
+        await to_request({"audio_path": str(media / "a.wav")}, 4, allow(media))
 
 
 @pytest.mark.parametrize(
@@ -85,8 +100,8 @@ def test_a_file_over_the_limit_is_refused(media: Path):
         ([1, 2], "body"),
     ],
 )
-def test_bad_old_bodies_name_the_field(body, name):
-    assert field(body, []).startswith(f"{name}:")
+async def test_bad_old_bodies_name_the_field(body, name):
+    assert (await field(body, [])).startswith(f"{name}:")
 
 
 def test_errors_from_fusion_are_named_in_the_old_words():
@@ -104,15 +119,15 @@ def test_errors_from_fusion_are_named_in_the_old_words():
         "file://{m}/escape/secret.txt",
     ],
 )
-def test_encoded_traversal_and_other_hosts_are_refused(media: Path, path: str):
+async def test_encoded_traversal_and_other_hosts_are_refused(media: Path, path: str):
     (media / "escape").symlink_to(media.parent, target_is_directory=True)
-    message = field({"audio_path": path.format(m=media)}, allow(media))
+    message = await field({"audio_path": path.format(m=media)}, allow(media))
     assert message.startswith("audio_path:"), message
 
 
-def test_file_localhost_is_this_machine(media: Path):
+async def test_file_localhost_is_this_machine(media: Path):
     body = {"audio_path": f"file://localhost{media}/a.wav"}
-    assert to_request(body, 1024, allow(media)).audio.data == b"RIFF....WAVE"
+    assert (await to_request(body, 1024, allow(media))).audio.data == b"RIFF....WAVE"
 
 
 @pytest.mark.parametrize(
@@ -124,13 +139,13 @@ def test_file_localhost_is_this_machine(media: Path):
         "http://media.example/v.mp4",
     ],
 )
-def test_http_prefixes_end_at_a_boundary(uri: str):
-    assert field({"video_path": uri}, ["https://media.example/"]).startswith("video_path:")
+async def test_http_prefixes_end_at_a_boundary(uri: str):
+    assert (await field({"video_path": uri}, ["https://media.example/"])).startswith("video_path:")
 
 
-def test_parsing_touches_no_file_reading_does(media: Path):
+async def test_parsing_touches_no_file_reading_does(media: Path):
     """The HTTP API charges the rate limit between the two steps."""
     legacy = parse({"audio_path": str(media / "missing.wav")}, allow(media))
     assert legacy.request.audio.WhichOneof("source") is None
     with pytest.raises(InvalidInput, match="audio_path: cannot be read"):
-        legacy.read_blocking(1024)
+        await legacy.read(1024, 10.0)

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from models.training.triton_config import model_config, tensor
+
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = ROOT / "models" / "repository"
 CONVERT_VENV = ROOT / ".run" / "face-convert-venv"
@@ -286,45 +288,35 @@ def check(model: Any, tflite_path: Path, name: str) -> float:
 # --------------------------------------------------------------------------- configs
 
 
-def _tensor(name: str, data_type: str, dims: list[int]) -> str:
-    shown = ", ".join(str(d) for d in dims)
-    return f'  {{\n    name: "{name}"\n    data_type: {data_type}\n    dims: [ {shown} ]\n  }}'
-
-
 def config_pbtxt(name: str, kind: str) -> str:
     """The production config: native ONNX Runtime, dynamic batching, instances of `kind`
     (KIND_CPU in config.pbtxt, KIND_GPU in configs/gpu.pbtxt)."""
     if name == DETECTOR:
-        inputs = [_tensor("image", "TYPE_UINT8", [DETECTOR_SIZE, DETECTOR_SIZE, 3])]
+        inputs = [tensor("image", "TYPE_UINT8", [DETECTOR_SIZE, DETECTOR_SIZE, 3])]
         outputs = [
-            _tensor("boxes", "TYPE_FP32", [NUM_ANCHORS, 16]),
-            _tensor("scores", "TYPE_FP32", [NUM_ANCHORS]),
+            tensor("boxes", "TYPE_FP32", [NUM_ANCHORS, 16]),
+            tensor("scores", "TYPE_FP32", [NUM_ANCHORS]),
         ]
         source = f"{MEDIAPIPE} {DETECTOR_TFLITE} (BlazeFace short range), via tflite2onnx 0.4.1"
     else:
-        inputs = [_tensor("image", "TYPE_UINT8", [LANDMARK_SIZE, LANDMARK_SIZE, 3])]
+        inputs = [tensor("image", "TYPE_UINT8", [LANDMARK_SIZE, LANDMARK_SIZE, 3])]
         outputs = [
-            _tensor("landmarks", "TYPE_FP32", [NUM_LANDMARKS, 3]),
-            _tensor("presence", "TYPE_FP32", [1]),
+            tensor("landmarks", "TYPE_FP32", [NUM_LANDMARKS, 3]),
+            tensor("presence", "TYPE_FP32", [1]),
         ]
         source = f"{MEDIAPIPE} {LANDMARK_TFLITE} (Face Mesh), via models/face/tflite_onnx.py"
-    params = {
-        "card": f"models/cards/{name}.md",
-        "source": source,
-        "licence": "Apache-2.0",
-    }
-    parameters = "".join(
-        f'parameters {{\n  key: "{k}"\n  value: {{ string_value: "{v}" }}\n}}\n'
-        for k, v in params.items()
-    )
-    return (
-        f'name: "{name}"\n'
-        'platform: "onnxruntime_onnx"\n'
-        f"max_batch_size: {MAX_BATCH[name]}\n"
-        "input [\n" + ",\n".join(inputs) + "\n]\n"
-        "output [\n" + ",\n".join(outputs) + "\n]\n"
-        f"instance_group [\n  {{\n    count: 1\n    kind: {kind}\n  }}\n]\n"
-        f"dynamic_batching {{\n  max_queue_delay_microseconds: {QUEUE_DELAY_US}\n}}\n" + parameters
+    return model_config(
+        name,
+        max_batch_size=MAX_BATCH[name],
+        inputs=inputs,
+        outputs=outputs,
+        queue_delay_us=QUEUE_DELAY_US,
+        parameters={
+            "card": f"models/cards/{name}.md",
+            "source": source,
+            "licence": "Apache-2.0",
+        },
+        instance_kind=kind,
     )
 
 

@@ -15,6 +15,7 @@ from models.training import text_ngrams
 from models.training.text_data import CUE_NAMES, REPO_ROOT, Corpus
 from models.training.text_eval import (
     LENGTH,
+    LOCKBOX_MIN_HOTELS,
     N_BOOT,
     OUTER_FOLDS,
     PREVIOUS,
@@ -226,12 +227,12 @@ def _fold_table(facts: CardFacts) -> str:
 def _lockbox_text(facts: CardFacts) -> str:
     box = facts.lockbox
     if box is None:
-        return "No lockbox: fewer than 12 hotels in the data."
+        return f"No lockbox: fewer than {LOCKBOX_MIN_HOTELS} hotels in the data."
     s, p, d = box.served, box.previous, box.difference
     return f"""Lockbox: {", ".join(box.hotels)} ({box.n_test} texts) were drawn at random (seed
 {SEED}) before the design was chosen and took part in none of the comparisons that
 chose it. Fitted on the other {box.n_train} texts and scored once (intervals: bootstrap over
-texts, since 4 hotels are too few to resample):
+texts, since {len(box.hotels)} hotels are too few to resample):
 
 | model | balanced accuracy at 0.5 | ROC AUC | Brier | ECE |
 |---|---|---|---|---|

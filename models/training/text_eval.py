@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, brier_score_loss, roc_auc_score
 
+from models.training.stacker import ece
 from models.training.text_data import CUE_NAMES, Corpus
 from models.training.text_model import fit_calibrated, fit_text_model, group_folds
 from models.training.text_previous import DESCRIPTION as PREVIOUS
@@ -26,6 +27,7 @@ OUTER_FOLDS = 8  # 2 of the 16 hotels held out per fold
 N_BOOT = 2000
 SEED = 20110619  # ACL 2011
 LOCKBOX_HOTELS = 4  # drawn with SEED before the design was chosen; see lockbox_hotels
+LOCKBOX_MIN_HOTELS = 12  # fewer hotels: no lockbox (too few left to train and evaluate on)
 SERVED_THRESHOLD = 0.5
 
 LENGTH, SENTIMENT = "length only (word count)", "sentiment only (VADER compound)"
@@ -73,18 +75,6 @@ def evaluate(
 
 
 # --------------------------------------------------------------------------- metrics
-
-
-def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error: bin-weighted |observed rate - mean probability|."""
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = idx == b
-        if mask.any():
-            total += mask.mean() * abs(y[mask].mean() - p[mask].mean())
-    return float(total)
 
 
 def metrics(
@@ -178,10 +168,10 @@ def fold_rows(corpus: Corpus, evaluation: Evaluation, models: tuple[str, ...]) -
 
 
 def lockbox_hotels(hotels: np.ndarray) -> list[str]:
-    """LOCKBOX_HOTELS hotels drawn with SEED (none when fewer than 12 hotels). These were
+    """LOCKBOX_HOTELS hotels drawn with SEED (none when fewer than LOCKBOX_MIN_HOTELS). These were
     drawn, and left out of every comparison, before the model's design was chosen."""
     names = sorted(np.unique(hotels))
-    if len(names) < 12:
+    if len(names) < LOCKBOX_MIN_HOTELS:
         return []
     rng = np.random.default_rng(SEED)
     return sorted(str(h) for h in rng.choice(names, LOCKBOX_HOTELS, replace=False))

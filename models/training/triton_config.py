@@ -20,7 +20,7 @@ The local python-backend config is derived from this one by veritas/triton_serve
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from veritas.v1 import common_pb2
 
@@ -29,8 +29,42 @@ QUEUE_DELAY_US = 500
 WIDTH = 92  # the cards' line width
 
 
-def _tensor(name: str, data_type: str, dims: int) -> str:
-    return f'  {{\n    name: "{name}"\n    data_type: {data_type}\n    dims: [ {dims} ]\n  }}'
+def tensor(name: str, data_type: str, dims: Sequence[int]) -> str:
+    """One entry of a config's `input` or `output` list."""
+    shown = ", ".join(str(d) for d in dims)
+    return f'  {{\n    name: "{name}"\n    data_type: {data_type}\n    dims: [ {shown} ]\n  }}'
+
+
+def model_config(
+    name: str,
+    *,
+    max_batch_size: int,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    queue_delay_us: int,
+    parameters: Mapping[str, str],
+    instance_kind: str | None = None,
+) -> str:
+    """A native ONNX Runtime config.pbtxt with dynamic batching: the layout every model here
+    shares (these models and the face models of models/face/convert.py). `instance_kind`
+    (KIND_CPU, KIND_GPU) adds one instance group; None leaves it to Triton."""
+    instances = (
+        f"instance_group [\n  {{\n    count: 1\n    kind: {instance_kind}\n  }}\n]\n"
+        if instance_kind
+        else ""
+    )
+    params = "".join(
+        f'parameters {{\n  key: "{key}"\n  value: {{ string_value: "{value}" }}\n}}\n'
+        for key, value in parameters.items()
+    )
+    return (
+        f'name: "{name}"\n'
+        'platform: "onnxruntime_onnx"\n'
+        f"max_batch_size: {max_batch_size}\n"
+        "input [\n" + ",\n".join(inputs) + "\n]\n"
+        "output [\n" + ",\n".join(outputs) + "\n]\n" + instances + "dynamic_batching {\n"
+        f"  max_queue_delay_microseconds: {queue_delay_us}\n}}\n" + params
+    )
 
 
 def config_pbtxt(
@@ -47,12 +81,12 @@ def config_pbtxt(
     domain_note: str = "",
 ) -> str:
     contributions = list(contribution_names or feature_names)
-    inputs = ([_tensor("text", "TYPE_STRING", 1)] if text_input else []) + [
-        _tensor("features", "TYPE_FP32", len(feature_names))
+    inputs = ([tensor("text", "TYPE_STRING", [1])] if text_input else []) + [
+        tensor("features", "TYPE_FP32", [len(feature_names)])
     ]
     outputs = [
-        _tensor("probability", "TYPE_FP32", 1),
-        _tensor("contributions", "TYPE_FP32", len(contributions)),
+        tensor("probability", "TYPE_FP32", [1]),
+        tensor("contributions", "TYPE_FP32", [len(contributions)]),
     ]
     params = {
         "feature_names": ",".join(feature_names),
@@ -66,17 +100,13 @@ def config_pbtxt(
         params["caveat"] = _one_line("caveat", caveat)
     params["validated_domains"] = domains_parameter(validated_domains)
     params["domain_note"] = _one_line("domain_note", domain_note)
-    parameters = "".join(
-        f'parameters {{\n  key: "{key}"\n  value: {{ string_value: "{value}" }}\n}}\n'
-        for key, value in params.items()
-    )
-    return (
-        f'name: "{name}"\n'
-        'platform: "onnxruntime_onnx"\n'
-        f"max_batch_size: {MAX_BATCH_SIZE}\n"
-        "input [\n" + ",\n".join(inputs) + "\n]\n"
-        "output [\n" + ",\n".join(outputs) + "\n]\n"
-        f"dynamic_batching {{\n  max_queue_delay_microseconds: {QUEUE_DELAY_US}\n}}\n" + parameters
+    return model_config(
+        name,
+        max_batch_size=MAX_BATCH_SIZE,
+        inputs=inputs,
+        outputs=outputs,
+        queue_delay_us=QUEUE_DELAY_US,
+        parameters=params,
     )
 
 

@@ -20,7 +20,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -32,8 +31,6 @@ from services.audio.report import NO_BASELINE_NOTE, NO_REFERENCE_NOTE, unit
 from veritas.analysis import Event, InvalidInput, Window
 from veritas.cache import HIT, MISS, BoundedCache, feature_cache, media_key
 from veritas.v1 import common_pb2, modality_pb2
-
-__all__ = ["NO_BASELINE_NOTE", "NO_REFERENCE_NOTE", "AudioAnalyzer", "PreparedAudio", "unit"]
 
 DEFAULT_WINDOW_S = 5.0
 MIN_WINDOW_S = 1.0
@@ -48,9 +45,6 @@ class Measured:
     audio: Audio
     tracks: Tracks
     whole: dict[str, float]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.audio, self.tracks, self.whole))
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,14 +172,14 @@ class AudioAnalyzer:
         return measured
 
     def prepare(self, request: modality_pb2.ModalityRequest) -> PreparedAudio:
-        audio, tracks, whole = self._measure_recording(request.input.media)
+        measured = self._measure_recording(request.input.media)
         baseline = self._baseline(request.baseline.media, "baseline.audio")
         return PreparedAudio(
-            audio=audio,
-            tracks=tracks,
-            reference=whole if baseline is None else baseline,
+            audio=measured.audio,
+            tracks=measured.tracks,
+            reference=measured.whole if baseline is None else baseline,
             has_baseline=baseline is not None,
-            whole=whole,
+            whole=measured.whole,
             notes=() if baseline is not None else (NO_BASELINE_NOTE,),
             questions=tuple((q.start_s, q.end_s) for q in request.questions),
         )

@@ -114,9 +114,12 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
-def voice_activity(samples: np.ndarray, mode: int = VAD_MODE) -> np.ndarray:
-    """webrtcvad speech decision per 30 ms frame (trailing partial frame dropped)."""
-    vad = webrtcvad.Vad(mode)
+def voice_activity(
+    samples: np.ndarray, mode: int = VAD_MODE, vad: webrtcvad.Vad | None = None
+) -> np.ndarray:
+    """webrtcvad speech decision per 30 ms frame (trailing partial frame dropped). A live
+    stream passes its own `vad`, whose adaptation carries on from one piece to the next."""
+    vad = webrtcvad.Vad(mode) if vad is None else vad
     n = int(RATE * FRAME_S)
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
     frames = len(pcm) // n
@@ -247,14 +250,9 @@ def syllable_nuclei(
     return np.asarray(nuclei, dtype=np.float64)
 
 
-def analyse(samples: np.ndarray) -> Tracks:
-    """One pass over a 16 kHz mono signal: VAD, Praat pitch, pulses, HNR, intensity."""
-    sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=RATE)
-    speech = speech_frames(voice_activity(samples), frame_levels_db(samples))
-    pitch = pitch_track(sound)
-    f0 = pitch.selected_array["frequency"].astype(np.float64)
-    f0[f0 <= 0] = np.nan
-    points = call([sound, pitch], "To PointProcess (cc)")
+def harmonicity_db(sound: parselmouth.Sound) -> tuple[np.ndarray, np.ndarray]:
+    """Praat's harmonics-to-noise ratio (cc) per TIME_STEP: (times, dB), NaN where Praat
+    found no periodicity."""
     harmonicity = sound.to_harmonicity_cc(
         time_step=TIME_STEP,
         minimum_pitch=PITCH_FLOOR_HZ,
@@ -263,12 +261,29 @@ def analyse(samples: np.ndarray) -> Tracks:
     )
     hnr = harmonicity.values[0].astype(np.float64)
     hnr[hnr <= -199] = np.nan  # Praat's "undefined" marker
+    return np.asarray(harmonicity.xs(), dtype=np.float64), hnr
+
+
+def intensity_dbfs(sound: parselmouth.Sound) -> tuple[np.ndarray, np.ndarray]:
+    """Praat's intensity contour per TIME_STEP in dBFS (floored at -120): (times, levels)."""
     intensity = sound.to_intensity(
         minimum_pitch=INTENSITY_MIN_PITCH_HZ, time_step=TIME_STEP, subtract_mean=False
     )
     level = np.maximum(intensity.values[0].astype(np.float64) + PRAAT_DB_TO_DBFS, -120.0)
+    return np.asarray(intensity.xs(), dtype=np.float64), level
+
+
+def analyse(samples: np.ndarray) -> Tracks:
+    """One pass over a 16 kHz mono signal: VAD, Praat pitch, pulses, HNR, intensity."""
+    sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=RATE)
+    speech = speech_frames(voice_activity(samples), frame_levels_db(samples))
+    pitch = pitch_track(sound)
+    f0 = pitch.selected_array["frequency"].astype(np.float64)
+    f0[f0 <= 0] = np.nan
+    points = call([sound, pitch], "To PointProcess (cc)")
+    hnr_times, hnr = harmonicity_db(sound)
+    intensity_times, level = intensity_dbfs(sound)
     f0_times = np.asarray(pitch.xs(), dtype=np.float64)
-    intensity_times = np.asarray(intensity.xs(), dtype=np.float64)
     return Tracks(
         duration_s=len(samples) / RATE,
         speech=speech,
@@ -277,7 +292,7 @@ def analyse(samples: np.ndarray) -> Tracks:
         f0_hz=f0,
         intensity_times=intensity_times,
         intensity_dbfs=level,
-        hnr_times=np.asarray(harmonicity.xs(), dtype=np.float64),
+        hnr_times=hnr_times,
         hnr_db=hnr,
         nuclei=syllable_nuclei(intensity_times, level, f0_times, f0),
         sound=sound,
@@ -325,8 +340,12 @@ def pause_stats(pauses: np.ndarray, start_s: float, end_s: float) -> dict[str, f
     """Pauses clipped to [start_s, end_s); a clipped pause still counts if >= MIN_PAUSE_S."""
     clipped = np.clip(pauses, start_s, end_s) if len(pauses) else pauses
     lengths = clipped[:, 1] - clipped[:, 0] if len(clipped) else np.zeros(0)
-    lengths = lengths[lengths >= MIN_PAUSE_S - 1e-9]
-    minutes = (end_s - start_s) / 60
+    return pause_features(lengths[lengths >= MIN_PAUSE_S - 1e-9], end_s - start_s)
+
+
+def pause_features(lengths: np.ndarray, span_s: float) -> dict[str, float]:
+    """Count, rate, mean and longest of the pauses (`lengths`, s) found in a span."""
+    minutes = span_s / 60
     return {
         "pause_count": float(len(lengths)),
         "pause_rate_per_min": len(lengths) / minutes if minutes > 0 else math.nan,
@@ -358,19 +377,37 @@ def _praat_or_nan(value: float) -> float:
     return float(value) if value is not None and math.isfinite(value) else math.nan
 
 
-def voice_quality(tracks: Tracks, start_s: float, end_s: float) -> dict[str, float]:
-    """Praat jitter (local), shimmer (local) and mean HNR over a span."""
-    jitter = call(tracks.points, "Get jitter (local)", start_s, end_s, *_JITTER_ARGS)
-    shimmer = call(
-        [tracks.sound, tracks.points], "Get shimmer (local)", start_s, end_s, *_SHIMMER_ARGS
-    )
-    span = (tracks.hnr_times >= start_s) & (tracks.hnr_times < end_s)
-    hnr = tracks.hnr_db[span]
-    hnr = hnr[np.isfinite(hnr)]
+def jitter_shimmer(
+    sound: parselmouth.Sound, points: parselmouth.Data, start_s: float, end_s: float
+) -> dict[str, float]:
+    """Praat jitter (local) and shimmer (local), in percent, over [start_s, end_s) of the
+    sound's own time axis, with Praat's voice-report settings."""
+    jitter = call(points, "Get jitter (local)", start_s, end_s, *_JITTER_ARGS)
+    shimmer = call([sound, points], "Get shimmer (local)", start_s, end_s, *_SHIMMER_ARGS)
     return {
         "jitter_local_pct": 100 * _praat_or_nan(jitter),
         "shimmer_local_pct": 100 * _praat_or_nan(shimmer),
+    }
+
+
+def voice_quality(tracks: Tracks, start_s: float, end_s: float) -> dict[str, float]:
+    """Praat jitter (local), shimmer (local) and mean HNR over a span."""
+    span = (tracks.hnr_times >= start_s) & (tracks.hnr_times < end_s)
+    hnr = tracks.hnr_db[span]
+    hnr = hnr[np.isfinite(hnr)]
+    return jitter_shimmer(tracks.sound, tracks.points, start_s, end_s) | {
         "hnr_db": float(hnr.mean()) if len(hnr) else math.nan,
+    }
+
+
+def syllable_rates(count: int, span_s: float, speech_s: float) -> dict[str, float]:
+    """Syllable count, and per second of the span (speech rate) and of speaking time
+    (articulation rate) once there is MIN_SPEECH_FOR_RATE_S of speech."""
+    rated = speech_s >= MIN_SPEECH_FOR_RATE_S
+    return {
+        "syllable_count": float(count),
+        "speech_rate_syl_s": count / span_s if rated else math.nan,
+        "articulation_rate_syl_s": count / speech_s if rated else math.nan,
     }
 
 
@@ -396,11 +433,7 @@ def measure(tracks: Tracks, start_s: float, end_s: float) -> dict[str, float]:
         **voice_quality(tracks, start_s, end_s),
         "loudness_mean_dbfs": float(level.mean()) if len(level) else math.nan,
         "loudness_sd_db": float(level.std()) if len(level) else math.nan,
-        "syllable_count": float(nuclei),
-        "speech_rate_syl_s": nuclei / span_s if speech_s >= MIN_SPEECH_FOR_RATE_S else math.nan,
-        "articulation_rate_syl_s": (
-            nuclei / speech_s if speech_s >= MIN_SPEECH_FOR_RATE_S else math.nan
-        ),
+        **syllable_rates(nuclei, span_s, speech_s),
     }
     return features
 

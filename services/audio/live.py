@@ -73,12 +73,6 @@ MIN_PRAAT_S = 0.1  # shorter audio is not given to Praat (too short for a pitch 
 RANGE_SETTLED_S = 10.0  # voiced speech after which LOW stops refining the speaker's range
 _FRAME = int(RATE * FRAME_S)
 _MIN_SPEECH_FRAMES = math.ceil(features.MIN_SPEECH_S / FRAME_S - 1e-9)
-_JITTER_ARGS = (
-    features.PERIOD_FLOOR_S,
-    features.PERIOD_CEILING_S,
-    features.MAX_PERIOD_FACTOR,
-)
-_SHIMMER_ARGS = (*_JITTER_ARGS, features.MAX_AMPLITUDE_FACTOR)
 
 LIVE_NO_BASELINE_NOTE = (
     "no baseline recording given: changes are measured against the mean of the earlier "
@@ -212,18 +206,16 @@ class AudioLiveSession:
             self._close_ready(True)
 
     def _detect(self, piece: np.ndarray) -> None:
-        """webrtcvad and RMS level of each VAD frame completed by this piece (as
-        features.voice_activity and frame_levels_db, continuing across pieces)."""
+        """webrtcvad and RMS level of each VAD frame completed by this piece (the stream's
+        one webrtcvad instance carries on across pieces)."""
         x = np.concatenate([self._rest, piece])
         n = len(x) // _FRAME
         self._rest = x[n * _FRAME :]
         if not n:
             return
-        frames = x[: n * _FRAME].reshape(n, _FRAME)
-        pcm = (frames * 32767).astype("<i2")  # decoded samples are within [-1, 1]
-        vad = np.fromiter((self._vad.is_speech(f.tobytes(), RATE) for f in pcm), bool, n)
-        f64 = frames.astype(np.float64)
-        levels = 10 * np.log10(np.einsum("ij,ij->i", f64, f64) / _FRAME + 1e-12)
+        frames = x[: n * _FRAME]
+        vad = features.voice_activity(frames, vad=self._vad)
+        levels = features.frame_levels_db(frames)
         self.vad.append(vad)
         self.levels.append(levels)
         self.gate.add(levels[vad])
@@ -274,13 +266,7 @@ class AudioLiveSession:
             followed = e < len(speech) or bool(ahead.any()) or not final
             if preceded and followed and (e - s) * FRAME_S >= features.MIN_PAUSE_S - 1e-9:
                 lengths.append((e - s) * FRAME_S)
-        minutes = span_s / 60
-        return {
-            "pause_count": float(len(lengths)),
-            "pause_rate_per_min": len(lengths) / minutes if minutes > 0 else math.nan,
-            "pause_mean_s": float(np.mean(lengths)) if lengths else 0.0,
-            "pause_longest_s": float(np.max(lengths)) if lengths else 0.0,
-        }
+        return features.pause_features(np.asarray(lengths, dtype=np.float64), span_s)
 
     def _pitch(
         self, sound: parselmouth.Sound, t0: float, start: float, end: float, level: int
@@ -403,22 +389,13 @@ class AudioLiveSession:
         """MEDIUM and HIGH: Praat jitter, shimmer, HNR, loudness and syllable nuclei over the
         window, as features.measure takes them from the whole recording's tracks."""
         points = call([sound, pitch], "To PointProcess (cc)")
-        jitter = call(points, "Get jitter (local)", start - t0, end - t0, *_JITTER_ARGS)
-        shimmer = call([sound, points], "Get shimmer (local)", start - t0, end - t0, *_SHIMMER_ARGS)
-        harmonicity = sound.to_harmonicity_cc(
-            time_step=TIME_STEP,
-            minimum_pitch=features.PITCH_FLOOR_HZ,
-            silence_threshold=0.1,
-            periods_per_window=1.0,
-        )
-        hnr = harmonicity.values[0].astype(np.float64)
-        hnr_times = np.asarray(harmonicity.xs()) + t0
-        hnr = hnr[(hnr_times >= start) & (hnr_times < end) & (hnr > -199)]
-        intensity = sound.to_intensity(
-            minimum_pitch=features.INTENSITY_MIN_PITCH_HZ, time_step=TIME_STEP, subtract_mean=False
-        )
-        level = np.maximum(intensity.values[0].astype(np.float64) + features.PRAAT_DB_TO_DBFS, -120)
-        it = np.asarray(intensity.xs(), dtype=np.float64) + t0
+        voice = features.jitter_shimmer(sound, points, start - t0, end - t0)
+        hnr_times, hnr = features.harmonicity_db(sound)
+        hnr_times += t0
+        hnr = hnr[(hnr_times >= start) & (hnr_times < end) & np.isfinite(hnr)]
+        voice["hnr_db"] = float(hnr.mean()) if len(hnr) else math.nan
+        it, level = features.intensity_dbfs(sound)
+        it += t0
         inside = (it >= start) & (it < end)
         self.intensity.add(level[inside])
         frame_of = np.clip((it / FRAME_S).astype(int) - decided_from, 0, max(len(decided) - 1, 0))
@@ -429,20 +406,11 @@ class AudioLiveSession:
         )
         count = int(((nuclei >= start) & (nuclei < end)).sum())
         speech_s = float(m.speech.sum()) * FRAME_S
-        span_s = end - start
-        voice = {
-            "jitter_local_pct": 100 * _finite(jitter),
-            "shimmer_local_pct": 100 * _finite(shimmer),
-            "hnr_db": float(hnr.mean()) if len(hnr) else math.nan,
-        }
         m.voice, m.hnr_db, m.loudness_dbfs, m.syllables = voice, hnr, loudness, count
-        rated = speech_s >= features.MIN_SPEECH_FOR_RATE_S
         return voice | {
             "loudness_mean_dbfs": float(loudness.mean()) if len(loudness) else math.nan,
             "loudness_sd_db": float(loudness.std()) if len(loudness) else math.nan,
-            "syllable_count": float(count),
-            "speech_rate_syl_s": count / span_s if rated else math.nan,
-            "articulation_rate_syl_s": count / speech_s if rated else math.nan,
+            **features.syllable_rates(count, end - start, speech_s),
         }
 
     def _baseline_values(self, measured: dict[str, float]) -> dict[str, float]:
@@ -516,7 +484,3 @@ class AudioLiveSession:
             events=list(self.responses.events),
             coverage=Coverage(self.total.received, self.total.analysed, self.total.skipped),
         )
-
-
-def _finite(value: float | None) -> float:
-    return float(value) if value is not None and math.isfinite(value) else math.nan

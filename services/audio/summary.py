@@ -28,10 +28,10 @@ from services.audio import egemaps
 from services.audio.features import (
     FRAME_S,
     MIN_PAUSE_S,
-    MIN_SPEECH_FOR_RATE_S,
     MIN_VOICED_S,
     TIME_STEP,
     runs,
+    syllable_rates,
 )
 
 
@@ -247,18 +247,13 @@ class RunningSummary:
             "onset_latency_s": p.first_speech * FRAME_S if p.first_speech >= 0 else math.nan,
         }
         if self.voice_windows:
-            rated = self.voice_speech_s >= MIN_SPEECH_FOR_RATE_S
             out |= {
                 "jitter_local_pct": self.jitter.value,
                 "shimmer_local_pct": self.shimmer.value,
                 "hnr_db": self.hnr.value,
                 "loudness_mean_dbfs": self.loudness.mean if self.loudness.n else math.nan,
                 "loudness_sd_db": self.loudness.sd,
-                "syllable_count": float(self.syllables),
-                "speech_rate_syl_s": self.syllables / self.voice_duration_s if rated else math.nan,
-                "articulation_rate_syl_s": (
-                    self.syllables / self.voice_speech_s if rated else math.nan
-                ),
+                **syllable_rates(self.syllables, self.voice_duration_s, self.voice_speech_s),
             }
         if self.egemaps_windows:
             functionals = {name: mean.value for name, mean in self.functionals.items()}

@@ -51,8 +51,9 @@ windows back; samples that arrive for a window already closed are context for th
 and counted in the final coverage, not analysed in their own window.
 
 Quality levels: MEDIUM and HIGH measure the same. LOW leaves out the cardiac template-match
-quality index (quality.cardiac_sqi: neurokit2's averageQRS; measured on the sample, ECG, EDA
-and respiration at 100 Hz: about 65 ms of CPU per 10 s window at HIGH, 37 ms at LOW): the
+quality index (quality.cardiac_sqi: neurokit2's averageQRS; on the sample, ECG, EDA and
+respiration at 100 Hz, it is about half of a window's CPU: 60 ms per 10 s window at HIGH,
+33 ms at LOW on a busy 2-core machine, as tests/test_live.py prints them): the
 window then has no cardiac_signal_quality and its confidence is not scaled by it, and a note
 says so. Every cue the model reads is measured at every level; the whole-input quality
 index averages the windows where it was measured.
@@ -117,6 +118,11 @@ class ChannelState:
     def reach_s(self) -> float:
         """Where the samples received so far end on the shared timeline."""
         return self.start_s + self.received / self.rate_hz
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """(start, reach): the channel's span so far, as features.Derived.spans holds it."""
+        return self.start_s, self.reach_s
 
     def index(self, t_s: float) -> int:
         """The first sample at or after time t_s."""
@@ -557,47 +563,45 @@ class PhysiologyLiveSession:
             sqi = features.Series(st, sv["sqi"]) if st.size else None
             beats = features.Beats(t, valid, source, sqi)
             if source in ch:
-                spans["cardiac"] = (ch[source].start_s, ch[source].reach_s)
+                spans["cardiac"] = ch[source].span
         heart_rate = None
         if beats is None and "heart_rate" in ch:
             ht, hv = self.bpm.between(lo, hi)
             if ht.size:
                 c = ch["heart_rate"]
                 heart_rate = signals.Channel("heart_rate", hv["bpm"], c.rate_hz, float(ht[0]))
-            spans["cardiac"] = (ch["heart_rate"].start_s, ch["heart_rate"].reach_s)
+            spans["cardiac"] = ch["heart_rate"].span
         if "cardiac" not in spans:
             for name in CARDIAC:
                 if name in ch:
-                    spans["cardiac"] = (ch[name].start_s, ch[name].reach_s)
+                    spans["cardiac"] = ch[name].span
                     break
+        spans.update((name, ch[name].span) for name in ("eda", "respiration") if name in ch)
+        # The settled rings hold rows only for channels the stream has.
         eda = None
-        if "eda" in ch:
-            spans["eda"] = (ch["eda"].start_s, ch["eda"].reach_s)
-            et, ev = self.eda.between(lo, hi)
-            if et.size:
-                pt, pv = self.scrs.between(lo, hi)
-                eda = features.Electrodermal(
-                    et,
-                    ev["tonic"],
-                    pt,
-                    pv["amplitude"],
-                    pv["onset"],
-                    ev["clean"],
-                    ev["ok"].astype(bool),
-                )
+        et, ev = self.eda.between(lo, hi)
+        if et.size:
+            pt, pv = self.scrs.between(lo, hi)
+            eda = features.Electrodermal(
+                et,
+                ev["tonic"],
+                pt,
+                pv["amplitude"],
+                pv["onset"],
+                ev["clean"],
+                ev["ok"].astype(bool),
+            )
         breathing = None
-        if "respiration" in ch:
-            spans["respiration"] = (ch["respiration"].start_s, ch["respiration"].reach_s)
-            rt, rv = self.resp.between(lo, hi)
-            if rt.size:
-                bt, bv = self.breaths.between(lo, hi)
-                breathing = features.Breathing(
-                    bt,
-                    bv["amplitude"],
-                    bv["interval"],
-                    features.Series(rt, rv["clean"]),
-                    rv["ok"].astype(bool),
-                )
+        rt, rv = self.resp.between(lo, hi)
+        if rt.size:
+            bt, bv = self.breaths.between(lo, hi)
+            breathing = features.Breathing(
+                bt,
+                bv["amplitude"],
+                bv["interval"],
+                features.Series(rt, rv["clean"]),
+                rv["ok"].astype(bool),
+            )
         return features.Derived(beats, heart_rate, eda, breathing, spans, ())
 
     # ------------------------------------------------------------------ reference, questions

@@ -100,9 +100,6 @@ class SeriesRing:
             self._rows -= int((~keep).sum())
             self._blocks[0] = (times[keep], {c: v[keep] for c, v in values.items()})
 
-    def last_time(self) -> float | None:
-        return float(self._blocks[-1][0][-1]) if self._blocks else None
-
     def between(self, lo: float, hi: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The rows with lo <= time < hi: (times, {column: values})."""
         parts = [b for b in self._blocks if b[0][-1] >= lo and b[0][0] < hi]

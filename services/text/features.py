@@ -45,6 +45,19 @@ RULES: dict[str, str] = {
     '"most"/"least" + a word ("most beautiful"; not "at least", "most of")',
     "exclamations": 'exclamation marks, a run ("!!!") counting once',
 }
+# Writing style, after Ott et al. (2011), after the original cue categories (the model reads
+# them in this order).
+STYLE_CATEGORIES: tuple[str, ...] = (
+    "second_person",
+    "positive_emotion",
+    "family_friends",
+    "money",
+    "articles",
+    "prepositions",
+    "adverbs",
+    "superlatives",
+    "exclamations",
+)
 # `temporal` is a word list plus clock times ("6 pm", "18:30") found by rule.
 CATEGORIES: tuple[str, ...] = (
     "first_person_singular",
@@ -65,15 +78,7 @@ CATEGORIES: tuple[str, ...] = (
     "places",
     "proper_nouns",
     # Writing style, after Ott et al. (2011): imaginative versus informative writing.
-    "second_person",
-    "positive_emotion",
-    "family_friends",
-    "money",
-    "articles",
-    "prepositions",
-    "adverbs",
-    "superlatives",
-    "exclamations",
+    *STYLE_CATEGORIES,
 )
 RATE_UNIT = "per 100 words"
 

@@ -209,13 +209,7 @@ class TextLiveSession:
             local += len(m.segment.text) + 1
             words += m.cues.word_count
             vocabulary |= m.vocabulary
-        cues = tf.TextCues(
-            word_count=words,
-            matches=matches,
-            type_token_ratio=len(vocabulary) / words if words else 0.0,
-            flesch_reading_ease=tf.readability(text),
-            sentiment_compound=tf.sentiment(text),
-        )
+        cues = _cues(text, words, matches, vocabulary)
         language = tf.language_check(text)
         if language.english is None and self.language is not None:
             language = self.language
@@ -228,13 +222,7 @@ class TextLiveSession:
     def _whole(self) -> Window:
         """The whole-input Window: running counts, plus what needs the kept text."""
         text = " ".join(self.parts)
-        cues = tf.TextCues(
-            word_count=self.words,
-            matches=self.matches,
-            type_token_ratio=len(self.vocabulary) / self.words if self.words else 0.0,
-            flesch_reading_ease=tf.readability(text),
-            sentiment_compound=tf.sentiment(text),
-        )
+        cues = _cues(text, self.words, self.matches, self.vocabulary)
         spans = {
             c: [(m.start, m.end, text[m.start : m.end]) for m in found]
             for c, found in self.matches.items()
@@ -258,3 +246,16 @@ class TextLiveSession:
             "matches": sum(len(v) for v in self.matches.values()),
             "vocabulary": len(self.vocabulary),
         }
+
+
+def _cues(
+    text: str, words: int, matches: dict[str, list[tf.Match]], vocabulary: set[str]
+) -> tf.TextCues:
+    """A span's cues from its segments' counts, plus what is read from its text."""
+    return tf.TextCues(
+        word_count=words,
+        matches=matches,
+        type_token_ratio=len(vocabulary) / words if words else 0.0,
+        flesch_reading_ease=tf.readability(text),
+        sentiment_compound=tf.sentiment(text),
+    )

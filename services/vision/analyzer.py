@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -42,7 +43,7 @@ from services.vision.neural_face import (
     OnnxFaceModels,
     TritonFaceModels,
 )
-from services.vision.observation import FaceObservation, FrameStatus
+from services.vision.observation import FaceObservation, status_notes
 from veritas.analysis import Event, InvalidInput, Window
 from veritas.config import env
 from veritas.v1 import common_pb2, modality_pb2
@@ -133,21 +134,7 @@ def summarise_measures(
 
 def frame_notes(frames: Sequence[FrameMeasures]) -> list[str]:
     """What a human should know about the frames that could not be measured."""
-    counts = {status: 0 for status in FrameStatus}
-    for f in frames:
-        counts[f.status] += 1
-    notes = []
-    n = len(frames)
-    if counts[FrameStatus.NO_FACE]:
-        notes.append(f"no face in {counts[FrameStatus.NO_FACE]} of {n} frames")
-    if counts[FrameStatus.SEVERAL_FACES]:
-        notes.append(
-            f"several faces in {counts[FrameStatus.SEVERAL_FACES]} of {n} frames "
-            "(not measured: whose face it is would be a guess)"
-        )
-    if counts[FrameStatus.TOO_DARK]:
-        notes.append(f"too dark to measure in {counts[FrameStatus.TOO_DARK]} of {n} frames")
-    return notes
+    return status_notes(Counter(f.status for f in frames), len(frames))
 
 
 class VisionAnalyzer:

@@ -44,11 +44,11 @@ LIP_CORNER_DOWN = -0.03  # corners below the midline
 SMILE_MOUTH_WIDTH = 0.90  # a smile also widens the mouth (rest ~0.8 of inter-ocular)
 # The next three are set for the landmarks the service measures with, MediaPipe's face mesh
 # (neural_face.py), which moves its lid and brow points less than dlib's 68-point model did
-# for the same movement (test_dlib_reference.py). On the bundled sample: shut eyes read
-# 0.70-0.80 of the neutral eye aspect ratio (dlib: ~0.25-0.35), open eyes never under 0.87
-# (the lowest while frowning); a 0.12 inter-ocular brow raise reads +0.05-0.06 (dlib ~+0.07),
-# a 0.09 frown -0.027 to -0.038 (dlib ~-0.065), against a spread of about +-0.012 at rest.
-# dlib's values were 0.70, 0.06 and 0.04.
+# for the same movement. On the bundled sample (test_dlib_reference.py prints these): shut
+# eyes read 0.70-0.80 of the median eye aspect ratio (dlib: 0.19-0.34), open eyes never under
+# 0.87 (the lowest while frowning); a 0.12 inter-ocular brow raise reads +0.05-0.06 (dlib up
+# to +0.07), a 0.09 frown -0.027 to -0.038 (dlib -0.06 to -0.07), against a spread of about
+# +-0.012 at rest. dlib's values were 0.70, 0.06 and 0.04.
 EYES_CLOSED_FRACTION = 0.84  # eye aspect ratio under 84% of the subject's open-eye value
 LONG_CLOSURE_S = 0.40  # closures shorter than this are blinks (Close-R), longer Close-BE
 # --- thresholds against the subject's neutral ---
@@ -103,6 +103,18 @@ COUNTS: tuple[str, ...] = (
 )
 # Rates that are no MUMIN code (never model inputs), reported for explanation.
 EXTRA_RATES: tuple[str, ...] = ("lip_press_ratio", "gaze_aversion_ratio")
+# Means over a span's measured frames: (feature, FrameMeasures attribute).
+MEANS: tuple[tuple[str, str], ...] = (
+    ("ear_mean", "ear"),
+    ("mouth_open_mean", "mouth_open"),
+    ("brow_height_mean", "brow_height"),
+    ("lip_corner_mean", "lip_corner"),
+    ("yaw_mean", "yaw"),
+    ("pitch_mean", "pitch"),
+    ("roll_mean", "roll"),
+    ("eye_yaw_mean", "eye_yaw"),
+    ("gaze_yaw_mean", "gaze_yaw"),
+)
 DESCRIPTIVE: tuple[str, ...] = (
     "blink_count",
     "blink_rate_per_min",
@@ -423,17 +435,7 @@ def window_features(
     features["micro_expression_count"] = count("micro_expression")
     features["head_nod_count"] = count("head_nod")
     features["head_shake_count"] = count("head_shake")
-    for name, attr in (
-        ("ear_mean", "ear"),
-        ("mouth_open_mean", "mouth_open"),
-        ("brow_height_mean", "brow_height"),
-        ("lip_corner_mean", "lip_corner"),
-        ("yaw_mean", "yaw"),
-        ("pitch_mean", "pitch"),
-        ("roll_mean", "roll"),
-        ("eye_yaw_mean", "eye_yaw"),
-        ("gaze_yaw_mean", "gaze_yaw"),
-    ):
+    for name, attr in MEANS:
         values = np.array([getattr(f, attr) for f in measured], dtype=np.float64)
         features[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
     pupils = np.array([f.eye_yaw for f in measured], dtype=np.float64)

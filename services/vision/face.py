@@ -2,8 +2,9 @@
 
 Not in the serving path any more: the vision service finds faces with neural models served
 by Triton (neural_face.py). This stays as the reference the tests compare the neural
-landmarks with (services/vision/tests/test_dlib_reference.py) and as the landmark source of
-the synthetic clips (synthetic.py), which edit a photograph where dlib puts its landmarks.
+landmarks with (services/vision/tests/test_dlib_reference.py, benchmarks/vision_pipeline.py)
+and as the landmark source of the synthetic clips (synthetic.py: tests and
+samples/make_face_video.py), which edit a photograph where dlib puts its landmarks.
 
 Detection is the expensive step (measured here: ~8 ms on a 320 px frame, ~25 ms at 480 px),
 landmarks are cheap (1-3 ms). So the tracker searches the whole frame every `redetect_every`
@@ -26,8 +27,6 @@ import dlib
 import numpy as np
 
 from services.vision.observation import DARK_MEAN_LEVEL, FaceObservation, FrameStatus, grey
-
-__all__ = ["DARK_MEAN_LEVEL", "FaceObservation", "FaceTracker", "FrameStatus", "grey"]
 
 DETECT_SIDE = 480  # full searches run on a copy whose shorter side is at most this
 REDETECT_EVERY = 5  # frames between full detections (0.5 s at 10 fps)
@@ -57,11 +56,6 @@ def _models() -> tuple[dlib.fhog_object_detector, dlib.shape_predictor]:
     if detector is None:
         detector = _local.detector = dlib.get_frontal_face_detector()
     return detector, _predictor()
-
-
-def load_models() -> None:
-    """Load the models now (~2 s) rather than on the first request."""
-    _models()
 
 
 def detect_faces(

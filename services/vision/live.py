@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,7 +43,7 @@ from services.vision import behaviour, events
 from services.vision.decode import DEFAULT_MAX_SIDE, check_target_fps, decode_image, shrink
 from services.vision.features import FrameMeasures, measure_frame
 from services.vision.neural_face import FaceModels, NeuralFaceTracker, OnnxFaceModels
-from services.vision.observation import FrameStatus
+from services.vision.observation import FrameStatus, status_notes
 from veritas.analysis import Coverage, Event, InvalidInput, Window
 from veritas.v1 import common_pb2
 
@@ -76,18 +76,6 @@ LEVELS: dict[int, Level] = {
     common_pb2.QUALITY_MEDIUM: Level(6.0, 480, True),
     common_pb2.QUALITY_HIGH: Level(math.inf, DEFAULT_MAX_SIDE, True),
 }
-
-_MEANS = (
-    ("ear_mean", "ear"),
-    ("mouth_open_mean", "mouth_open"),
-    ("brow_height_mean", "brow_height"),
-    ("lip_corner_mean", "lip_corner"),
-    ("yaw_mean", "yaw"),
-    ("pitch_mean", "pitch"),
-    ("roll_mean", "roll"),
-    ("eye_yaw_mean", "eye_yaw"),
-    ("gaze_yaw_mean", "gaze_yaw"),
-)
 
 
 @dataclass
@@ -122,7 +110,7 @@ class Totals:
         self.measured_s += len(measured) * step
         for code in behaviour.BEHAVIOUR_CODES + behaviour.EXTRA_RATES:
             self.codes[code] = self.codes.get(code, 0.0) + float(codes[code][mask].sum())
-        for name, attr in _MEANS:
+        for name, attr in behaviour.MEANS:
             values = np.array([getattr(f, attr) for f in measured], dtype=np.float64)
             ok = np.isfinite(values)
             self.sums[name] = self.sums.get(name, 0.0) + float(values[ok].sum())
@@ -151,7 +139,7 @@ class Totals:
         out["micro_expression_count"] = float(self.event_counts.get("micro_expression", 0))
         out["head_nod_count"] = float(self.event_counts.get("head_nod", 0))
         out["head_shake_count"] = float(self.event_counts.get("head_shake", 0))
-        for name, _ in _MEANS:
+        for name, _ in behaviour.MEANS:
             n = self.finite[name]
             out[name] = self.sums[name] / n if n else math.nan
         out["pupil_found_ratio"] = self.pupils / self.measured
@@ -340,7 +328,7 @@ class VisionLiveSession:
             )
             self.totals.add_frames(in_window, codes, mask, step)
             self.totals.add_events(found)
-        notes += _frame_notes(in_window)
+        notes += status_notes(Counter(f.status for f in in_window), len(in_window))
         if coverage.received == 0:
             notes.append("no video frames in this window")
         elif not in_window:
@@ -377,7 +365,7 @@ class VisionLiveSession:
         t = self.totals
         features = t.features()
         notes = list(self.notes)
-        notes += _status_notes(t.statuses, t.frames)
+        notes += status_notes(t.statuses, t.frames)
         quality = t.measured / t.frames if t.frames else 0.0
         if t.measured and quality < 0.5:
             notes.append(f"a single face was measurable in only {quality:.0%} of frames")
@@ -417,25 +405,3 @@ def _without_landmarks(m: FrameMeasures) -> FrameMeasures:
 
 def _empty_codes() -> dict[str, np.ndarray]:
     return {code: np.zeros(0) for code in behaviour.BEHAVIOUR_CODES + behaviour.EXTRA_RATES}
-
-
-def _frame_notes(frames: list[FrameMeasures]) -> list[str]:
-    counts: dict[FrameStatus, int] = {}
-    for f in frames:
-        counts[f.status] = counts.get(f.status, 0) + 1
-    return _status_notes(counts, len(frames))
-
-
-def _status_notes(counts: dict[FrameStatus, int], n: int) -> list[str]:
-    """What a human should know about frames that could not be measured."""
-    notes = []
-    if counts.get(FrameStatus.NO_FACE):
-        notes.append(f"no face in {counts[FrameStatus.NO_FACE]} of {n} frames")
-    if counts.get(FrameStatus.SEVERAL_FACES):
-        notes.append(
-            f"several faces in {counts[FrameStatus.SEVERAL_FACES]} of {n} frames "
-            "(not measured: whose face it is would be a guess)"
-        )
-    if counts.get(FrameStatus.TOO_DARK):
-        notes.append(f"too dark to measure in {counts[FrameStatus.TOO_DARK]} of {n} frames")
-    return notes

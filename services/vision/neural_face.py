@@ -437,7 +437,6 @@ class NeuralFaceTracker:
         self.dark_level = dark_level
         self._seen = 0  # frames observed so far
         self._key_roi: Roi | None = None  # the current keyframe's crop for the frames after it
-        self.requests = 0  # model requests made (for tests and benchmarks)
 
     def observe(self, image: np.ndarray) -> FaceObservation:
         return self.observe_many([image])[0]
@@ -515,7 +514,6 @@ class NeuralFaceTracker:
             return
         inputs = [letterbox(f.rgb) for f in frames]
         boxes, scores = self.models.detect(np.stack([i[0] for i in inputs]))
-        self.requests += 1
         for f, (_, scale, px, py), b, s in zip(frames, inputs, boxes, scores, strict=True):
             faces = decode_faces(b, s, (scale, px, py))
             f.faces, f.from_detection = len(faces), True
@@ -531,7 +529,6 @@ class NeuralFaceTracker:
             return
         cuts = [cut(f.rgb, f.roi) for f in frames]  # type: ignore[arg-type]
         points, presence = self.models.mesh(np.stack([c[0] for c in cuts]))
-        self.requests += 1
         for f, (_, back), p, q in zip(frames, cuts, points, presence, strict=True):
             score = float(q.reshape(-1)[0])
             if score >= MIN_PRESENCE:

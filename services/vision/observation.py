@@ -1,13 +1,15 @@
-"""What the face stage reports per frame, shared by every face finder (no model code here).
+"""What the face stage reports per frame, shared by every face finder (no model code here),
+and the notes that tell a human about the frames it could not measure.
 
 `FaceObservation` is the contract features.py reads: a status, and for ONE_FACE the 68
 landmarks in dlib's iBUG order (pixels of the frame that was observed). The neural finder
-(neural_face.py, Triton) and the dlib reference (face.py, tests only) both give it.
+(neural_face.py, Triton) and the dlib reference (face.py, outside the service) both give it.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -39,3 +41,19 @@ class FaceObservation:
 
 def grey(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def status_notes(counts: Mapping[FrameStatus, int], n: int) -> list[str]:
+    """What a human should know about the frames (`counts` by status, of `n`) that could
+    not be measured."""
+    notes = []
+    if counts.get(FrameStatus.NO_FACE):
+        notes.append(f"no face in {counts[FrameStatus.NO_FACE]} of {n} frames")
+    if counts.get(FrameStatus.SEVERAL_FACES):
+        notes.append(
+            f"several faces in {counts[FrameStatus.SEVERAL_FACES]} of {n} frames "
+            "(not measured: whose face it is would be a guess)"
+        )
+    if counts.get(FrameStatus.TOO_DARK):
+        notes.append(f"too dark to measure in {counts[FrameStatus.TOO_DARK]} of {n} frames")
+    return notes

@@ -52,7 +52,9 @@ def own_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         "VERITAS_RATE_LIMIT_RPS": "100000",
         "VERITAS_RATE_LIMIT_BURST": "100000",
     }
-    with Mesh(run_dir, extra_env=env).start() as mesh:
+    # Unsupervised: a killed process stays dead until the test restarts it, so the fault
+    # lasts as long as the test measures it (the launcher's restarts: test_supervision.py).
+    with Mesh(run_dir, extra_env=env, supervise=False).start() as mesh:
         yield mesh
     if figures and report.enabled():
         report.record(

@@ -147,6 +147,32 @@ def test_restart_now_cuts_the_backoff_short() -> None:
         keeper.stop(grace_s=5)
 
 
+def test_restart_now_before_the_death_is_seen_still_counts() -> None:
+    """As `Mesh.restart_service` right after a kill: the ask may come before the watcher
+    has seen the death; it must not be lost (a 30 s backoff here)."""
+    keeper = Supervised(
+        "sleeper",
+        python("import time; time.sleep(60)"),
+        report=lambda _: None,
+        backoff=Backoff(initial_s=30, max_s=30),
+    ).start()
+    try:
+        first = keeper.process
+        assert first is not None
+        os.kill(first.pid, signal.SIGKILL)
+        keeper.restart_now()  # at once: the watcher may not even have woken yet
+        wait_until("restarted at once", lambda: keeper.process is not first, 5)
+        second = keeper.process
+        assert second is not None and second.poll() is None
+        # The ask was used up by that start: the next death waits out its backoff.
+        os.kill(second.pid, signal.SIGKILL)
+        wait_until("the second death seen", lambda: keeper.restarts == 2)
+        time.sleep(0.3)
+        assert keeper.process is second
+    finally:
+        keeper.stop(grace_s=5)
+
+
 @pytest.mark.parametrize(
     ("code", "words"),
     [(0, "exited with code 0"), (-9, "killed by SIGKILL"), (-11, "killed by SIGSEGV")],

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from services.audio import features
-from services.audio.analyzer import NO_BASELINE_NOTE, NO_REFERENCE_NOTE, AudioAnalyzer
+from services.audio.analyzer import AudioAnalyzer
+from services.audio.report import NO_BASELINE_NOTE, NO_REFERENCE_NOTE
 from services.audio.tests.signals import encode, harmonic, syllables
 from veritas.analysis import InvalidInput
 from veritas.v1 import common_pb2, modality_pb2

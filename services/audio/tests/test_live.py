@@ -14,7 +14,8 @@ import soundfile as sf
 
 from models.training import audio_cues
 from services.audio import egemaps, features, live
-from services.audio.analyzer import NO_REFERENCE_NOTE, AudioAnalyzer
+from services.audio.analyzer import AudioAnalyzer
+from services.audio.report import NO_REFERENCE_NOTE
 from services.audio.tests.signals import encode, harmonic, syllables
 from veritas.analysis import InvalidInput, Window
 from veritas.v1 import common_pb2, modality_pb2
@@ -129,7 +130,8 @@ def test_live_whole_input_agrees_with_offline(
     sent as 0.1 s chunks, against the offline analysis of the same audio, with a 110 Hz
     baseline so the pitch change means something.
 
-    Why they may differ, and by how much (measured, the larger of the two cases):
+    Why they may differ, and by how much (measured, the larger of the two cases; the test
+    prints the differences):
     - windows: live windows are fixed (the 12 s stream ends with a 2 s window; offline joins
       that piece to the one before), and Praat tracks pitch per window with 0.5 s of run-in
       and the speaker range (first-pass quartiles) of the stream so far, not of the whole
@@ -156,6 +158,13 @@ def test_live_whole_input_agrees_with_offline(
         (k * window_s, min((k + 1) * window_s, len(x) / RATE))
         for k in range(math.ceil(len(x) / RATE / window_s))
     ]
+    shown = [*AGREEMENT, "syllable_count"]
+    moved = score(got.features["pitch_change_st"]) - score(want.features["pitch_change_st"])
+    print(
+        f"\n{repeats}x the sample, {window_s:g} s windows, live - offline: "
+        + ", ".join(f"{n} {got.features[n] - want.features[n]:+.3g}" for n in shown)
+        + f"; model score {moved:+.2g}"
+    )
     for name, (absolute, relative) in AGREEMENT.items():
         a, b = want.features[name], got.features[name]
         assert b == pytest.approx(a, abs=absolute, rel=relative), name

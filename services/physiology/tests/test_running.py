@@ -76,4 +76,4 @@ def test_rings_hold_what_they_are_told_to() -> None:
     assert t.tolist() == [45.0, 45.25, 45.5, 45.75, 46.0, 46.25, 46.5, 46.75]
     assert v["v"].tolist() == [45] * 4 + [46] * 4
     assert series.between(40.0, 42.0)[0].size == 0  # trimmed
-    assert len(series) == 6 * 4 and series.last_time() == 49.75
+    assert len(series) == 6 * 4 and series.between(0.0, 100.0)[0][-1] == 49.75

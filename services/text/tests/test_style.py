@@ -17,20 +17,14 @@ def found(text: str, category: str) -> list[str]:
 
 
 def test_style_categories_are_features_after_the_original_seventeen() -> None:
-    style = (
-        "second_person",
-        "positive_emotion",
-        "family_friends",
-        "money",
-        "articles",
-        "prepositions",
-        "adverbs",
-        "superlatives",
-        "exclamations",
-    )
+    """(test_model.py checks the whole order against the model's feature_names.)"""
+    style = tf.STYLE_CATEGORIES
     assert tf.CATEGORIES[17:] == style
     assert tf.CATEGORIES[:17][-1] == "proper_nouns"  # the old order is kept
     assert set(STYLE_LEXICON) <= set(tf.LEXICON)
+    # Each comes from its word list or its rule, nothing else.
+    assert set(style) == set(STYLE_LEXICON) | {"adverbs", "superlatives", "exclamations"}
+    assert {"adverbs", "superlatives", "exclamations"} <= set(tf.RULES)
     values = tf.feature_values(tf.measure("You will love it!"))
     assert all(name in values and name in tf.FEATURE_UNITS for name in style)
 

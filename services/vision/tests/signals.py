@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from services.vision.face import FrameStatus
 from services.vision.features import FrameMeasures
+from services.vision.observation import FrameStatus
 
 RESTING = dict(
     ear=0.3,

@@ -17,8 +17,8 @@ from services.vision.behaviour import (
     turning_points,
     window_features,
 )
-from services.vision.face import FrameStatus
 from services.vision.features import FrameMeasures
+from services.vision.observation import FrameStatus
 from services.vision.tests import signals
 
 FPS = 10.0

@@ -26,7 +26,7 @@ import pytest
 
 from services.vision import synthetic
 from services.vision.analyzer import measure
-from services.vision.behaviour import EYES_CLOSED_FRACTION
+from services.vision.behaviour import BROW_LOWER, BROW_RAISE, EYES_CLOSED_FRACTION
 from services.vision.decode import iter_video
 from services.vision.face import FaceTracker
 from services.vision.features import FrameMeasures, measure_frame
@@ -122,6 +122,43 @@ def test_the_same_frames_read_as_eyes_shut(sample_both) -> None:
     shut_n = np.flatnonzero(ear_n < EYES_CLOSED_FRACTION * np.median(ear_n))
     shut_d = np.flatnonzero(ear_d < DLIB_EYES_CLOSED_FRACTION * np.median(ear_d))
     assert shut_n.tolist() == shut_d.tolist() == [9, 10, 42, 43, 57, 58]  # 3 blinks of 2
+
+
+def test_lids_and_brows_move_less_in_the_mesh_than_in_dlib(sample_both) -> None:
+    """The numbers behind behaviour.py's mesh thresholds (printed for both models): eye
+    aspect ratio of the shut frames and the lowest of the open ones, as a share of the
+    median; brow height against its median while raised (7.1-7.8 s: +0.12 inter-ocular
+    drawn), frowning (6.1-6.8 s: -0.09) and at rest (before 0.8 s and 2.5-4 s)."""
+    neural, reference = sample_both
+    t = np.array([f.timestamp_s for f in neural])
+    shut = [9, 10, 42, 43, 57, 58]
+    spans = {
+        "raised": (t >= 7.1) & (t < 7.8),
+        "frown": (t >= 6.1) & (t < 6.8),
+        "rest": (t < 0.8) | ((t > 2.5) & (t < 4.0)),
+    }
+    read = {}
+    for model, measured in (("mesh", neural), ("dlib", reference)):
+        ear = np.array([f.ear for f in measured])
+        ratio = ear / np.median(ear)
+        brow = around_median(measured, "brow_height")
+        read[model] = ratio, brow
+        print(
+            f"\n{model}: shut eyes {ratio[shut].min():.2f}-{ratio[shut].max():.2f} of the "
+            f"median aspect ratio, open eyes >= {np.delete(ratio, shut).min():.2f}; brows "
+            + ", ".join(
+                f"{name} {brow[sel].min():+.3f} to {brow[sel].max():+.3f}"
+                for name, sel in spans.items()
+            )
+        )
+    ratio, brow = read["mesh"]
+    assert ratio[shut].max() < EYES_CLOSED_FRACTION < np.delete(ratio, shut).min()
+    assert np.median(brow[spans["raised"]]) > BROW_RAISE
+    assert np.median(brow[spans["frown"]]) < -BROW_LOWER
+    assert np.abs(brow[spans["rest"]]).max() < min(BROW_RAISE, BROW_LOWER)
+    dlib_ratio, dlib_brow = read["dlib"]
+    assert ratio[shut].min() > dlib_ratio[shut].max()  # the mesh's lids close less
+    assert np.median(brow[spans["raised"]]) < np.median(dlib_brow[spans["raised"]])
 
 
 @pytest.fixture(scope="module")

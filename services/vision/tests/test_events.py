@@ -7,8 +7,8 @@ import pytest
 
 from services.vision import events
 from services.vision.behaviour import frame_codes, neutral
-from services.vision.face import FrameStatus
 from services.vision.features import FrameMeasures
+from services.vision.observation import FrameStatus
 from services.vision.tests import signals
 
 FPS = 30.0
