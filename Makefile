@@ -24,12 +24,12 @@ proto: $(STAMP)
 	$(PY) -m grpc_tools.protoc -I protos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 
 run: setup proto
-	$(PY) -m veritas.cli up
+	$(PY) -m tools.cli up
 
 # `make run` plus a local Prometheus scraping the mesh with the chart's alert rules loaded
 # (http://127.0.0.1:9090/alerts); see "Watching the alerts" in the README.
 observe: setup proto sysdeps
-	$(PY) -m veritas.cli up --observe
+	$(PY) -m tools.cli up --observe
 
 # System packages the tests need: redis-server (the gateway's rate limits shared across
 # replicas) and prometheus (promtool tests the alert rules; `make observe` runs the server).
@@ -52,7 +52,7 @@ test-unit: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy veritas fusion gateway services benchmarks
+	$(VENV)/bin/mypy veritas tools fusion gateway services benchmarks
 
 IMAGES       := gateway fusion vision audio text physiology model-repository
 IMAGE_TAG    ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' helm/veritas/Chart.yaml)

@@ -48,9 +48,9 @@ from benchmarks.stats import clean_json
 from benchmarks.targets import evaluate
 from benchmarks.triton_log import load_counts, loads_in_flight, model_load_times
 from benchmarks.workloads import SAMPLES, WORKLOADS, Samples
+from tools.mesh import Mesh, Ports, free_port
 from veritas.client import AsyncClient
 from veritas.config import VARIABLES
-from veritas.mesh import Mesh, Ports, free_port
 
 log = logging.getLogger("benchmarks")
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Memory and CPU time of the mesh's processes, read from /proc (Linux).
 
-Every service and Triton is started in its own session (see veritas.mesh), so a service's
+Every service and Triton is started in its own session (see tools.mesh), so a service's
 process group holds the service and anything it spawned: for Triton, its python-backend stub
 processes, one per model instance. Figures are summed over the group.
 """

@@ -39,8 +39,8 @@ from typing import Any
 from benchmarks import loadgen, procs
 from benchmarks.harness import RESULTS, machine_label, mesh_environment, settle_models
 from benchmarks.workloads import MODALITY_INPUTS, WORKLOADS, Samples
+from tools.mesh import Mesh, Ports, free_port
 from veritas.client import AsyncClient
-from veritas.mesh import Mesh, Ports, free_port
 
 log = logging.getLogger("benchmarks.profile")
 _LINE = re.compile(r"\s*\(([^():]+):\d+\)$")  # " (file.py:123)" at the end of a frame

@@ -12,7 +12,7 @@ service's default 10 fps: 90 frames of 320x320):
    - `neural, in-process`: the face models run with onnxruntime in this process (one thread,
      as Triton's python backend runs them here), 16 frames per call;
    - `neural, Triton`: the service's path: the same frames sent to a local Triton (the
-     python-backend mirror of veritas/triton_server.py, face models only) through the
+     python-backend mirror of tools/triton_server.py, face models only) through the
      synchronous gRPC client, 16 frames per request. Cost = this process's CPU (the
      service's share: resizing, crops, geometry, pupils, gRPC) + Triton's CPU (its process
      group: the server and its python stubs running onnxruntime), and the wall time;
@@ -175,8 +175,8 @@ def write_results(text: str, out: Path) -> None:
 def start_triton(work: Path) -> Any:
     """A local Triton serving the committed face models only."""
     from services.vision.neural_face import DETECTOR, LANDMARKS, REPOSITORY
-    from veritas.mesh import free_port
-    from veritas.triton_server import TritonServer, prepare_local_repository
+    from tools.mesh import free_port
+    from tools.triton_server import TritonServer, prepare_local_repository
 
     for name in (DETECTOR, LANDMARKS):
         shutil.copytree(REPOSITORY / name, work / "source" / name)

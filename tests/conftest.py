@@ -17,9 +17,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.slow_modality import SlowPath
-from veritas.cli import sample_request
+from tools.cli import sample_request
+from tools.mesh import Mesh
 from veritas.client import Client, build_request
-from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from tools.mesh import ROOT, Mesh, free_port, wait_healthy
 from veritas import keys
-from veritas.mesh import ROOT, Mesh, free_port, wait_healthy
 
 ISSUER = "https://idp.test"
 AUDIENCE = "veritas-api"

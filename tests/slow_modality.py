@@ -29,10 +29,10 @@ from typing import IO, Any
 
 import grpc
 
+from tools.mesh import ROOT, Mesh, free_port, wait_healthy
 from veritas import modality_service
 from veritas.analysis import Analyzer
 from veritas.config import MODALITY_SERVICES
-from veritas.mesh import ROOT, Mesh, free_port, wait_healthy
 from veritas.modality_service import ModalityServicer
 from veritas.v1 import modality_pb2
 

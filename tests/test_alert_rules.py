@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import system_binary
-from veritas.prometheus_local import rule_groups
+from tools.prometheus_local import rule_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests" / "alert_rules"

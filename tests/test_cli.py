@@ -7,9 +7,9 @@ import json
 import pytest
 
 from tests.conftest import SAMPLES
-from veritas.cli import main
+from tools.cli import main
+from tools.mesh import SERVICES, Mesh
 from veritas.client import AsyncClient, build_request
-from veritas.mesh import SERVICES, Mesh
 from veritas.v1 import common_pb2 as pb
 
 

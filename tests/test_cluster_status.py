@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from veritas.cluster import ClusterApi, cluster_status, cmd_status, format_status, release_selector
+from tools.cluster import ClusterApi, cluster_status, cmd_status, format_status, release_selector
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "k8s"
 NAMESPACE = "veritas"
@@ -210,7 +210,7 @@ def test_command_unknown_release(
 
 
 def test_cli_wiring() -> None:
-    from veritas.cluster import add_parser
+    from tools.cluster import add_parser
 
     parser = argparse.ArgumentParser(prog="veritas")
     add_parser(parser.add_subparsers(dest="command", required=True))

@@ -10,8 +10,8 @@ import pytest
 
 from fusion.stacker import DEFAULT_PATH
 from tests.conftest import SAMPLES
+from tools.mesh import Mesh
 from veritas.client import build_request
-from veritas.mesh import Mesh
 from veritas.physio_csv import read_physio_csv
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import fusion_pb2_grpc

@@ -15,8 +15,8 @@ import grpc
 from tests.conftest import SLOW_VISION_DELAY_S
 from tests.gateway_fixtures import Credentials, GatewayProcess, bearer, metric, scrape
 from tests.slow_modality import SlowPath
-from veritas.cli import sample_request
-from veritas.mesh import Mesh
+from tools.cli import sample_request
+from tools.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import veritas_pb2_grpc
 

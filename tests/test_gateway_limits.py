@@ -23,9 +23,9 @@ from tests.gateway_fixtures import (
     metric,
     scrape,
 )
+from tools.mesh import Mesh
 from veritas import keys
 from veritas.client import build_request
-from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import veritas_pb2_grpc
 

@@ -23,10 +23,10 @@ from gateway.usage import MemoryUsage
 from services.text.analyzer import TextAnalyzer
 from tests.conftest import SAMPLES
 from tests.gateway_fixtures import Credentials, GatewayProcess
+from tools.mesh import Mesh
+from tools.tracing_view import show_trace
 from veritas.grpc_tracing import ServerTracing, client_interceptors
-from veritas.mesh import Mesh
 from veritas.modality_service import ModalityServicer
-from veritas.tracing_view import show_trace
 from veritas.triton_client import TritonClient
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import fusion_pb2_grpc, modality_pb2_grpc, veritas_pb2_grpc

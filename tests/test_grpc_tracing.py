@@ -33,8 +33,8 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_serv
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tools.mesh import Mesh
 from veritas.grpc_tracing import ServerTracing, client_interceptors
-from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import veritas_pb2_grpc
 

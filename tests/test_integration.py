@@ -17,9 +17,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from tests.conftest import SAMPLES, SLOW_VISION_DELAY_S
 from tests.slow_modality import SlowPath
-from veritas.cli import sample_request
+from tools.cli import sample_request
+from tools.mesh import SERVICES, Mesh
 from veritas.client import Client, build_request
-from veritas.mesh import SERVICES, Mesh
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import modality_pb2, modality_pb2_grpc
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 
 from tests.test_integration import TRANSCRIPT, by_name
-from veritas.cli import sample_request
+from tools.cli import sample_request
+from tools.mesh import Mesh
 from veritas.client import Client, build_request
-from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 
 

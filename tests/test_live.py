@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 
 from tests.conftest import SAMPLES
-from veritas.mesh import Mesh
+from tools.mesh import Mesh
 from veritas.physio_csv import read_physio_csv
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import modality_pb2_grpc, veritas_pb2_grpc

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import system_binary, wait_until
-from veritas.mesh import Mesh, free_port
-from veritas.prometheus_local import (
+from tools.mesh import Mesh, free_port
+from tools.prometheus_local import (
     LOCAL_RULE_VALUES,
     NAMESPACE,
     RELEASE,

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import SAMPLES
 from tests.gateway_fixtures import Credentials, GatewayProcess, Gateways, auth_env, bearer
-from veritas.mesh import ROOT, Mesh, free_port, wait_healthy
+from tools.mesh import ROOT, Mesh, free_port, wait_healthy
 from veritas.tests.media_server import MediaServer
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import veritas_pb2_grpc

@@ -10,8 +10,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.gateway_fixtures import issue, load_ca
+from tools.mesh import Mesh
 from veritas import tls
-from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import veritas_pb2_grpc
 

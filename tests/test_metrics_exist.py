@@ -20,11 +20,11 @@ import promql_parser
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tools.cli import sample_request
+from tools.mesh import SERVICES, Mesh
+from tools.prometheus_local import render_chart
 from veritas import live
-from veritas.cli import sample_request
 from veritas.client import Client
-from veritas.mesh import SERVICES, Mesh
-from veritas.prometheus_local import render_chart
 
 RELEASE, NAMESPACE = "prod", "veritas"
 FULLNAME = f"{RELEASE}-veritas"

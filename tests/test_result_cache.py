@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import tritonclient.grpc as triton_grpc
 
+from tools.mesh import ROOT, Mesh
+from tools.triton_server import TritonServer, prepare_local_repository
 from veritas.client import Client, build_request
-from veritas.mesh import ROOT, Mesh
 from veritas.model_index import ready_versions
-from veritas.triton_server import TritonServer, prepare_local_repository
 from veritas.v1 import common_pb2 as pb
 
 pytestmark = pytest.mark.integration

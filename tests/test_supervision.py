@@ -23,9 +23,9 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from tests.conftest import wait_until
-from veritas.mesh import Mesh
+from tools.mesh import Mesh
+from tools.triton_server import SHM_DIR, STUB_MEMORY_PREFIX
 from veritas.triton_client import TritonClient, TritonUnavailable
-from veritas.triton_server import SHM_DIR, STUB_MEMORY_PREFIX
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import modality_pb2, modality_pb2_grpc
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tools.triton_server import TritonServer, prepare_local_repository
 from veritas.triton_client import INDEX_MAX_AGE_S, TritonClient
-from veritas.triton_server import TritonServer, prepare_local_repository
 
 pytestmark = pytest.mark.integration
 

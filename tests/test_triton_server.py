@@ -20,7 +20,7 @@ import onnxruntime as ort
 import pytest
 
 from models.training.linear_onnx import linear_model, save
-from veritas.triton_server import (
+from tools.triton_server import (
     TritonServer,
     local_config,
     otlp_traces_url,

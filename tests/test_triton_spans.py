@@ -1,4 +1,4 @@
-"""Triton's own spans join the request's trace: the OTLP receiver (veritas.otlp_receiver)
+"""Triton's own spans join the request's trace: the OTLP receiver (tools.otlp_receiver)
 that the local launcher starts writes them into the span file, and `veritas trace` shows
 Triton's request, queue and compute spans under each `triton.infer`.
 
@@ -25,13 +25,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from veritas.cli import sample_request
+from tools.cli import sample_request
+from tools.mesh import Mesh
+from tools.otlp_receiver import OtlpReceiver, TraceAssembler, decode_request, spans_of
+from tools.prometheus_local import render_chart
+from tools.tracing_view import show_trace
+from tools.triton_server import TritonInstall, TritonServer, trace_args
 from veritas.client import Client
-from veritas.mesh import Mesh
-from veritas.otlp_receiver import OtlpReceiver, TraceAssembler, decode_request, spans_of
-from veritas.prometheus_local import render_chart
-from veritas.tracing_view import show_trace
-from veritas.triton_server import TritonInstall, TritonServer, trace_args
 
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"  # the client's triton.infer span

@@ -3,7 +3,7 @@
 Why: the tritonserver shipped in the nvidia-pytriton wheel has only the python backend, while
 production Triton serves the same `model.onnx` natively (`platform: "onnxruntime_onnx"`).
 This one generic model.py is copied next to every model.onnx by
-`veritas.triton_server.prepare_local_repository`, so the local server exposes the identical
+`tools.triton_server.prepare_local_repository`, so the local server exposes the identical
 tensors. Each execute() concatenates the inputs of every request in the dynamic batch, runs the
 session once and splits the outputs back per request: that is what makes batching pay.
 Errors become per-request TritonError responses; the model never crashes the server.

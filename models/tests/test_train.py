@@ -15,9 +15,9 @@ import pytest
 
 from models.tests.test_retrain import write_rows
 from models.training import retrain
-from veritas import train
+from tools import train
+from tools.triton_server import TritonServer, local_config, prepare_local_repository
 from veritas.triton_client import parse_domains
-from veritas.triton_server import TritonServer, local_config, prepare_local_repository
 from veritas.v1 import common_pb2
 
 MODEL = "physiology_cues"

@@ -14,7 +14,7 @@ and `parameters` that the services read at run time:
                       covers; empty: none. Fusion counts the model as calibrated evidence only
                       for requests whose Options.domain is one of them
   domain_note         in words: what the validation data was (or why there is none)
-The local python-backend config is derived from this one by veritas/triton_server.py.
+The local python-backend config is derived from this one by tools/triton_server.py.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import soundfile as sf
 
 from benchmarks.procs import group_usage
 from tests.chaos.corpus import SPEECH, TEXT, VIDEO
+from tools.mesh import Mesh
 from veritas import refs
-from veritas.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import veritas_pb2_grpc
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from tests.chaos import report
 from tests.chaos.load import Load, rss
-from veritas.mesh import Mesh
+from tools.mesh import Mesh
 
 LIMIT_MB_PER_MIN = 2.0
 LIMIT_GROWTH = 0.05

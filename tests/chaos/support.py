@@ -24,8 +24,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.errors import HTTP_STATUS
 from tests.conftest import SAMPLES
+from tools.mesh import Mesh
 from veritas import refs
-from veritas.mesh import Mesh
 from veritas.v1 import common_pb2, veritas_pb2, veritas_pb2_grpc
 
 MAX_REQUEST_MB = 2.0

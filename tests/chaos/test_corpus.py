@@ -19,7 +19,7 @@ import pytest
 from tests.chaos.corpus import Case, corpus
 from tests.chaos.support import Answer, Door, all_alive_and_ready, check_answer, http_answer
 from tests.gateway_fixtures import Credentials
-from veritas.mesh import Mesh
+from tools.mesh import Mesh
 from veritas.v1 import modality_pb2_grpc
 
 pytest_plugins = ("tests.gateway_fixtures",)

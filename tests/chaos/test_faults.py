@@ -24,8 +24,8 @@ import pytest
 from tests.chaos import report
 from tests.chaos.load import Load, Outcome, pids, rss
 from tests.chaos.support import SERVING, health
+from tools.mesh import Mesh
 from veritas import refs
-from veritas.mesh import Mesh
 
 NOT_SERVING = 2
 MODALITY_SERVICES = ("vision", "audio", "text", "physiology")

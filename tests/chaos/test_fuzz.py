@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from tests.chaos.corpus import SPEECH, TEXT, VIDEO, png, wav
 from tests.chaos.support import Answer, Door, all_alive_and_ready, check_answer
-from veritas.mesh import Mesh
+from tools.mesh import Mesh
 from veritas.v1 import common_pb2 as pb
 
 pytest_plugins = ("tests.gateway_fixtures",)

@@ -178,9 +178,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def triton_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The local Triton (python-backend mirror, veritas/triton_server.py) serving only the
+    """The local Triton (python-backend mirror, tools/triton_server.py) serving only the
     committed face models."""
-    from veritas.triton_server import TritonServer, prepare_local_repository
+    from tools.triton_server import TritonServer, prepare_local_repository
 
     tmp = tmp_path_factory.mktemp("face_triton")
     for name in (nf.DETECTOR, nf.LANDMARKS):

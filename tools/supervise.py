@@ -1,7 +1,7 @@
 """Keep a local child process running: restart it with backoff when it dies, unless it was
 stopped on purpose.
 
-Used by the local launcher (`veritas up`, `make run`) and the test mesh (veritas.mesh) for
+Used by the local launcher (`veritas up`, `make run`) and the test mesh (tools.mesh) for
 the six services and Triton. A child runs in a process group of its own; when it exits, the
 whole group is killed before the child is reaped, so nothing it started (Triton's
 python-backend stubs) outlives it, and the group id cannot have been reused yet.
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-log = logging.getLogger("veritas.supervise")
+log = logging.getLogger("veritas.launcher")
 
 # Exit statuses of a child that was stopped, not one that failed.
 CLEAN_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGINT})

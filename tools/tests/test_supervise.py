@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from veritas.supervise import Backoff, Supervised, describe_exit
+from tools.supervise import Backoff, Supervised, describe_exit
 
 FAST = Backoff(initial_s=0.05, max_s=0.2, reset_after_s=60)
 

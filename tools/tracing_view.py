@@ -1,7 +1,7 @@
 """`veritas trace TRACE_ID`: one request's trace as a tree, from the local span file.
 
 Every service appends its finished spans to VERITAS_TRACE_FILE (JsonLinesSpanExporter in
-veritas.telemetry), and the local launcher's OTLP receiver (veritas.otlp_receiver) appends
+veritas.telemetry), and the local launcher's OTLP receiver (tools.otlp_receiver) appends
 Triton's, so a trace can be read without a collector: spans are grouped by trace id,
 nested by parent id, and ordered by start time. Triton's request, model, queue and compute
 spans sit under the `triton.infer` span of the call that made them. Spans whose parent is

@@ -10,10 +10,10 @@ environment that ../shared/ENVIRONMENT.md measured: the backend dir with the 3.1
 interpreter's lib dir and `nvidia_pytriton.libs` on LD_LIBRARY_PATH (without the latter the
 model load hangs forever, hence the readiness timeout) and the venv's bin first on PATH.
 
-    python -m veritas.triton_server --repository models/repository --grpc-port 8001
+    python -m tools.triton_server --repository models/repository --grpc-port 8001
 
-Run that way, or by the local launcher (veritas.mesh), a tritonserver that dies is restarted
-with backoff (veritas.supervise), its python-backend stubs killed with it.
+Run that way, or by the local launcher (tools.mesh), a tritonserver that dies is restarted
+with backoff (tools.supervise), its python-backend stubs killed with it.
 
 With `--trace-file` (or `--otlp-endpoint`) Triton traces with OpenTelemetry (`trace_args`,
 the same flags the Helm chart passes) and keeps the caller's W3C trace context.
@@ -45,9 +45,9 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
-from veritas.supervise import Backoff, Supervised, has_exited, kill_group
+from tools.supervise import Backoff, Supervised, has_exited, kill_group
 
-log = logging.getLogger("veritas.triton_server")
+log = logging.getLogger("veritas.launcher.triton")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON_BACKEND_MODEL = REPO_ROOT / "models" / "python_backend" / "model.py"
@@ -346,7 +346,7 @@ def stub_memory(pgid: int) -> Callable[[], None]:
 class TritonServer:
     """One local tritonserver process: start() waits until ready, stop() shuts it down.
 
-    Once ready it is watched (veritas.supervise): when it dies, its process group (the
+    Once ready it is watched (tools.supervise): when it dies, its process group (the
     python-backend stubs) is killed with it and their shared memory freed (`stub_memory`),
     and with `supervise=True` it is started again
     with backoff, the restart noted in its log, which every run appends to. stop() is a
@@ -657,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     receiver = None
     if args.trace_file is not None:
-        from veritas.otlp_receiver import OtlpReceiver
+        from tools.otlp_receiver import OtlpReceiver
 
         receiver = OtlpReceiver(args.trace_file).start()
         args.otlp_endpoint = receiver.url

@@ -16,10 +16,10 @@ from pathlib import Path
 import grpc
 from google.protobuf.json_format import MessageToDict
 
+from tools.render import format_result
 from veritas import tls
 from veritas.client import DOMAIN_NAMES, MODALITY_NAMES, STRATEGY_NAMES, Client, build_request
 from veritas.config import MODALITY_SERVICES, env
-from veritas.render import format_result
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -122,8 +122,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from tools.mesh import Mesh, Ports
     from veritas import keys
-    from veritas.mesh import Mesh, Ports
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,7 +139,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             "VERITAS_TRACE_FILE": str(run_dir / "spans.jsonl"),
             "VERITAS_AUDIT_FILE": str(run_dir / "audit.jsonl"),
         },
-        # A process that dies is restarted with backoff (veritas.supervise); say so here.
+        # A process that dies is restarted with backoff (tools.supervise); say so here.
         report=lambda message: print(f"[supervisor] {message}", flush=True),
     )
     prometheus = None
@@ -153,7 +153,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             flush=True,
         )
         if args.observe:
-            from veritas.prometheus_local import LocalPrometheus
+            from tools.prometheus_local import LocalPrometheus
 
             prometheus = LocalPrometheus.for_mesh(mesh).start()
             print(
@@ -225,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.set_defaults(func=cmd_up)
 
-    from veritas import cluster, keys, tracing_view
-    from veritas import train as train_command
+    from tools import cluster, tracing_view
+    from tools import train as train_command
+    from veritas import keys
 
     retrain = sub.add_parser(
         "train", help="refit a model on your labelled features, publish a new version"

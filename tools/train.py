@@ -24,7 +24,7 @@ Publishing keeps the model's contract (tensor names, shapes, feature order): a n
 directory `<repository>/<model>/<N+1>/` appears complete in one rename, and config.pbtxt
 keeps every line except the parameters that describe the served version (`calibrated`,
 `validated_auc`, `card`, `caveat`, `validated_domains`, `domain_note`). Triton runs with
-`--model-control-mode=poll` (veritas/triton_server.py) and serves the highest version, so it
+`--model-control-mode=poll` (tools/triton_server.py) and serves the highest version, so it
 picks the new one up on its next poll. Repositories:
 
 - the production repository (`platform: "onnxruntime_onnx"`, default models/repository):
@@ -391,7 +391,7 @@ def train(
     )
     write_atomic(model_dir / "config.pbtxt", config.encode())
     if mirror is not None:
-        from veritas.triton_server import prepare_local_repository
+        from tools.triton_server import prepare_local_repository
 
         prepare_local_repository(publish_repo, mirror)
     return Outcome(model, version, publish_repo, mirror, card, report, decision)
@@ -541,7 +541,7 @@ reviewer, with the subject's informed consent, on inputs like the rows it was fi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `veritas train` (also used by veritas/cli.py's subcommand)."""
+    """The options of `veritas train` (also used by tools/cli.py's subcommand)."""
     parser.add_argument("--modality", required=True, choices=sorted(MODEL_FOR_MODALITY))
     parser.add_argument("--data", required=True, type=Path, help="labelled features (CSV)")
     parser.add_argument(

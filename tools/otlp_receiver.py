@@ -1,7 +1,7 @@
 """A local OTLP/HTTP trace receiver: Triton's own spans into the span store `veritas trace` reads.
 
 Triton exports its traces only over OTLP/HTTP. In a cluster they go to the OpenTelemetry
-collector; on one machine (`make run`, the tests) the launcher (veritas.mesh) starts this
+collector; on one machine (`make run`, the tests) the launcher (tools.mesh) starts this
 receiver and points Triton at it, so Triton's request, model and compute spans land in the
 same JSON-lines file as the services' spans (veritas.telemetry.append_spans).
 
@@ -24,7 +24,7 @@ Two things are added to what Triton sends, both marked on the spans they touch:
 Spans of one Triton trace are written together once its top-level span (`InferRequest`,
 which ends last) has arrived, or after `hold_s` if it never does.
 
-    python -m veritas.otlp_receiver --file .run/spans.jsonl --port 4318
+    python -m tools.otlp_receiver --file .run/spans.jsonl --port 4318
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from veritas.telemetry import append_spans
 
-log = logging.getLogger("veritas.otlp_receiver")
+log = logging.getLogger("veritas.launcher.otlp")
 
 TRACES_PATH = "/v1/traces"
 JSON, PROTOBUF = "application/json", "application/x-protobuf"

@@ -2,7 +2,7 @@
 
 Used by `make run` (`veritas up`) and by the integration tests, which start it on free
 loopback ports. Each process logs to <run_dir>/logs/<name>.log (appended to, run after run).
-What the mesh started it supervises (veritas.supervise): a service or Triton that dies is
+What the mesh started it supervises (tools.supervise): a service or Triton that dies is
 restarted with backoff, the restart reported and noted in its log; stop_service(),
 stop_triton() and stop() are deliberate and restart nothing, nor does a clean exit (a
 SIGTERM from outside: someone stopped it).
@@ -10,7 +10,7 @@ SIGTERM from outside: someone stopped it).
 Triton's own tracing is off unless VERITAS_TRITON_TRACING=1 (or start_triton(tracing=True)):
 Triton 2.51 crashes after thousands of traced requests (triton_server.TRACING_CRASH). When
 on, with a span file (VERITAS_TRACE_FILE) the mesh also runs an OTLP/HTTP receiver
-(veritas.otlp_receiver) so that Triton's own spans land in that file beside the services'.
+(tools.otlp_receiver) so that Triton's own spans land in that file beside the services'.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tools.supervise import Supervised
 from veritas import tls
 from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVICES
-from veritas.supervise import Supervised
 
-log = logging.getLogger("veritas.mesh")
+log = logging.getLogger("veritas.launcher")
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("vision", "audio", "text", "physiology", "fusion", "gateway")
 MODULES = {name: f"services.{name}" for name in MODALITY_SERVICES} | {
@@ -146,7 +146,7 @@ class Mesh:
         if not self.trace_file:
             return None
         if self.otlp is None:
-            from veritas.otlp_receiver import OtlpReceiver
+            from tools.otlp_receiver import OtlpReceiver
 
             self.otlp = OtlpReceiver(self.trace_file).start()
         return self.otlp.url  # type: ignore[attr-defined, no-any-return]
@@ -163,7 +163,7 @@ class Mesh:
     def start_triton(self, ready_timeout_s: float = 120, *, tracing: bool | None = None) -> None:
         """Start Triton (stopping the running one first). `tracing`: Triton's own spans into
         the span file (`veritas trace`); default `triton_tracing`."""
-        from veritas.triton_server import (
+        from tools.triton_server import (
             LOCAL_TRACE_EXPORT_DELAY_MS,
             TritonServer,
             prepare_local_repository,
@@ -230,7 +230,7 @@ class Mesh:
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
             "level": "WARNING",
             "service": name,
-            "logger": "veritas.supervise",
+            "logger": "veritas.launcher",
             "msg": f"restart by the launcher: {message}",
         }
         with open(self.run_dir / "logs" / f"{name}.log", "a", encoding="utf-8") as f:
