@@ -49,10 +49,12 @@ test: setup sysdeps
 test-unit: setup
 	$(PY) -m pytest -q -m "not integration"
 
+# The same checks run on each commit with pre-commit (.pre-commit-config.yaml). mypy checks
+# the packages [tool.mypy] lists in pyproject.toml, strictly on veritas/ (runtime, SDK), tools/.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy veritas tools fusion gateway services benchmarks
+	$(VENV)/bin/mypy
 
 IMAGES       := gateway fusion vision audio text physiology model-repository
 IMAGE_TAG    ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' helm/veritas/Chart.yaml)

@@ -26,22 +26,24 @@ from benchmarks.live_metrics import LiveRecord, Seen, Sent
 from veritas.config import channel_options
 from veritas.v1 import common_pb2, veritas_pb2_grpc
 
-M = common_pb2
-
 
 def quality_name(level: int) -> str:
-    return M.Quality.Name(level).removeprefix("QUALITY_") if level in M.Quality.values() else "?"
+    return (
+        common_pb2.Quality.Name(level).removeprefix("QUALITY_")
+        if level in common_pb2.Quality.values()
+        else "?"
+    )
 
 
 def modality_name(modality: int) -> str:
-    return M.Modality.Name(modality).lower()
+    return common_pb2.Modality.Name(modality).lower()
 
 
 def seen(result: common_pb2.ModalityResult, at: float) -> Seen:
     c = result.coverage
     return Seen(
         at=at,
-        status=M.ModalityStatus.Name(result.status),
+        status=common_pb2.ModalityStatus.Name(result.status),
         quality=quality_name(result.quality),
         received=c.received,
         analysed=c.analysed,
@@ -95,7 +97,7 @@ class LiveChannel:
 
         async def send() -> None:
             try:
-                await call.write(M.LiveChunk(config=config))
+                await call.write(common_pb2.LiveChunk(config=config))
                 began = start_at if start_at is not None else time.perf_counter()
                 record.began = began
                 for chunk in chunks:

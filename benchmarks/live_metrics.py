@@ -10,10 +10,19 @@ each distinct update about it reached the client.
   channels to get there). A window no chunk completes (the last ones) closes at the end of
   input. A window closed by a chunk is *in-stream*; the others measure the finish, not the
   steady cost, and are left out of the quarter comparison.
+  Audio needs LOOKAHEAD_S more: the audio service closes a window once it has two 30 ms
+  voice-activity frames past its end (services/audio/live.py, LOOKAHEAD_FRAMES), to tell a
+  speech run at the edge from a click; its latency from the chunk that reaches the window's
+  end is reported beside it.
 - **update latency**: from the window's close to the first update about it at the client.
 - **answered**: every window of the grid the stream spans (from the first chunk's window to
   the last chunk's) got at least one update; the grid's length is the one the service
   answered in (it may raise a too-short window to its minimum).
+- **text** is paced by its own segments, not by the grid: the service groups segments into
+  windows as the offline path does (a segment starting `window_s` after its group's first
+  closes the group), so a text window is the span of its segments, and it closes when the
+  client sent the first segment after them (the end of input for the last). *Answered*: every
+  segment sent lies in some answered window.
 - **real-time ratio** of a lane: timeline seconds sent per wall second; 1.0 is real time.
 - **held**: no error, a final result, every lane sent at >= 95% of real time, every window
   answered, and p95 update latency within the target.
@@ -31,6 +40,7 @@ from typing import Any
 from benchmarks.stats import summarize_ms
 
 SEND_RATE_FRACTION = 0.95
+LOOKAHEAD_S = {"audio": 0.06}  # data past a window's end its service needs to close it
 EPS = 1e-6
 QUALITIES = ("LOW", "MEDIUM", "HIGH")
 
@@ -155,9 +165,13 @@ def expected_windows(by_lane: Mapping[str, Sequence[Sent]], window_s: float) -> 
     return list(range(first, last + 1))
 
 
-def window_rows(record: LiveRecord, modality: str) -> tuple[list[WindowRow], list[Key]]:
+def window_rows(
+    record: LiveRecord, modality: str, lookahead_s: float | None = None
+) -> tuple[list[WindowRow], list[Key]]:
     """One row per expected window (answered or not), in time order, and the answered
-    windows that are not on the grid."""
+    windows that are not on the grid. A window closes with the chunk that reaches
+    `lookahead_s` past its end (default: what its service needs, LOOKAHEAD_S)."""
+    ahead = LOOKAHEAD_S.get(modality, 0.0) if lookahead_s is None else lookahead_s
     by_lane = lanes(record.sent, modality)
     w = window_length(record, modality)
     answered = {
@@ -175,7 +189,7 @@ def window_rows(record: LiveRecord, modality: str) -> tuple[list[WindowRow], lis
     rows = []
     for index in expected_windows(by_lane, w):
         start, end = index * w, (index + 1) * w
-        closed = close_time(by_lane, end)
+        closed = close_time(by_lane, end + ahead)
         updates = answered.get((index, index + 1), {})
         first = min(updates.values(), key=lambda u: u.at) if updates else None
         rows.append(
@@ -194,6 +208,49 @@ def window_rows(record: LiveRecord, modality: str) -> tuple[list[WindowRow], lis
             )
         )
     return rows, off_grid
+
+
+SEGMENT_PACED = frozenset({"text"})  # modalities whose windows follow their segments
+
+
+def segment_rows(record: LiveRecord, modality: str) -> tuple[list[WindowRow], list[Key]]:
+    """Rows of a segment-paced modality (text): one per answered window, in time order, with
+    the segments it holds; and one unanswered row per segment that no answered window holds."""
+    sent = sorted((c for c in record.sent if c.modality == modality), key=lambda c: c.start_s)
+    windows = sorted(
+        ((s, e), updates) for (m, s, e), updates in record.windows.items() if m == modality
+    )
+    held: set[int] = set()
+    rows = []
+
+    def row(start: float, end: float, last: int, updates: Mapping[float, Seen]) -> WindowRow:
+        closer = sent[last + 1].sent_at if last + 1 < len(sent) else None
+        first = min(updates.values(), key=lambda u: u.at) if updates else None
+        return WindowRow(
+            start_s=start,
+            end_s=end,
+            closed_at=closer if closer is not None else record.end_of_input or None,
+            closed_by="chunk" if closer is not None else "end",
+            first_at=first.at if first else None,
+            updates=len(updates),
+            status=first.status if first else "",
+            quality=first.quality if first else "",
+            received=first.received if first else 0,
+            analysed=first.analysed if first else 0,
+            skipped=first.skipped if first else 0,
+        )
+
+    for (start, end), updates in windows:
+        inside = [
+            i
+            for i, c in enumerate(sent)
+            if c.start_s >= start - EPS and c.end_s <= end + EPS and i not in held
+        ]
+        if inside:
+            held.update(inside)
+            rows.append(row(start, end, max(inside), updates))
+    rows += [row(c.start_s, c.end_s, i, {}) for i, c in enumerate(sent) if i not in held]
+    return sorted(rows, key=lambda r: r.start_s), []
 
 
 def realtime_ratio(chunks: Sequence[Sent]) -> float:
@@ -254,7 +311,8 @@ def quality_mix(rows: Iterable[WindowRow]) -> dict[str, int]:
 
 def modality_metrics(record: LiveRecord, modality: str) -> dict[str, Any]:
     """One modality of one stream: windows, latency, coverage, quality, held."""
-    rows, off_grid = window_rows(record, modality)
+    paced = segment_rows if modality in SEGMENT_PACED else window_rows
+    rows, off_grid = paced(record, modality)
     by_lane = lanes(record.sent, modality)
     latencies = [r.latency_s for r in rows if r.latency_s is not None]
     missing = [r for r in rows if r.first_at is None]
@@ -303,7 +361,16 @@ def modality_metrics(record: LiveRecord, modality: str) -> dict[str, Any]:
         "statuses": dict(Counter(r.status for r in rows if r.first_at is not None)),
         "final_status": final.status if final else None,
         "held": held,
-    }
+    } | _from_window_end(record, modality)
+
+
+def _from_window_end(record: LiveRecord, modality: str) -> dict[str, Any]:
+    """For a modality that closes windows past their end: latency from the end itself."""
+    if not LOOKAHEAD_S.get(modality):
+        return {}
+    rows, _ = window_rows(record, modality, lookahead_s=0.0)
+    latencies = [r.latency_s for r in rows if r.latency_s is not None]
+    return {"update_latency_from_window_end": summarize_ms(latencies)}
 
 
 def stream_metrics(record: LiveRecord) -> dict[str, Any]:

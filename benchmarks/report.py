@@ -581,7 +581,12 @@ def _multimodal(data: Mapping[str, Any]) -> list[str]:
                     v["chunks_sent"],
                     fmt(v["realtime_ratio_min"], 2),
                     f"{v['windows_answered']} / {v['windows_expected']}",
-                    _ms(v["update_latency"], "p50", "p95"),
+                    _ms(v["update_latency"], "p50", "p95")
+                    + (
+                        f" ({_ms(v['update_latency_from_window_end'], 'p50', 'p95')})"
+                        if "update_latency_from_window_end" in v
+                        else ""
+                    ),
                     f"{c['analysed']} / {c['received']}",
                     mix(v["quality"]),
                     v["final_status"] or NA,
@@ -629,8 +634,12 @@ def _streaming(r: Mapping[str, Any]) -> list[str]:
         f"{fmt(data['window_s'])} s; latency target {fmt(data['latency_target_ms'], 0)} ms.",
         "",
         "- *Window close*: when the client began sending the chunk that completed the window "
-        "(video: the first frame at or after its end; audio, physiology, transcript: the first "
-        "chunk whose data reaches its end); the last windows close at the end of input.",
+        "(video: the first frame at or after its end; physiology: the first chunk whose data "
+        "reaches its end; audio: the first chunk reaching 60 ms past its end, the two 30 ms "
+        "voice-activity frames the audio service needs past a window's edge to tell speech "
+        "there from a click; transcript: the first segment after the window's segments); the "
+        "last windows close at the end of input. Audio's latency from the chunk reaching the "
+        "window's end is given in brackets: with 0.1 s chunks it adds one chunk.",
         "- *Update latency*: from the window's close to the first update about it at the client.",
         "- *Analysed fps*: frames analysed according to the updates' coverage / stream seconds.",
         "- *Held*: no error, a final result, sent at >= 95% of real time, every window "

@@ -56,14 +56,13 @@ from benchmarks.workloads import Samples
 from veritas.v1 import common_pb2
 
 log = logging.getLogger("benchmarks.streaming")
-M = common_pb2
 LATENCY_TARGET_MS = 150.0  # the operators' target: an update within 150 ms of the window
 STREAM_FPS = 30.0
 QUALITY = {
-    "AUTO": M.QUALITY_AUTO,
-    "LOW": M.QUALITY_LOW,
-    "MEDIUM": M.QUALITY_MEDIUM,
-    "HIGH": M.QUALITY_HIGH,
+    "AUTO": common_pb2.QUALITY_AUTO,
+    "LOW": common_pb2.QUALITY_LOW,
+    "MEDIUM": common_pb2.QUALITY_MEDIUM,
+    "HIGH": common_pb2.QUALITY_HIGH,
 }
 SETTLE_S = 2.0  # between experiments: the last streams' teardown must not overlap the next
 
@@ -159,14 +158,14 @@ class Feed:
 def stream_config(
     modalities: Sequence[common_pb2.Modality], fps: float, window_s: float, quality: str
 ) -> common_pb2.StreamConfig:
-    options = M.Options(
+    options = common_pb2.Options(
         modalities=list(modalities),
         target_fps=fps,
         window_s=window_s,
         quality=QUALITY[quality],  # type: ignore[arg-type]
         update_latency_target_ms=LATENCY_TARGET_MS,
     )
-    return M.StreamConfig(request_id=uuid.uuid4().hex, options=options)
+    return common_pb2.StreamConfig(request_id=uuid.uuid4().hex, options=options)
 
 
 # --- the services' own view: /proc and /metrics -------------------------------------------
@@ -312,7 +311,7 @@ async def run_streams(
     modalities: tuple[str, ...] = (
         ("vision", "audio", "text", "physiology") if multimodal else ("vision",)
     )
-    wanted: list[common_pb2.Modality] = [] if multimodal else [M.VISION]
+    wanted: list[common_pb2.Modality] = [] if multimodal else [common_pb2.VISION]
     records = [
         LiveRecord(
             modalities=modalities,

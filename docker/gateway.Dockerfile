@@ -3,7 +3,8 @@
 #   docker build -f docker/gateway.Dockerfile -t veritas-gateway:0.1.0 .
 # Slim and pinned: Python 3.11.7 (the interpreter the project is tested on),
 # only the packages this service imports (docker/requirements/gateway.txt) at the versions of
-# requirements.lock, run as an unprivileged user.
+# requirements.lock, run as an unprivileged user. Copies the runtime (veritas/) and this
+# deployable only, without any tests/ folder (tests/test_docker.py checks both).
 
 FROM python:3.11.7-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -13,8 +14,7 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install -r /build/requirements/gateway.txt -c /build/requirements.lock
 COPY veritas/ /app/veritas/
 COPY gateway/ /app/gateway/
-RUN rm -rf /app/gateway/tests \
- && find /app -name __pycache__ -prune -exec rm -rf {} + \
+RUN find /app \( -name tests -o -name __pycache__ \) -type d -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q /app
 
 FROM python:3.11.7-slim-bookworm

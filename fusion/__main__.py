@@ -5,8 +5,9 @@ import grpc
 from fusion.service import FusionServicer, build_channels, default_deadline_s
 from veritas.config import ServiceConfig
 from veritas.health import Dependencies, peer_check
+from veritas.modalities import name_of
 from veritas.server import Cleanup, Register, run
-from veritas.v1 import common_pb2, fusion_pb2, fusion_pb2_grpc, modality_pb2
+from veritas.v1 import fusion_pb2, fusion_pb2_grpc, modality_pb2
 
 MODALITY_SERVICE = modality_pb2.DESCRIPTOR.services_by_name["ModalityAnalyzer"].full_name
 
@@ -25,10 +26,7 @@ def build(config: ServiceConfig) -> tuple[Register, Cleanup, Dependencies]:
 
     # Ready while any modality service is: fusion answers with what it has, the missing
     # modalities marked; `dependency/<modality>` says which are down.
-    checks = {
-        common_pb2.Modality.Name(m).lower(): peer_check(channel, MODALITY_SERVICE)
-        for m, channel in channels.items()
-    }
+    checks = {name_of(m): peer_check(channel, MODALITY_SERVICE) for m, channel in channels.items()}
     return register, cleanup, Dependencies(checks, ready_when=lambda up: any(up.values()))
 
 

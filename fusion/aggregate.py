@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from fusion import reasoning, strategies, timeline
-from fusion.evidence import name
 from fusion.stacker import Stacker
+from veritas import modalities
+from veritas.modalities import name_of
 from veritas.telemetry import current_trace_id
 from veritas.v1 import common_pb2, modality_pb2
 
-M = common_pb2
-ALL_MODALITIES: tuple[common_pb2.Modality, ...] = (M.VISION, M.AUDIO, M.TEXT, M.PHYSIOLOGY)
 UNEXPLAINED_FEATURES = 5  # features kept per modality when options.explain is false
-CLOSED = (M.SKIPPED, M.FAILED, M.TIMED_OUT)
+CLOSED = (common_pb2.SKIPPED, common_pb2.FAILED, common_pb2.TIMED_OUT)
 
 
 def _when(result: common_pb2.ModalityResult) -> str:
@@ -42,11 +41,11 @@ class Aggregate:
     moment: timeline.Span | None = None  # what the latest progressive result is about
 
     def open(self, modality: int) -> None:
-        self.state[modality] = _result(modality, M.PENDING)
+        self.state[modality] = _result(modality, common_pb2.PENDING)
         self.windows[modality] = []
 
     def skip(self, modality: int, reason: str) -> None:
-        self.state[modality] = _result(modality, M.SKIPPED, reason)
+        self.state[modality] = _result(modality, common_pb2.SKIPPED, reason)
         self.finished.add(modality)
 
     @property
@@ -59,8 +58,9 @@ class Aggregate:
             self.state[modality] = result
             self.finished.add(modality)
         else:
-            if result.status == M.OK:
-                result.status = M.PENDING  # a window's score: the modality is still running
+            if result.status == common_pb2.OK:
+                # A window's score: the modality is still running.
+                result.status = common_pb2.PENDING
                 self.state[modality] = result
             self.windows.setdefault(modality, []).append(result)
         self.moment = timeline.span(result)
@@ -78,7 +78,7 @@ class Aggregate:
         moment = self.moment
         out: list[common_pb2.ModalityResult] = []
         used, none = [], []
-        for m in ALL_MODALITIES:
+        for m in modalities.ENUMS:
             if m not in self.state:
                 continue
             state = self.state[m]
@@ -91,7 +91,7 @@ class Aggregate:
             match = timeline.best_match(moment, candidates)
             if match is not None:
                 out.append(match)
-                used.append(f"{name(m)} {_when(match)}")
+                used.append(f"{name_of(m)} {_when(match)}")
             elif state.status in CLOSED:
                 out.append(state)
             else:
@@ -101,17 +101,17 @@ class Aggregate:
                 else:
                     where = "its results carry no timestamps" if candidates else "nothing yet"
                 reason = f"no result about {timeline.describe(moment)} ({where})"
-                out.append(_result(m, M.PENDING, reason))
-                none.append(name(m))
+                out.append(_result(m, common_pb2.PENDING, reason))
+                none.append(name_of(m))
         text = f"aligned on {timeline.describe(moment)}: " + (", ".join(used) or "nothing")
         if none:
             text += f"; no result about this moment from {', '.join(none)}"
         return out, text
 
     def result(self, final: bool) -> common_pb2.AnalysisResult:
-        strategy = self.options.strategy or M.LOG_ODDS
+        strategy = self.options.strategy or common_pb2.LOG_ODDS
         if final:
-            results = [self.state[m] for m in ALL_MODALITIES if m in self.state]
+            results = [self.state[m] for m in modalities.ENUMS if m in self.state]
             moment, alignment = timeline.covered(results), ""
         else:
             results, alignment = self.aligned()
@@ -122,18 +122,22 @@ class Aggregate:
         summary = reasoning.summary(results, fused, "" if final else timeline.describe(moment))
         results = [_annotated(r, fused, self.options.explain) for r in results]
         timings = [
-            M.Timing(stage=name(r.modality), ms=r.latency_ms) for r in results if r.latency_ms
+            common_pb2.Timing(stage=name_of(r.modality), ms=r.latency_ms)
+            for r in results
+            if r.latency_ms
         ]
-        timings.append(M.Timing(stage="total", ms=(time.perf_counter() - self.started) * 1000))
+        timings.append(
+            common_pb2.Timing(stage="total", ms=(time.perf_counter() - self.started) * 1000)
+        )
         u = fused.uncertainty
-        return M.AnalysisResult(
+        return common_pb2.AnalysisResult(
             request_id=self.request_id,
             decision=fused.decision,
             decision_reason=fused.reason,
             deception_probability=fused.probability,
             probability_low=fused.low,
             probability_high=fused.high,
-            uncertainty=M.Uncertainty(
+            uncertainty=common_pb2.Uncertainty(
                 model=u.model, disagreement=u.disagreement, missing=u.missing, total=u.total
             ),
             confidence=fused.confidence,
@@ -152,7 +156,7 @@ class Aggregate:
 
 
 def _result(modality: int, status: int, reason: str = "") -> common_pb2.ModalityResult:
-    return M.ModalityResult(
+    return common_pb2.ModalityResult(
         modality=cast(common_pb2.Modality, modality),
         status=cast(common_pb2.ModalityStatus, status),
         reason=reason,
@@ -168,7 +172,7 @@ def _annotated(
 ) -> common_pb2.ModalityResult:
     """A copy of the result as the answer reports it: whether it counted as calibrated
     evidence and why; without `explain`, only its top features."""
-    out = M.ModalityResult()
+    out = common_pb2.ModalityResult()
     out.CopyFrom(result)
     calibration = fused.calibration.get(result.modality)
     if calibration is not None:

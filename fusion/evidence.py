@@ -30,6 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from veritas.modalities import name_of
 from veritas.v1 import common_pb2
 
 AUC_CEILING = 0.75
@@ -49,10 +50,6 @@ def sigmoid(x: float) -> float:
     if x < -700:
         return 0.0
     return 1 / (1 + math.exp(-x))
-
-
-def name(modality: int) -> str:
-    return common_pb2.Modality.Name(modality).lower()
 
 
 def has_score(result: common_pb2.ModalityResult) -> bool:
@@ -143,7 +140,7 @@ class Evidence:
 
     @property
     def name(self) -> str:
-        return name(self.modality)
+        return name_of(self.modality)
 
     @property
     def weight(self) -> float:
@@ -166,7 +163,7 @@ class Gap:
 
     @property
     def name(self) -> str:
-        return name(self.modality)
+        return name_of(self.modality)
 
 
 def evidence(

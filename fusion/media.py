@@ -24,8 +24,8 @@ import grpc
 
 from veritas import hints, media_uri
 from veritas.config import env
-from veritas.inputs import has_media
 from veritas.media_uri import AllowList, MediaUnavailable, TenantSlots
+from veritas.modalities import has_media
 from veritas.v1 import common_pb2, modality_pb2
 
 __all__ = ["MediaFetcher", "MediaUnavailable", "caller", "check", "needs_fetch"]

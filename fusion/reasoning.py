@@ -14,11 +14,11 @@ from fusion.evidence import (
     domain_words,
     has_score,
     low_quality,
-    name,
     sigmoid,
 )
 from fusion.strategies import CONFIDENT_MARGIN, Fused, strategy_name
 from fusion.uncertainty import INTERVAL_NAME
+from veritas.modalities import name_of
 from veritas.v1 import common_pb2
 
 Step = common_pb2.ReasoningStep
@@ -71,7 +71,7 @@ def _notes(result: common_pb2.ModalityResult) -> str:
 
 
 def observe(result: common_pb2.ModalityResult, calibration: Calibration | None = None) -> Step:
-    label = name(result.modality)
+    label = name_of(result.modality)
     if has_score(result):
         features = top_features(result)
         counted = calibration.counted if calibration else result.model.calibrated
@@ -167,7 +167,7 @@ def trace(
 def calibrated_evidence(results: Sequence[common_pb2.ModalityResult], fused: Fused) -> str:
     """Which scored results counted as calibrated evidence for this request's domain, and why."""
     parts = [
-        f"{name(r.modality)} {fused.calibration[r.modality].reason}"
+        f"{name_of(r.modality)} {fused.calibration[r.modality].reason}"
         for r in results
         if has_score(r) and r.modality in fused.calibration
     ]
@@ -186,13 +186,14 @@ def review(fused: Fused, results: Sequence[common_pb2.ModalityResult]) -> tuple[
         sides = ", ".join(f"{e.name} {e.score:.2f}" for e in fused.evidence if e.calibrated)
         why.append(f"the modalities disagree ({sides})")
     lost = [
-        f"{name(r.modality)} {common_pb2.ModalityStatus.Name(r.status).lower().replace('_', ' ')}"
+        f"{name_of(r.modality)} "
+        f"{common_pb2.ModalityStatus.Name(r.status).lower().replace('_', ' ')}"
         for r in results
         if r.status in (common_pb2.FAILED, common_pb2.TIMED_OUT)
     ]
     if lost:
         why.append(f"evidence is missing ({', '.join(lost)})")
-    poor = [name(r.modality) for r in results if low_quality(r)]
+    poor = [name_of(r.modality) for r in results if low_quality(r)]
     if poor:
         why.append(f"low-quality input ({', '.join(poor)})")
     return bool(why), "; ".join(why)
@@ -218,7 +219,7 @@ def summary(results: Sequence[common_pb2.ModalityResult], fused: Fused, moment: 
         f"Evidence: {said}."
     )
     unanswered = [
-        f"{name(r.modality)} ({common_pb2.ModalityStatus.Name(r.status).lower()})"
+        f"{name_of(r.modality)} ({common_pb2.ModalityStatus.Name(r.status).lower()})"
         for r in results
         if not has_score(r) and r.status != common_pb2.SKIPPED
     ]

@@ -14,7 +14,7 @@ import logging
 import grpc
 
 from veritas import refs
-from veritas.v1 import common_pb2
+from veritas.modalities import name_of
 
 log = logging.getLogger("veritas.fusion")
 
@@ -30,26 +30,22 @@ _PHRASES: dict[grpc.StatusCode, str] = {
 _DEFAULT = "the {m} service failed on this input; the answer was built without it"
 
 
-def _name(modality: int) -> str:
-    return common_pb2.Modality.Name(modality).lower()
-
-
 def modality_failed(modality: int, error: grpc.aio.AioRpcError) -> str:
     """The reason for a modality whose service call ended in `error` (not INVALID_ARGUMENT)."""
     code, details = error.code(), error.details() or ""
     if refs.ref_in(details) and not refs.leaks(details):
         return f"{code.name}: {details}"  # written for the caller, logged where it arose
-    phrase = _PHRASES.get(code, _DEFAULT).format(m=_name(modality))
+    phrase = _PHRASES.get(code, _DEFAULT).format(m=name_of(modality))
     ref = refs.logged(
-        log, "modality call failed", details, modality=_name(modality), code=code.name
+        log, "modality call failed", details, modality=name_of(modality), code=code.name
     )
     return f"{code.name}: {refs.with_ref(phrase, ref)}"
 
 
 def unexpected(modality: int, error: BaseException) -> str:
     """The reason for a modality whose task in fusion raised something nobody expected."""
-    ref = refs.logged_bug(log, error, modality=_name(modality))
-    return "INTERNAL: " + refs.with_ref(f"fusion could not use the {_name(modality)} result", ref)
+    ref = refs.logged_bug(log, error, modality=name_of(modality))
+    return "INTERNAL: " + refs.with_ref(f"fusion could not use the {name_of(modality)} result", ref)
 
 
 def invalid(details: str) -> str:

@@ -21,26 +21,17 @@ import grpc
 from opentelemetry import trace
 
 from fusion import media, reasons
-from fusion.aggregate import ALL_MODALITIES, Aggregate
+from fusion.aggregate import Aggregate
 from fusion.media import MediaFetcher, MediaUnavailable
 from fusion.stacker import TRAIN_HINT, Stacker, StackerError, StackerStore, stacker_path
-from veritas import hints, media_uri, refs
+from veritas import hints, media_uri, modalities, refs
 from veritas.analysis import InvalidInput
 from veritas.config import env
 from veritas.guard import guarded
-from veritas.inputs import has_input, has_media, has_physiology, has_transcript
 from veritas.v1 import common_pb2, fusion_pb2_grpc, modality_pb2, modality_pb2_grpc
 
 log = logging.getLogger("veritas.fusion")
 tracer = trace.get_tracer("veritas.fusion")
-
-M = common_pb2
-LIVE_KIND = {
-    "video_frame": M.VISION,
-    "audio_chunk": M.AUDIO,
-    "transcript_segment": M.TEXT,
-    "physio_samples": M.PHYSIOLOGY,
-}
 
 
 def plan(
@@ -49,16 +40,16 @@ def plan(
     """Which modality services to call with what, and why the others are skipped. Media
     URIs are checked against the allow-list here (no I/O) and fetched later, each in its
     own modality's task (Fuse), so nothing else waits for them."""
-    requested = set(request.options.modalities) or set(ALL_MODALITIES)
+    requested = set(request.options.modalities) or set(modalities.ENUMS)
     calls: dict[int, modality_pb2.ModalityRequest] = {}
     skipped: dict[int, str] = {}
-    for m in ALL_MODALITIES:
-        if m not in requested:
-            skipped[m] = "not requested"
-        elif not has_input(request, m):
-            skipped[m] = "no input"
+    for m in modalities.MODALITIES:
+        if m.enum not in requested:
+            skipped[m.enum] = "not requested"
+        elif not m.has_input(request):
+            skipped[m.enum] = "no input"
         else:
-            calls[m] = modality_request(request, m)
+            calls[m.enum] = modality_request(request, m.enum)
     return calls, skipped
 
 
@@ -71,27 +62,16 @@ def modality_request(
         options=request.options,
         questions=request.questions or request.physiology.markers,
     )
-    b = request.baseline
-    if modality == M.VISION:
-        media.check(request.video, "video")
-        out.input.media.CopyFrom(request.video)
-        if has_media(b.video):
-            media.check(b.video, "baseline.video")
-            out.baseline.media.CopyFrom(b.video)
-    elif modality == M.AUDIO:
-        media.check(request.audio, "audio")
-        out.input.media.CopyFrom(request.audio)
-        if has_media(b.audio):
-            media.check(b.audio, "baseline.audio")
-            out.baseline.media.CopyFrom(b.audio)
-    elif modality == M.TEXT:
-        out.input.transcript.CopyFrom(request.transcript)
-        if has_transcript(b.transcript):
-            out.baseline.transcript.CopyFrom(b.transcript)
-    else:
-        out.input.physiology.CopyFrom(request.physiology)
-        if has_physiology(b.physiology):
-            out.baseline.physiology.CopyFrom(b.physiology)
+    m = modalities.BY_ENUM[modality]
+    given = getattr(request, m.request_field)
+    if m.media:  # a URI must be allow-listed (checked here, fetched later)
+        media.check(given, m.request_field)
+    getattr(out.input, m.input_field).CopyFrom(given)
+    if m.has_input(request.baseline):
+        baseline = getattr(request.baseline, m.request_field)
+        if m.media:
+            media.check(baseline, f"baseline.{m.request_field}")
+        getattr(out.baseline, m.input_field).CopyFrom(baseline)
     return out
 
 
@@ -102,7 +82,6 @@ Event = tuple[
     modality_pb2.ModalityUpdate | None,
     grpc.aio.AioRpcError | InvalidInput | MediaUnavailable | Exception | None,
 ]
-MEDIA_FIELD: dict[int, str] = {M.VISION: "video", M.AUDIO: "audio"}
 WAKE = -1  # an Event that only makes the aggregator re-check its deadline
 # Live chunks waiting for one modality's stream; when full, routing waits, and gRPC flow
 # control pushes back on the client: nothing is buffered without bound.
@@ -131,7 +110,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         unknown strategy, StrategyUnavailable when STACKER has no trained stacker."""
         if options.strategy not in common_pb2.FusionStrategy.values():
             raise InvalidInput(f"{field}.strategy", f"unknown fusion strategy {options.strategy}")
-        if options.strategy != M.STACKER:
+        if options.strategy != common_pb2.STACKER:
             return None
         try:
             return self.stackers.get()
@@ -181,18 +160,22 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             if isinstance(error, InvalidInput):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
             elif isinstance(error, MediaUnavailable):
-                agg.fail(modality, M.TIMED_OUT if error.timed_out else M.FAILED, str(error))
+                agg.fail(
+                    modality,
+                    common_pb2.TIMED_OUT if error.timed_out else common_pb2.FAILED,
+                    str(error),
+                )
             elif isinstance(error, grpc.aio.AioRpcError):
                 if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
                     details = reasons.invalid(error.details() or "")
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, details)
-                agg.fail(modality, M.FAILED, reasons.modality_failed(modality, error))
+                agg.fail(modality, common_pb2.FAILED, reasons.modality_failed(modality, error))
             elif error is not None:  # nobody expected it: plain reason, details logged
-                agg.fail(modality, M.FAILED, reasons.unexpected(modality, error))
+                agg.fail(modality, common_pb2.FAILED, reasons.unexpected(modality, error))
             elif update is None:
                 if modality in agg.finished:
                     continue  # the stream closed after its final result: nothing new
-                agg.fail(modality, M.FAILED, "stream ended without a final result")
+                agg.fail(modality, common_pb2.FAILED, "stream ended without a final result")
             else:
                 agg.update(modality, update)
             if progressive:  # a final-only caller would discard it: not built at all
@@ -201,10 +184,10 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             last = agg.state[modality]
             seen = (
                 f"; last window ended at {last.window_end_s:.1f} s"
-                if last.status == M.PENDING and last.model.name
+                if last.status == common_pb2.PENDING and last.model.name
                 else ""
             )
-            agg.fail(modality, M.TIMED_OUT, f"no final result within the deadline{seen}")
+            agg.fail(modality, common_pb2.TIMED_OUT, f"no final result within the deadline{seen}")
 
     async def Fuse(
         self, request: common_pb2.AnalysisRequest, context: grpc.aio.ServicerContext
@@ -265,7 +248,10 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             # on its own a moment later (its call has a deadline): cancelling it would only
             # cost both sides a cancellation.
             for m, t in tasks.items():
-                if m not in agg.finished or agg.state[m].status in (M.FAILED, M.TIMED_OUT):
+                if m not in agg.finished or agg.state[m].status in (
+                    common_pb2.FAILED,
+                    common_pb2.TIMED_OUT,
+                ):
                     t.cancel()
         final = agg.result(final=True)
         log.info(
@@ -295,7 +281,8 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                 loop = asyncio.get_running_loop()
                 started = loop.time()
                 fetch_s = timeout - min(0.5, 0.1 * timeout)
-                await self.fetcher.fill(request, MEDIA_FIELD[modality], tenant, fetch_s)
+                field = modalities.BY_ENUM[modality].request_field
+                await self.fetcher.fill(request, field, tenant, fetch_s)
                 timeout -= loop.time() - started
             # Whose request (the modality services scope their feature caches by it), and
             # whether only the final result is read.
@@ -347,18 +334,19 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                         continue
                     if kind == "question":
                         # Modalities that open later get it in their config; those open
-                        # now get it as it comes. Only audio and physiology use questions.
+                        # now that use questions (modalities.py) get it as it comes.
                         config.questions.append(chunk.question)
-                        for m in (M.AUDIO, M.PHYSIOLOGY):
-                            if m in outgoing:
-                                await outgoing[m].put(chunk)
+                        for m in modalities.MODALITIES:
+                            if m.questions and m.enum in outgoing:
+                                await outgoing[m.enum].put(chunk)
                         continue
-                    modality = LIVE_KIND.get(kind or "")
-                    if modality is None:
+                    row = modalities.BY_CHUNK.get(kind or "")
+                    if row is None:
                         continue
+                    modality = int(row.enum)
                     if modality not in outgoing:
                         outgoing[modality] = asyncio.Queue(LIVE_QUEUE)
-                        await outgoing[modality].put(M.LiveChunk(config=config))
+                        await outgoing[modality].put(common_pb2.LiveChunk(config=config))
                         agg.open(modality)
                         tasks.append(
                             asyncio.create_task(
@@ -414,12 +402,12 @@ def build_channels() -> dict[int, grpc.aio.Channel]:
     from veritas.grpc_tracing import client_interceptors
 
     return {
-        m: tls.channel(
-            service_address(common_pb2.Modality.Name(m).lower()),
+        m.enum: tls.channel(
+            service_address(m.name),
             options=channel_options(),
             interceptors=client_interceptors(),
         )
-        for m in ALL_MODALITIES
+        for m in modalities.MODALITIES
     }
 
 

@@ -23,9 +23,10 @@ from typing import Any
 
 from fusion.evidence import Evidence
 from veritas.config import env
+from veritas.modalities import NAMES
 
 FORMAT = "veritas-stacker/1"
-MODALITIES = ("vision", "audio", "text", "physiology")
+MODALITIES = NAMES  # what a stacker may weigh, by name (its file and CSV columns)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = REPO_ROOT / "models" / "fusion" / "stacker.json"
 TRAIN_HINT = "train one with: python -m models.training.stacker --data F.csv"

@@ -14,8 +14,8 @@ import grpc
 
 from gateway.core import Gateway
 from gateway.errors import Refused, abort
+from gateway.grpc_metadata import headers
 from gateway.policy import ADMIN, Principal
-from gateway.service import headers
 from veritas import keys
 from veritas.v1 import admin_pb2, admin_pb2_grpc
 

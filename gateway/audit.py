@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from veritas.modalities import MODALITIES
 from veritas.v1 import common_pb2
 
 log = logging.getLogger("veritas.audit")
@@ -22,7 +23,7 @@ log = logging.getLogger("veritas.audit")
 def sizes(request: common_pb2.AnalysisRequest) -> dict[str, int]:
     """What each modality brought, as sizes only (bytes, characters, samples)."""
     out: dict[str, int] = {}
-    for name in ("video", "audio"):
+    for name in (m.request_field for m in MODALITIES if m.media):
         media: common_pb2.Media = getattr(request, name)
         if media.WhichOneof("source") == "data":
             out[f"{name}_bytes"] = len(media.data)
@@ -40,7 +41,7 @@ def sizes(request: common_pb2.AnalysisRequest) -> dict[str, int]:
 
 def modalities(request: common_pb2.AnalysisRequest) -> list[str]:
     present = {k.split("_")[0] for k in sizes(request)}
-    return [m for m in ("video", "audio", "transcript", "physiology") if m in present]
+    return [m.request_field for m in MODALITIES if m.request_field in present]
 
 
 def utc_now() -> str:

@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import grpc
@@ -37,6 +37,7 @@ from veritas.telemetry import current_trace_id
 from veritas.v1 import common_pb2, fusion_pb2_grpc, veritas_pb2
 
 tracer = trace.get_tracer("veritas.gateway")
+NO_GATE: AbstractAsyncContextManager[object] = nullcontext()  # a single request waits for no slot
 
 
 def batch_concurrency() -> int:
@@ -46,6 +47,14 @@ def batch_concurrency() -> int:
 
 def invalid(e: InvalidInput) -> Refused:
     return Refused(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+
+
+def check(request: common_pb2.AnalysisRequest, field: str = "request") -> None:
+    """The gateway's checks of one request, a problem refused as INVALID_ARGUMENT."""
+    try:
+        check_request(request, field)
+    except InvalidInput as e:
+        raise invalid(e) from e
 
 
 def settled(final: common_pb2.AnalysisResult | None) -> common_pb2.AnalysisResult:
@@ -219,17 +228,34 @@ class Gateway:
     ) -> common_pb2.AnalysisResult:
         """The final result only: from the result cache, or from fusion asked for nothing
         else (no progressive results are built on the way: veritas.hints)."""
-        try:
-            check_request(request)
-        except InvalidInput as e:
-            raise invalid(e) from e
-        call.describe(request)
-        try:
-            final = await self._final(call, request)
-        except grpc.aio.AioRpcError as e:
-            raise from_backend(e) from e
+        final = await self._answer(call, request, describe=True)
         call.audit.decision = common_pb2.Decision.Name(final.decision)
         return final
+
+    async def _answer(
+        self,
+        call: Call,
+        request: common_pb2.AnalysisRequest,
+        field: str = "",
+        gate: AbstractAsyncContextManager[object] = NO_GATE,
+        describe: bool = False,
+    ) -> common_pb2.AnalysisResult:
+        """One request's final result, every failure a `Refused`: the path Analyze and each
+        AnalyzeBatch item share. `field` is where the request sits in the caller's message
+        ("" for the message itself, "requests[3]" for a batch item): the checks and fusion's
+        INVALID_ARGUMENT name it. `gate` bounds the work in flight (a batch's items);
+        `describe` fills the call's audit record once the request passed its checks."""
+        check(request, field or "request")
+        if describe:
+            call.describe(request)
+        async with gate:
+            try:
+                return await self._final(call, request)
+            except grpc.aio.AioRpcError as e:
+                refused = from_backend(e)
+                if field and refused.code == grpc.StatusCode.INVALID_ARGUMENT:
+                    refused.message = f"{field}.{refused.message}"
+                raise refused from e
 
     async def _final(
         self, call: Call, request: common_pb2.AnalysisRequest
@@ -260,10 +286,7 @@ class Gateway:
         self, call: Call, request: common_pb2.AnalysisRequest
     ) -> AsyncIterator[common_pb2.AnalysisResult]:
         """Fusion's progressive results, the final one last."""
-        try:
-            check_request(request)
-        except InvalidInput as e:
-            raise invalid(e) from e
+        check(request)
         call.describe(request)
         final = None
         try:
@@ -290,21 +313,10 @@ class Gateway:
 
         async def one(i: int, item: common_pb2.AnalysisRequest) -> veritas_pb2.BatchItem:
             try:
-                check_request(item, f"requests[{i}]")
-                async with gate:
-                    final = await self._final(call, item)
-                return veritas_pb2.BatchItem(result=final)
-            except InvalidInput as e:
-                refused = invalid(e)
-            except grpc.aio.AioRpcError as e:
-                refused = from_backend(e)
-                if refused.code == grpc.StatusCode.INVALID_ARGUMENT:
-                    refused.message = f"requests[{i}].{refused.message}"
+                final = await self._answer(call, item, f"requests[{i}]", gate)
             except Refused as e:
-                refused = e
-            return veritas_pb2.BatchItem(
-                error_code=refused.code.value[0], error_message=refused.message
-            )
+                return veritas_pb2.BatchItem(error_code=e.code.value[0], error_message=e.message)
+            return veritas_pb2.BatchItem(result=final)
 
         items = await asyncio.gather(*(one(i, r) for i, r in enumerate(batch.requests)))
         call.audit.decision = ",".join(

@@ -47,7 +47,7 @@ from veritas.metrics import IN_FLIGHT, LATENCY, REQUESTS
 from veritas.v1 import common_pb2, veritas_pb2
 
 tracer = trace.get_tracer("veritas.gateway.http")
-M = TypeVar("M", bound=Message)
+MessageT = TypeVar("MessageT", bound=Message)
 NDJSON = "application/x-ndjson"
 # A refused body is drained at most this much, this long, and while bytes keep coming.
 DRAIN_MAX_BYTES = 128 * 1024 * 1024
@@ -144,7 +144,7 @@ def text_of(body: bytes) -> str:
         ) from None
 
 
-def parse(body: bytes, message: M) -> M:
+def parse(body: bytes, message: MessageT) -> MessageT:
     """`body` as JSON of `message`'s type; INVALID_ARGUMENT naming the field otherwise."""
     text = text_of(body).strip() or "{}"
     name = message.DESCRIPTOR.name

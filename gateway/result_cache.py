@@ -35,9 +35,8 @@ from veritas.telemetry import current_trace_id
 from veritas.v1 import common_pb2
 
 log = logging.getLogger("veritas.gateway.cache")
-M = common_pb2
 ENTRY_OVERHEAD = 256  # bytes an entry costs beyond its serialized answer (key, bookkeeping)
-UNSETTLED = (M.PENDING, M.FAILED, M.TIMED_OUT)
+UNSETTLED = (common_pb2.PENDING, common_pb2.FAILED, common_pb2.TIMED_OUT)
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def request_digest(request: common_pb2.AnalysisRequest) -> bytes:
 
 def uncacheable(request: common_pb2.AnalysisRequest) -> str:
     """Why this request's answer must not be cached, or "" when it may be."""
-    if request.options.strategy == M.STACKER:
+    if request.options.strategy == common_pb2.STACKER:
         return "the STACKER strategy"
     for media in (request.video, request.audio, request.baseline.video, request.baseline.audio):
         if media.WhichOneof("source") == "uri":
@@ -78,7 +77,7 @@ def scored_by(result: common_pb2.AnalysisResult) -> tuple[tuple[str, str], ...] 
     for m in result.modalities:
         if m.status in UNSETTLED:
             return None
-        if m.status == M.OK:
+        if m.status == common_pb2.OK:
             if not m.model.name or not m.model.version:
                 return None
             versions[m.model.name] = m.model.version
@@ -102,7 +101,7 @@ def mark_cached(
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(computed_wall))
     models = ", ".join(f"{m} v{v}" for m, v in versions)
     result.reasoning.add(
-        kind=M.ReasoningStep.OBSERVE,
+        kind=common_pb2.ReasoningStep.OBSERVE,
         text=(
             f"cached: this answer was computed at {when} for an identical request (same "
             f"input and options) and scored by the models Triton still serves ({models}); "

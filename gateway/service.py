@@ -8,14 +8,10 @@ import grpc
 
 from gateway.core import Gateway, invalid
 from gateway.errors import Refused, abort
+from gateway.grpc_metadata import headers
 from gateway.validation import check_batch
 from veritas.analysis import InvalidInput
 from veritas.v1 import common_pb2, veritas_pb2, veritas_pb2_grpc
-
-
-def headers(context: grpc.aio.ServicerContext) -> dict[str, str]:
-    """Lower-case text metadata (binary `-bin` entries carry no credentials)."""
-    return {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
 
 class GatewayServicer(veritas_pb2_grpc.VeritasServicer):

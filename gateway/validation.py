@@ -7,7 +7,7 @@ modality services check the content of their own inputs (decoding, sampling rate
 from __future__ import annotations
 
 from veritas.analysis import InvalidInput
-from veritas.inputs import MODALITIES, has_input
+from veritas.modalities import ENUMS, has_input
 from veritas.options import check_options
 from veritas.questions import check_questions
 from veritas.v1 import common_pb2, veritas_pb2
@@ -24,7 +24,7 @@ def check_request(request: common_pb2.AnalysisRequest, field: str = "request") -
     check_options(request.options, f"{field}.options")
     check_questions(request.questions, f"{field}.questions")
     check_questions(request.physiology.markers, f"{field}.physiology.markers")
-    if not any(has_input(request, m) for m in MODALITIES):
+    if not any(has_input(request, m) for m in ENUMS):
         raise InvalidInput(
             field, "no input: give at least one of video, audio, transcript, physiology"
         )

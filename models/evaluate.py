@@ -32,16 +32,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from veritas.modalities import BY_NAME, NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = ROOT / "models" / "repository"
 
-# Model name -> the module that trains (or builds) it and writes its card.
-TRAINING: dict[str, str] = {
-    "text_deception": "models.training.text",
-    "vision_behaviour": "models.training.vision",
-    "audio_cues": "models.training.audio_cues",
-    "physiology_cues": "models.training.physiology_cues",
+# Modality -> the module that trains (or builds) its model and writes the model's card.
+TRAINER: dict[str, str] = {
+    "text": "models.training.text",
+    "vision": "models.training.vision",
+    "audio": "models.training.audio_cues",
+    "physiology": "models.training.physiology_cues",
 }
+assert sorted(TRAINER) == sorted(NAMES), "every modality's model has a training module"
+# Model name (the modality table's) -> its training module.
+TRAINING: dict[str, str] = {BY_NAME[m].model: module for m, module in TRAINER.items()}
 
 _I = re.IGNORECASE | re.MULTILINE
 # Section -> patterns that must all match somewhere in the card (case-insensitive).

@@ -18,7 +18,7 @@ independently of the label, so they leave the truth unchanged.
 Data: the training scripts' own group-separated out-of-fold probabilities (text: leave-
 hotels-out, models/training/text_eval.py `evaluate`, the served model's column; vision:
 leave-subjects-out,
-models/training/vision.py `cross_validate`), from $VERITAS_DATA_DIR, and, for held-in data,
+models/training/vision_fit.py `cross_validate`), from $VERITAS_DATA_DIR, and, for held-in data,
 the committed text model.onnx on the reviews it was trained on. Each case goes through
 `fusion.strategies.fuse` with the committed models' ModelInfo (their config.pbtxt), so what
 is measured is the served interval, with the served weights, rules and constants.
@@ -46,6 +46,7 @@ import numpy as np
 from fusion import evidence as fusion_evidence
 from fusion import strategies, uncertainty
 from models.evaluate import read_parameters
+from veritas.modalities import BY_NAME
 from veritas.triton_client import parse_domains
 from veritas.v1 import common_pb2 as pb
 
@@ -70,6 +71,8 @@ CONSTANTS = {
     "DECEPTIVE_AT": strategies.DECEPTIVE_AT,
     "TRUTHFUL_AT": strategies.TRUTHFUL_AT,
 }
+TEXT, VISION = BY_NAME["text"].model, BY_NAME["vision"].model
+AUDIO, PHYSIOLOGY = BY_NAME["audio"].model, BY_NAME["physiology"].model
 OUT_OF_FOLD = "text alone, out of fold (hotel-disjoint)"
 HELD_IN = "text alone, held in (the served model on its training reviews)"
 
@@ -206,13 +209,11 @@ def scenarios(
 ) -> dict[str, dict[str, float]]:
     """Every measured scenario, by the name the table shows."""
     rng = np.random.default_rng(seed)
-    text = model_info("text_deception")
-    vision_served = model_info("vision_behaviour")
-    vision_counted = model_info(
-        "vision_behaviour", calibrated=True, validated_domains=[pb.WRITTEN_REVIEW]
-    )
-    audio = model_info("audio_cues")
-    physiology = model_info("physiology_cues")
+    text = model_info(TEXT)
+    vision_served = model_info(VISION)
+    vision_counted = model_info(VISION, calibrated=True, validated_domains=[pb.WRITTEN_REVIEW])
+    audio = model_info(AUDIO)
+    physiology = model_info(PHYSIOLOGY)
 
     def served(p: float, v: float, r: np.random.Generator) -> list[pb.ModalityResult]:
         return [
@@ -246,7 +247,7 @@ def scenarios(
 def width_sweep(text_oof: Scored) -> dict[str, dict[str, float]]:
     """Text alone, out of fold, with other interval half-widths: what coverage a wider
     interval would buy, and what it would cost in verdicts."""
-    cases = text_cases(text_oof, model_info("text_deception"))
+    cases = text_cases(text_oof, model_info(TEXT))
     served = uncertainty.INTERVAL_Z
     out = {}
     try:
@@ -270,7 +271,7 @@ def _hash(*arrays: np.ndarray) -> str:
 
 def load_scores() -> tuple[Scored, Scored, Scored, str]:
     """(text out of fold, text held in, vision out of fold, hash of the inputs)."""
-    from models.training import text, text_eval, vision
+    from models.training import text, text_eval, vision_data, vision_fit
 
     corpus = text.load_corpus(text.data_path())
     print(f"text: {len(corpus.y)} reviews; the training script's out-of-fold run", flush=True)
@@ -278,11 +279,11 @@ def load_scores() -> tuple[Scored, Scored, Scored, str]:
     held_in, _ = text.run_onnx(
         text.MODEL_DIR / text.VERSION / "model.onnx", corpus.texts, corpus.cues
     )
-    frame = vision.load()
-    x = frame[list(vision.FEATURES)].to_numpy(dtype=np.float64)
+    frame = vision_data.load()
+    x = frame[list(vision_data.FEATURES)].to_numpy(dtype=np.float64)
     vy = frame["y"].to_numpy()
     subjects = frame["subject"].to_numpy()
-    v_oof = vision.cross_validate(x, vy, subjects).calibrated
+    v_oof = vision_fit.cross_validate(x, vy, subjects).calibrated
     scores = (
         Scored(oof, corpus.y, corpus.hotels, recalibrated(oof, corpus.y, corpus.hotels)),
         Scored(

@@ -2,7 +2,7 @@
 
 The face is `skimage.data.astronaut()` (Eileen Collins, NASA, public domain), a real
 photograph that ships with scikit-image, so the sample needs no download. A photograph cannot
-move, so every movement is drawn onto it with services/vision/synthetic.py; the script of
+move, so every movement is drawn onto it with samples/synthetic_face.py; the script of
 what happens when (`script`) is the ground truth the vision service should find:
 
     0.9 s, 4.2 s, 5.7 s  blinks (200 ms each)
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.vision import synthetic  # noqa: E402
+from samples import synthetic_face  # noqa: E402
 
 SIZE = 320  # output frames are SIZE x SIZE pixels
 FPS = 30
@@ -80,16 +80,16 @@ def script(t: float) -> Pose:
     return Pose(yaw, pitch, brows, irises, closed)
 
 
-def render(face: synthetic.Face, pose: Pose, t: float) -> np.ndarray:
+def render(face: synthetic_face.Face, pose: Pose, t: float) -> np.ndarray:
     """One frame: the edits of `pose`, the head turn, a slight sway, the crop."""
     image = face.image
     if pose.brows:
-        image = synthetic.shift_brows(face, pose.brows, image)
+        image = synthetic_face.shift_brows(face, pose.brows, image)
     if pose.irises:
-        image = synthetic.shift_irises(face, pose.irises, image)
+        image = synthetic_face.shift_irises(face, pose.irises, image)
     if pose.eyes_closed:
-        image = synthetic.close_eyes(face, image)
-    image = synthetic.turn_head(face, pose.yaw, pose.pitch, image)
+        image = synthetic_face.close_eyes(face, image)
+    image = synthetic_face.turn_head(face, pose.yaw, pose.pitch, image)
     angle = 1.0 * math.sin(2 * math.pi * 0.3 * t)  # + is counter-clockwise in cv2
     if t >= 8.0:
         angle -= 12.0 * min(1.0, (t - 8.0) / 0.15)
@@ -107,7 +107,7 @@ def render(face: synthetic.Face, pose: Pose, t: float) -> np.ndarray:
 
 def write(path: Path) -> int:
     """Encode the clip with OpenCV's mp4v writer; returns the number of frames."""
-    face = synthetic.Face.of(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    face = synthetic_face.Face.of(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (SIZE, SIZE))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")

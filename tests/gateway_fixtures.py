@@ -21,63 +21,15 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.tests.signing_keys import AUDIENCE, ISSUER, SigningKey, ec_key, rsa_key, write_jwks
 from tools.mesh import ROOT, Mesh, free_port, wait_healthy
 from veritas import keys
-
-ISSUER = "https://idp.test"
-AUDIENCE = "veritas-api"
-
-
-# ---- signing keys and tokens ------------------------------------------------------------
-
-
-@dataclass
-class SigningKey:
-    kid: str
-    alg: str
-    private: Any
-
-    def jwk(self) -> dict[str, Any]:
-        algorithms = jwt.algorithms
-        algorithm = algorithms.RSAAlgorithm if self.alg == "RS256" else algorithms.ECAlgorithm
-        data = json.loads(algorithm.to_jwk(self.private.public_key()))
-        return data | {"kid": self.kid, "alg": self.alg, "use": "sig"}
-
-    def token(self, **claims: Any) -> str:
-        now = int(time.time())
-        body = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": "user-1",
-            "tenant": "acme",
-            "roles": ["analyst"],
-            "iat": now,
-            "exp": now + 300,
-        } | claims
-        body = {k: v for k, v in body.items() if v is not None}
-        return jwt.encode(body, self.private, algorithm=self.alg, headers={"kid": self.kid})
-
-
-def rsa_key(kid: str) -> SigningKey:
-    return SigningKey(kid, "RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048))
-
-
-def ec_key(kid: str) -> SigningKey:
-    return SigningKey(kid, "ES256", ec.generate_private_key(ec.SECP256R1()))
-
-
-def write_jwks(path: Path, *signing: SigningKey) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"keys": [k.jwk() for k in signing]}))
-    os.replace(tmp, path)
-
 
 # ---- certificates -----------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ import grpc
 from tools.mesh import ROOT, Mesh, free_port, wait_healthy
 from veritas import modality_service
 from veritas.analysis import Analyzer
-from veritas.config import MODALITY_SERVICES
+from veritas.modalities import NAMES as MODALITY_SERVICES
 from veritas.modality_service import ModalityServicer
 from veritas.v1 import modality_pb2
 

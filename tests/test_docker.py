@@ -5,6 +5,9 @@ and install every third-party package its code imports: the import graph of the
 deployable (its own package, the veritas runtime it uses, and for the gateway the `helm
 test` script that runs in its image) is walked with `ast` and compared with what
 docker/requirements/<name>.txt installs, dependencies included, at requirements.lock's pins.
+An image ships only the runtime and its own deployable (the model-repository image only
+models/repository): what each COPY brings from the build context, less what .dockerignore
+leaves out, holds no tools, models, samples, benchmarks, other service or any tests/ folder.
 """
 
 from __future__ import annotations
@@ -24,7 +27,19 @@ from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
-FIRST_PARTY = {"veritas", "services", "fusion", "gateway", "models"}
+FIRST_PARTY = {
+    "veritas",
+    "services",
+    "fusion",
+    "gateway",
+    "samples",
+    "models",
+    "tools",
+    "benchmarks",
+    "tests",
+}
+# What no service image may ship (the model-repository image ships models/repository only).
+NEVER_SHIPPED = ("tools", "models", "samples", "benchmarks", "tests")
 DEPLOYABLES = {
     "gateway": "gateway",
     "fusion": "fusion",
@@ -40,7 +55,7 @@ IMPORT_TO_DIST = {"dlib": "dlib-bin", "parselmouth": "praat-parselmouth"}
 
 
 def _lock_pins() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==", 1)
@@ -147,6 +162,59 @@ def _instructions(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _sources(name: str) -> list[str]:
+    """The build-context paths a Dockerfile's COPY instructions take (not `--from` stages)."""
+    return [
+        src.rstrip("/")
+        for word, rest in _instructions(_dockerfile(name))
+        if word == "COPY" and not rest.startswith("--from")
+        for src in rest.split()[:-1]
+    ]
+
+
+def _ignore_pattern(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore line as a regex over a root-relative path (`**` any directories,
+    `*` and `?` within one path element, as Docker matches them)."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+@cache
+def _ignore_patterns() -> tuple[re.Pattern[str], ...]:
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    patterns = [line.strip("/") for line in lines if line and not line.startswith("#")]
+    assert not any(p.startswith("!") for p in patterns), "exceptions: teach _ignored them"
+    return tuple(_ignore_pattern(p) for p in patterns)
+
+
+def _ignored(rel: str) -> bool:
+    """Left out of the build context: the path, or a folder above it, matches a pattern."""
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(p.fullmatch(prefix) for p in _ignore_patterns() for prefix in prefixes)
+
+
+def _shipped(name: str) -> set[str]:
+    """The repository files an image's COPY instructions bring in, .dockerignore applied."""
+    files = set()
+    for src in _sources(name):
+        path = ROOT / src
+        candidates = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        files |= {p.relative_to(ROOT).as_posix() for p in candidates}
+    return {rel for rel in files if not _ignored(rel)}
+
+
 def _pinned_image(ref: str) -> bool:
     """An exact version tag (with a digit, not latest) or a sha256 digest."""
     if "@sha256:" in ref:
@@ -213,17 +281,57 @@ def test_image_installs_everything_its_code_imports(name: str) -> None:
             missing[module] = dists
     assert missing == {}, f"imported by {name} but not installed in its image"
 
-    # ... and the image copies every first-party file the service reaches.
-    copied = [
-        rest.split()[0].rstrip("/")
-        for word, rest in _instructions(_dockerfile(name))
-        if word == "COPY" and not rest.startswith("--from")
-    ]
+    # ... and the image ships every first-party file the service reaches.
+    shipped = _shipped(name)
     for path in files:
         rel = path.relative_to(ROOT).as_posix()
         if path.is_relative_to(ROOT / "helm"):
             continue  # mounted by the helm test, not baked in
-        assert any(rel == c or rel.startswith(c + "/") for c in copied), f"{rel} not copied"
+        assert rel in shipped, f"{rel} not copied (or left out by .dockerignore)"
+
+
+@pytest.mark.parametrize("name", DEPLOYABLES)
+def test_image_copies_only_the_runtime_and_its_own_service(name: str) -> None:
+    own = DEPLOYABLES[name].replace(".", "/")
+    allowed = {"requirements.lock", "docker/requirements", "veritas", own}
+    if own.startswith("services/"):
+        allowed.add("services/__init__.py")  # the package itself, shared by the services
+    extra = sorted(set(_sources(name)) - allowed)
+    assert extra == [], f"the {name} image copies {extra}"
+    shipped = _shipped(name)
+    assert {"veritas/config.py", f"{own}/__main__.py"} <= shipped
+    for rel in sorted(shipped):
+        parts = rel.split("/")
+        assert "tests" not in parts[:-1], f"{rel}: a test in the {name} image"
+        assert parts[0] not in NEVER_SHIPPED, f"{rel}: {parts[0]}/ in the {name} image"
+        if parts[0] == "services":
+            assert rel == "services/__init__.py" or rel.startswith(own + "/"), (
+                f"{rel}: another service in the {name} image"
+            )
+
+
+def test_model_repository_image_ships_only_the_repository() -> None:
+    assert _sources("model-repository") == ["models/repository"]
+    shipped = _shipped("model-repository")
+    assert shipped and all(rel.startswith("models/repository/") for rel in shipped)
+    assert any(rel.endswith("/model.onnx") for rel in shipped)
+
+
+@pytest.mark.parametrize(
+    ("rel", "ignored"),
+    [
+        ("veritas/tests/test_cache.py", True),
+        ("services/vision/tests/conftest.py", True),
+        ("services/vision/__pycache__/face.cpython-311.pyc", True),
+        ("tools/cli.py", True),
+        ("tests/test_docker.py", True),
+        ("veritas/config.py", False),
+        ("services/vision/features.py", False),
+        ("models/repository/text_deception/config.pbtxt", False),
+    ],
+)
+def test_dockerignore_is_read_as_docker_reads_it(rel: str, ignored: bool) -> None:
+    assert _ignored(rel) is ignored
 
 
 def test_closure_catches_a_missing_package(tmp_path: Path) -> None:

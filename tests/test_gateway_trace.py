@@ -12,7 +12,7 @@ import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from fusion.service import ALL_MODALITIES, FusionServicer
+from fusion.service import FusionServicer
 from gateway.audit import AuditLog
 from gateway.auth import Authenticator
 from gateway.core import Gateway
@@ -25,6 +25,7 @@ from tests.conftest import SAMPLES
 from tests.gateway_fixtures import Credentials, GatewayProcess
 from tools.mesh import Mesh
 from tools.tracing_view import show_trace
+from veritas import modalities
 from veritas.grpc_tracing import ServerTracing, client_interceptors
 from veritas.modality_service import ModalityServicer
 from veritas.triton_client import TritonClient
@@ -99,7 +100,7 @@ async def test_the_full_tree_in_memory(mesh: Mesh, exporter: InMemorySpanExporte
     )
     channels = {
         m: grpc.aio.insecure_channel(text_addr, interceptors=client_interceptors())
-        for m in ALL_MODALITIES
+        for m in modalities.ENUMS
     }
     fusion, fusion_addr = await serve(
         lambda s: fusion_pb2_grpc.add_FusionServicer_to_server(FusionServicer(channels, 30), s)

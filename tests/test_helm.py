@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from tests import helm_checks as hc
-from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVICES
+from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS
+from veritas.modalities import NAMES as MODALITY_SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "veritas"

@@ -82,7 +82,7 @@ def physio_chunks(seconds: float) -> Iterator[pb.LiveChunk]:
 
 
 def by_time(chunks: list[pb.LiveChunk]) -> list[pb.LiveChunk]:
-    from veritas.modality_service import chunk_time
+    from veritas.modalities import chunk_time
 
     return sorted(chunks, key=chunk_time)
 

@@ -17,9 +17,9 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from tools.render import format_result
-from veritas import tls
+from veritas import modalities, tls
 from veritas.client import DOMAIN_NAMES, MODALITY_NAMES, STRATEGY_NAMES, Client, build_request
-from veritas.config import MODALITY_SERVICES, env
+from veritas.config import env, service_address
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -98,7 +98,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     rows = health_report(
         args.target,
         env("VERITAS_FUSION_ADDR"),
-        {m: env(f"VERITAS_{m.upper()}_ADDR") for m in MODALITY_SERVICES},
+        {m: service_address(m) for m in modalities.NAMES},
         env("VERITAS_TRITON_URL"),
     )
     width = max(len(r[1]) for r in rows)

@@ -30,13 +30,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tools.supervise import Supervised
-from veritas import tls
-from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, MODALITY_SERVICES
+from veritas import modalities, tls
+from veritas.config import DEFAULT_METRICS_PORTS, DEFAULT_PORTS
 
 log = logging.getLogger("veritas.launcher")
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("vision", "audio", "text", "physiology", "fusion", "gateway")
-MODULES = {name: f"services.{name}" for name in MODALITY_SERVICES} | {
+SERVICES = (*modalities.NAMES, "fusion", "gateway")
+MODULES = {name: f"services.{name}" for name in modalities.NAMES} | {
     "fusion": "fusion",
     "gateway": "gateway",
 }
@@ -259,9 +259,9 @@ class Mesh:
         still not ready by then is logged, not fatal: alive, it answers with what it has."""
         end = time.monotonic() + timeout_s
         running = [n for n in SERVICES if n in self.keepers]
-        checks = [(m, MODALITY_READY_NAME) for m in running if m in MODALITY_SERVICES]
+        checks = [(m, MODALITY_READY_NAME) for m in running if m in modalities.BY_NAME]
         if "fusion" in running:
-            checks += [("fusion", f"dependency/{m}") for m in running if m in MODALITY_SERVICES]
+            checks += [("fusion", f"dependency/{m}") for m in running if m in modalities.BY_NAME]
         if "gateway" in running:
             checks.append(("gateway", READY_NAME))
         for name, entry in checks:

@@ -23,12 +23,12 @@ from typing import Any
 
 import yaml
 
-from veritas.config import MODALITY_SERVICES
+from veritas import modalities
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "veritas"
 RELEASE, NAMESPACE = "veritas", "local"  # chart fullname "veritas": jobs veritas-<name>
-SERVICES = ("gateway", "fusion", *MODALITY_SERVICES)
+SERVICES = ("gateway", "fusion", *modalities.NAMES)
 
 # The chart's thresholds as they are; shorter waits so a fault shows within seconds.
 LOCAL_RULE_VALUES: dict[str, Any] = {

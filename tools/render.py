@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from veritas.modalities import name_of
 from veritas.v1 import common_pb2
 
 DECISION_WORDS = {
@@ -37,7 +38,7 @@ def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
             model += " (not calibrated for this input)"
         rows.append(
             [
-                common_pb2.Modality.Name(m.modality).lower(),
+                name_of(m.modality),
                 common_pb2.ModalityStatus.Name(m.status),
                 f"{m.score:.2f}" if ok else "-",
                 f"{m.confidence:.2f}" if ok else "-",
@@ -50,7 +51,7 @@ def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
     lines += [_row(header, widths), _row(["-" * w for w in widths[:-1]] + ["----"], widths)]
     lines += [_row(r, widths) for r in rows]
     why = [
-        f"  {common_pb2.Modality.Name(m.modality).lower()}: {m.calibration_reason}"
+        f"  {name_of(m.modality)}: {m.calibration_reason}"
         for m in result.modalities
         if m.calibration_reason and m.model.calibrated
     ]
@@ -61,7 +62,7 @@ def format_result(result: common_pb2.AnalysisResult, features: int = 3) -> str:
     for m in result.modalities:
         top = [f for f in m.features if f.contribution][:features]
         if top:
-            name = common_pb2.Modality.Name(m.modality).lower()
+            name = name_of(m.modality)
             lines.append(
                 f"  {name}: "
                 + ", ".join(f"{f.name}={f.value:.3g} ({f.contribution:+.2f})" for f in top)

@@ -54,7 +54,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
+from veritas import modalities
 from veritas.v1 import common_pb2
 
 if TYPE_CHECKING:  # imported where used: `veritas --help` should not load scikit-learn
@@ -64,12 +66,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REPOSITORY = ROOT / "models" / "repository"
 LOCAL_MIRRORS = (ROOT / ".run" / "model_repository", ROOT / ".run" / "triton_repository")
 PYTHON_BACKEND_MODEL = ROOT / "models" / "python_backend" / "model.py"
-MODEL_FOR_MODALITY: dict[str, str] = {
-    "vision": "vision_behaviour",
-    "audio": "audio_cues",
-    "text": "text_deception",
-    "physiology": "physiology_cues",
-}
 SERVED_PARAMETERS = (
     "calibrated",
     "validated_auc",
@@ -205,7 +201,9 @@ def resolve_target(repository: Path) -> tuple[Path, Path | None]:
     return repository, None
 
 
-def served_probabilities(model_dir: Path, x: np.ndarray) -> tuple[int, np.ndarray] | None:
+def served_probabilities(
+    model_dir: Path, x: npt.NDArray[np.float64]
+) -> tuple[int, npt.NDArray[np.float64]] | None:
     """(version, probabilities) of the currently served (highest) version on `x`, if it runs."""
     import onnxruntime as ort
 
@@ -315,7 +313,7 @@ def train(
     from models.training.linear_onnx import linear_model
     from models.training.triton_config import domains_parameter, validated_domain_section
 
-    model = MODEL_FOR_MODALITY[modality]
+    model = modalities.BY_NAME[modality].model
     if domain is not None and domain not in DOMAINS:
         raise TrainError(f"--domain: {domain!r} is not one of {', '.join(DOMAINS)}")
     publish_repo, mirror = resolve_target(repository)
@@ -453,7 +451,7 @@ def _report(
     data: Path,
     ds: retrain.Dataset,
     evaluation: retrain.Evaluation,
-    served: tuple[int, np.ndarray] | None,
+    served: tuple[int, npt.NDArray[np.float64]] | None,
     onnx_vs_numpy: float,
 ) -> str:
     from models.training import retrain
@@ -542,7 +540,7 @@ reviewer, with the subject's informed consent, on inputs like the rows it was fi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `veritas train` (also used by tools/cli.py's subcommand)."""
-    parser.add_argument("--modality", required=True, choices=sorted(MODEL_FOR_MODALITY))
+    parser.add_argument("--modality", required=True, choices=sorted(modalities.NAMES))
     parser.add_argument("--data", required=True, type=Path, help="labelled features (CSV)")
     parser.add_argument(
         "--repository",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from veritas.v1 import common_pb2, modality_pb2
 
@@ -77,21 +77,27 @@ class Coverage:
         self.skipped += other.skipped
 
 
-class Analyzer(Protocol):
-    """What one modality service implements (see services/*/analyzer.py)."""
+# What an analyzer's `prepare` makes of a request and hands back to its `windows` and
+# `summarize`: each analyzer's own type (PreparedAudio, PreparedText, ...), checked end to end.
+Prepared = TypeVar("Prepared")
+
+
+class Analyzer(Protocol[Prepared]):
+    """What one modality service implements (see services/*/analyzer.py), generic over what
+    its `prepare` returns: `AudioAnalyzer` is an `Analyzer[PreparedAudio]`."""
 
     modality: common_pb2.Modality
     model_name: str  # the Triton model that scores this modality's windows
 
-    def prepare(self, request: modality_pb2.ModalityRequest) -> Any:
+    def prepare(self, request: modality_pb2.ModalityRequest) -> Prepared:
         """Validate and decode the request's input (and baseline); raise InvalidInput."""
         ...
 
-    def windows(self, prepared: Any, options: common_pb2.Options) -> Iterator[Window]:
+    def windows(self, prepared: Prepared, options: common_pb2.Options) -> Iterator[Window]:
         """Yield one Window per analysed span, in time order."""
         ...
 
-    def summarize(self, prepared: Any, windows: Sequence[Window]) -> Window:
+    def summarize(self, prepared: Prepared, windows: Sequence[Window]) -> Window:
         """The whole-input Window for the final result."""
         ...
 

@@ -35,7 +35,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
-from veritas.analysis import Analyzer, InvalidInput, Window
+from veritas.analysis import Analyzer, InvalidInput, Prepared, Window
 from veritas.cache import CACHE_SCOPE
 from veritas.telemetry import traceparent_headers
 from veritas.v1 import modality_pb2
@@ -44,10 +44,10 @@ log = logging.getLogger("veritas.analysis_pool")
 tracer = trace.get_tracer("veritas.modality")
 AUTO_MAX = 2
 
-_analyzer: Analyzer | None = None  # in a worker: the analyzer it built at start
+_analyzer: Analyzer[Any] | None = None  # in a worker: the analyzer it built at start
 
 
-def measure_whole(analyzer: Analyzer, request: modality_pb2.ModalityRequest) -> Window:
+def measure_whole(analyzer: Analyzer[Prepared], request: modality_pb2.ModalityRequest) -> Window:
     """prepare, the windows the summary needs (none when `summary_needs_windows` is False,
     e.g. text), then the whole-input summary, each step a span."""
     with tracer.start_as_current_span("decode"):
@@ -60,7 +60,7 @@ def measure_whole(analyzer: Analyzer, request: modality_pb2.ModalityRequest) -> 
         return analyzer.summarize(prepared, windows)
 
 
-def processes_for(analyzer: Analyzer, setting: str) -> int:
+def processes_for(analyzer: Analyzer[Any], setting: str) -> int:
     """How many workers to run for `analyzer` (0: none)."""
     if not getattr(analyzer, "measure_in_processes", False):
         return 0
@@ -70,7 +70,7 @@ def processes_for(analyzer: Analyzer, setting: str) -> int:
     return max(0, int(setting))
 
 
-def _start(factory: Callable[[], Analyzer], service: str, telemetry: dict[str, str]) -> None:
+def _start(factory: Callable[[], Analyzer[Any]], service: str, telemetry: dict[str, str]) -> None:
     """A worker's initializer: logs, traces and the analyzer, once."""
     from veritas.telemetry import setup_logging, setup_tracing
 
@@ -106,7 +106,7 @@ class AnalysisPool:
 
     def __init__(
         self,
-        factory: Callable[[], Analyzer],
+        factory: Callable[[], Analyzer[Any]],
         processes: int,
         service: str,
         telemetry: dict[str, str] | None = None,

@@ -16,6 +16,7 @@ from types import TracebackType
 import grpc
 
 from veritas.config import channel_options
+from veritas.modalities import MODALITIES
 from veritas.v1 import common_pb2, veritas_pb2, veritas_pb2_grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -29,12 +30,7 @@ MIME_BY_SUFFIX = {
     ".ogg": "audio/ogg",
     ".mp3": "audio/mpeg",
 }
-MODALITY_NAMES = {
-    "vision": common_pb2.VISION,
-    "audio": common_pb2.AUDIO,
-    "text": common_pb2.TEXT,
-    "physiology": common_pb2.PHYSIOLOGY,
-}
+MODALITY_NAMES: dict[str, common_pb2.Modality] = {m.name: m.enum for m in MODALITIES}
 STRATEGY_NAMES = {
     "log_odds": common_pb2.LOG_ODDS,
     "weighted_average": common_pb2.WEIGHTED_AVERAGE,
@@ -136,20 +132,25 @@ class Client:
     ) -> common_pb2.AnalysisResult:
         """`cache=False`: analyse anew, never answered from (or stored in) the gateway's
         result cache (`x-veritas-cache: off`)."""
-        return self._stub.Analyze(
+        result: common_pb2.AnalysisResult = self._stub.Analyze(
             request, timeout=self.timeout_s, metadata=_with_cache(self._metadata, cache)
         )
+        return result
 
     def analyze_batch(
         self, requests: Iterable[common_pb2.AnalysisRequest]
     ) -> veritas_pb2.AnalyzeBatchResponse:
         batch = veritas_pb2.AnalyzeBatchRequest(requests=list(requests))
-        return self._stub.AnalyzeBatch(batch, timeout=self.timeout_s, metadata=self._metadata)
+        response: veritas_pb2.AnalyzeBatchResponse = self._stub.AnalyzeBatch(
+            batch, timeout=self.timeout_s, metadata=self._metadata
+        )
+        return response
 
     def stream(self, chunks: Iterable[common_pb2.LiveChunk]) -> Iterator[common_pb2.AnalysisResult]:
-        return self._stub.AnalyzeStream(
+        results: Iterator[common_pb2.AnalysisResult] = self._stub.AnalyzeStream(
             iter(chunks), timeout=self.timeout_s, metadata=self._metadata
         )
+        return results
 
     def close(self) -> None:
         self._channel.close()
@@ -176,15 +177,19 @@ class AsyncClient:
         self, request: common_pb2.AnalysisRequest, *, cache: bool = True
     ) -> common_pb2.AnalysisResult:
         """`cache=False`: analyse anew (`x-veritas-cache: off`)."""
-        return await self._stub.Analyze(
+        result: common_pb2.AnalysisResult = await self._stub.Analyze(
             request, timeout=self.timeout_s, metadata=_with_cache(self._metadata, cache)
         )
+        return result
 
     async def analyze_batch(
         self, requests: Iterable[common_pb2.AnalysisRequest]
     ) -> veritas_pb2.AnalyzeBatchResponse:
         batch = veritas_pb2.AnalyzeBatchRequest(requests=list(requests))
-        return await self._stub.AnalyzeBatch(batch, timeout=self.timeout_s, metadata=self._metadata)
+        response: veritas_pb2.AnalyzeBatchResponse = await self._stub.AnalyzeBatch(
+            batch, timeout=self.timeout_s, metadata=self._metadata
+        )
+        return response
 
     async def stream(
         self, chunks: AsyncIterator[common_pb2.LiveChunk] | Iterable[common_pb2.LiveChunk]

@@ -10,29 +10,32 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-# Default gRPC and Prometheus ports per service (loopback, for `make run`).
+from veritas import modalities
+
+# Default gRPC and Prometheus ports per service (loopback, for `make run`): the gateway,
+# fusion, then the modality services in the table's order (veritas/modalities.py).
 DEFAULT_PORTS: dict[str, int] = {
-    "gateway": 50051,
-    "fusion": 50052,
-    "vision": 50053,
-    "audio": 50054,
-    "text": 50055,
-    "physiology": 50056,
+    name: 50051 + i for i, name in enumerate(("gateway", "fusion", *modalities.NAMES))
 }
 DEFAULT_METRICS_PORTS: dict[str, int] = {name: 9090 + i for i, name in enumerate(DEFAULT_PORTS, 1)}
-MODALITY_SERVICES = ("vision", "audio", "text", "physiology")
+
+
+def address_variable(service: str) -> str:
+    """The variable holding where a service listens: VERITAS_<SERVICE>_ADDR."""
+    return f"VERITAS_{service.upper()}_ADDR"
+
 
 # name -> (default, meaning). Defaults written as "<per service>" come from the tables above.
 VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_HOST": ("127.0.0.1", "interface to listen on (0.0.0.0 in containers)"),
     "VERITAS_PORT": (
         "<per service>",
-        "gRPC port: gateway 50051, fusion 50052, vision 50053, "
-        "audio 50054, text 50055, physiology 50056",
+        "gRPC port: " + ", ".join(f"{name} {port}" for name, port in DEFAULT_PORTS.items()),
     ),
     "VERITAS_METRICS_PORT": (
         "<per service>",
-        "Prometheus /metrics port (9091-9096 in the same order); 0 disables",
+        f"Prometheus /metrics port ({min(DEFAULT_METRICS_PORTS.values())}-"
+        f"{max(DEFAULT_METRICS_PORTS.values())} in the same order); 0 disables",
     ),
     "VERITAS_TRITON_URL": ("127.0.0.1:8001", "Triton gRPC address (modality services)"),
     "VERITAS_TRITON_TIMEOUT_S": ("5", "deadline for one Triton inference"),
@@ -43,10 +46,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "VERITAS_GATEWAY_ADDR": ("127.0.0.1:50051", "gateway address (CLI, SDK examples)"),
     "VERITAS_FUSION_ADDR": ("127.0.0.1:50052", "fusion address (gateway)"),
-    "VERITAS_VISION_ADDR": ("127.0.0.1:50053", "vision service address (fusion)"),
-    "VERITAS_AUDIO_ADDR": ("127.0.0.1:50054", "audio service address (fusion)"),
-    "VERITAS_TEXT_ADDR": ("127.0.0.1:50055", "text service address (fusion)"),
-    "VERITAS_PHYSIOLOGY_ADDR": ("127.0.0.1:50056", "physiology service address (fusion)"),
+    **{
+        address_variable(name): (
+            f"127.0.0.1:{DEFAULT_PORTS[name]}",
+            f"{name} service address (fusion)",
+        )
+        for name in modalities.NAMES
+    },
     "VERITAS_MEDIA_URI_ALLOWLIST": (
         "",
         "comma-separated prefixes media URIs and the old API's paths must lie in: "
@@ -199,7 +205,7 @@ class ServiceConfig:
 
 def service_address(name: str) -> str:
     """Where a peer service listens, e.g. service_address("fusion")."""
-    return env(f"VERITAS_{name.upper()}_ADDR")
+    return env(address_variable(name))
 
 
 def channel_options(max_message_bytes: int | None = None) -> list[tuple[str, int | str]]:

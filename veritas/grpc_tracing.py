@@ -252,22 +252,23 @@ def _after(span: trace.Span, call: Any) -> None:
     task.add_done_callback(_PENDING.discard)
 
 
-class _UnaryUnary(_ClientTracing, grpc.aio.UnaryUnaryClientInterceptor):
+# grpc ships no type hints: its interceptor bases are Any to mypy (the ignores below).
+class _UnaryUnary(_ClientTracing, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await self._call(continuation, details, request)
 
 
-class _UnaryStream(_ClientTracing, grpc.aio.UnaryStreamClientInterceptor):
+class _UnaryStream(_ClientTracing, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await self._call(continuation, details, request)
 
 
-class _StreamUnary(_ClientTracing, grpc.aio.StreamUnaryClientInterceptor):
+class _StreamUnary(_ClientTracing, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await self._call(continuation, details, requests)
 
 
-class _StreamStream(_ClientTracing, grpc.aio.StreamStreamClientInterceptor):
+class _StreamStream(_ClientTracing, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await self._call(continuation, details, requests)
 

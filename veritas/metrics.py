@@ -51,7 +51,7 @@ def start_metrics(service: str, port: int, host: str = "0.0.0.0") -> None:
 def _status(context: grpc.aio.ServicerContext, error: BaseException | None) -> str:
     code = context.code() if hasattr(context, "code") else None
     if isinstance(code, grpc.StatusCode):
-        return code.name
+        return str(code.name)
     if isinstance(error, asyncio.CancelledError):
         return "CANCELLED"
     return "UNKNOWN" if error else "OK"

@@ -15,18 +15,20 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Generic
 
 import grpc
 import numpy as np
+import numpy.typing as npt
 from opentelemetry import trace
 
 from veritas import cache, hints, live, media_uri, refs
-from veritas.analysis import Analyzer, Window
+from veritas.analysis import Analyzer, Prepared, Window
 from veritas.analysis_pool import AnalysisPool, measure_whole, processes_for
 from veritas.config import ServiceConfig, env
 from veritas.guard import Known, guarded
 from veritas.health import Dependencies
+from veritas.modalities import BY_ENUM, chunk_time, name_of
 from veritas.options import check_options
 from veritas.questions import check_questions
 from veritas.server import Cleanup, Register
@@ -111,7 +113,7 @@ async def _aiter(iterator: Iterator[Window]) -> AsyncIterator[Window]:
         yield item
 
 
-def feature_vector(window: Window, spec: ModelSpec) -> tuple[np.ndarray, list[str]]:
+def feature_vector(window: Window, spec: ModelSpec) -> tuple[npt.NDArray[np.float32], list[str]]:
     """The model's inputs in its declared order, and the names that could not be measured."""
     values = np.array(
         [window.features.get(name, math.nan) for name in spec.feature_names], dtype=np.float64
@@ -184,18 +186,20 @@ def build_result(
     return result
 
 
-class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
+class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepared]):
     def __init__(
         self,
-        analyzer: Analyzer,
+        analyzer: Analyzer[Prepared],
         triton: TritonClient,
         pool: AnalysisPool | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.triton = triton
         self.pool = pool  # worker processes for a final-only call (veritas.analysis_pool)
-        self.service_name = common_pb2.Modality.Name(analyzer.modality).lower()
+        self.service_name = name_of(analyzer.modality)
         self.max_pending = int(env("VERITAS_LIVE_MAX_PENDING"))
+        self.live_streams = 0  # open now: the CPU a stream's step up would share (live.py)
+        self.climbs = live.Climbs()  # the streams' step ups, one at a time
 
     async def _spec(self, context: grpc.aio.ServicerContext) -> ModelSpec:
         try:
@@ -430,7 +434,14 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
             session = await asyncio.to_thread(self.analyzer.open_live, config)
         spec = await self._spec(context)
         service = self.service_name
-        controller = live.QualityController(config.options.quality, live.target_s(config.options))
+        own_kind = BY_ENUM[self.analyzer.modality].chunk_kind  # what a thinnable stream thins
+        controller = live.QualityController(
+            config.options.quality,
+            live.target_s(config.options),
+            # A thinnable session's cost per level is its frame rate (the rest: live's guess).
+            cost=session.max_rate_hz if session.thinnable else None,
+            climbs=self.climbs,
+        )
         session.set_quality(controller.level)
         pacer, cpu = live.Pacer(), live.CpuMeter()
         pending: collections.deque[tuple[float, common_pb2.LiveChunk]] = collections.deque()
@@ -475,6 +486,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         skipped = live.SKIPPED.labels(service)
         update_latency = live.UPDATE_LATENCY.labels(service)
         live.STREAMS_OPEN.labels(service).inc()
+        self.live_streams += 1
         receiver = asyncio.create_task(receive())
         received_any = bool(pending)
         reached_s = -math.inf
@@ -501,7 +513,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                         received_any = True
                         reached_s = max(reached_s, t)
                     take = True
-                    if rate and chunk.WhichOneof("payload") == "video_frame":
+                    if rate and chunk.WhichOneof("payload") == own_kind:
                         take = pacer.take(t, rate, lag, session.window_s)
                         dropped += not take
                     batch.append((received_at, t, chunk, take))
@@ -518,7 +530,9 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
                     if kind == "on_time" and latency > controller.target_s:
                         kind = "late"
                     live.WINDOWS.labels(service, live.quality_name(controller.level), kind).inc()
-                    level = controller.observe(latency, loop.time() - now, cpu.busy())
+                    level = controller.observe(
+                        latency, loop.time() - now, cpu.read(), self.live_streams
+                    )
                     if level != update.result.quality:
                         session.set_quality(level)
                 if state["done"] and not pending:
@@ -541,6 +555,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         finally:
             receiver.cancel()
             live.STREAMS_OPEN.labels(service).dec()
+            self.live_streams -= 1
             # The session (all per-stream state) is referenced only from this frame and its
             # closures: it goes with the stream, whatever ended it (end, error, cancel).
 
@@ -572,23 +587,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer):
         return modality_pb2.ModalityUpdate(result=result)
 
 
-def chunk_time(chunk: common_pb2.LiveChunk) -> float:
-    """Where a live chunk sits on the shared timeline (seconds)."""
-    kind = chunk.WhichOneof("payload")
-    if kind == "video_frame":
-        return chunk.video_frame.timestamp_s
-    if kind == "audio_chunk":
-        return chunk.audio_chunk.timestamp_s
-    if kind == "transcript_segment":
-        return chunk.transcript_segment.start_s
-    if kind == "physio_samples":
-        return chunk.physio_samples.start_s
-    if kind == "question":
-        return chunk.question.start_s
-    return 0.0
-
-
-def serve_modality(name: str, make_analyzer: Callable[[], Analyzer]) -> None:
+def serve_modality(name: str, make_analyzer: Callable[[], Analyzer[Prepared]]) -> None:
     """Entry point of a modality service process (`python -m services.<name>`)."""
     from veritas.server import run
 

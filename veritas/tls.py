@@ -60,9 +60,12 @@ def bind(
     else plaintext. Returns the port (0: could not bind)."""
     mtls = MutualTls.from_env()
     credentials = credentials or (mtls.server_credentials() if mtls else None)
-    if credentials is None:
-        return server.add_insecure_port(address)
-    return server.add_secure_port(address, credentials)
+    port: int = (
+        server.add_insecure_port(address)
+        if credentials is None
+        else server.add_secure_port(address, credentials)
+    )
+    return port
 
 
 def channel(

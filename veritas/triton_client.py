@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import tritonclient.grpc.aio as triton_aio
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -126,7 +127,7 @@ def _is_unavailable(error: InferenceServerException) -> bool:
 class _Row:
     """One feature vector waiting for its batch, and who waits for its answer."""
 
-    features: np.ndarray
+    features: npt.NDArray[np.float32]
     text: str | None
     future: asyncio.Future[Prediction]
     context: otel_context.Context  # the caller's trace context
@@ -265,7 +266,7 @@ class TritonClient:
     async def predict(
         self,
         spec: ModelSpec,
-        features: np.ndarray,
+        features: npt.NDArray[np.float32],
         text: str | None = None,
         timeout_s: float | None = None,
     ) -> Prediction:
@@ -348,7 +349,9 @@ class TritonClient:
                     )
                 )
 
-    async def _infer(self, spec: ModelSpec, rows: list[_Row]) -> tuple[np.ndarray, np.ndarray]:
+    async def _infer(
+        self, spec: ModelSpec, rows: list[_Row]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         n, width = len(rows), len(spec.feature_names)
         matrix = np.stack([r.features for r in rows]) if n > 1 else rows[0].features[None, :]
         inputs = [InferInput("features", [n, width], "FP32")]

@@ -82,7 +82,7 @@ def rewrap(
     return grpc.stream_stream_rpc_method_handler(stream(handler.stream_stream), *args)
 
 
-class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):
+class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc: untyped
     """A server interceptor that wraps each method's handler once and reuses the wrapper
     (the metrics, the malformed-request guard and tracing are all of this kind)."""
 

@@ -11,37 +11,37 @@ from benchmarks import live_feed
 from benchmarks.live_client import LiveChannel, observe
 from benchmarks.live_metrics import LiveRecord, stream_metrics, window_rows
 from benchmarks.streaming import stream_config
-from veritas.v1 import common_pb2, veritas_pb2_grpc
+from veritas.v1 import common_pb2 as pb
+from veritas.v1 import veritas_pb2_grpc
 
-M = common_pb2
 DELAY_S = 0.08  # the stand-in answers each window this long after the frame that closed it
 
 
-def _window(start: float, end: float, update_id: float, frames: int) -> M.ModalityResult:
-    return M.ModalityResult(
-        modality=M.VISION,
-        status=M.PENDING,
+def _window(start: float, end: float, update_id: float, frames: int) -> pb.ModalityResult:
+    return pb.ModalityResult(
+        modality=pb.VISION,
+        status=pb.PENDING,
         window_start_s=start,
         window_end_s=end,
         latency_ms=update_id,
-        quality=M.QUALITY_MEDIUM,
-        coverage=M.Coverage(received=frames, analysed=frames // 2, skipped=frames - frames // 2),
+        quality=pb.QUALITY_MEDIUM,
+        coverage=pb.Coverage(received=frames, analysed=frames // 2, skipped=frames - frames // 2),
     )
 
 
 def test_observe_takes_windows_from_fused_results_and_finals_from_the_last() -> None:
     record = LiveRecord(modalities=("vision", "audio"), seconds=2, window_s=1, target_ms=150)
-    audio = M.ModalityResult(
-        modality=M.AUDIO, status=M.PENDING, window_start_s=0, window_end_s=1, latency_ms=9
+    audio = pb.ModalityResult(
+        modality=pb.AUDIO, status=pb.PENDING, window_start_s=0, window_end_s=1, latency_ms=9
     )
-    placeholder = M.ModalityResult(modality=M.TEXT, status=M.PENDING)  # no span
-    observe(record, M.AnalysisResult(modalities=[_window(0, 1, 5, 10), placeholder]), 1.0)
-    observe(record, M.AnalysisResult(modalities=[_window(0, 1, 5, 10), audio]), 1.5)
+    placeholder = pb.ModalityResult(modality=pb.TEXT, status=pb.PENDING)  # no span
+    observe(record, pb.AnalysisResult(modalities=[_window(0, 1, 5, 10), placeholder]), 1.0)
+    observe(record, pb.AnalysisResult(modalities=[_window(0, 1, 5, 10), audio]), 1.5)
     whole = _window(0, 2, 7, 20)
-    whole.status = M.OK
-    observe(record, M.AnalysisResult(modalities=[whole]), 2.5)  # fused as a moment
-    failed = M.ModalityResult(modality=M.TEXT, status=M.FAILED)  # no span: still a final
-    observe(record, M.AnalysisResult(modalities=[whole, failed], final=True), 3.0)
+    whole.status = pb.OK
+    observe(record, pb.AnalysisResult(modalities=[whole]), 2.5)  # fused as a moment
+    failed = pb.ModalityResult(modality=pb.TEXT, status=pb.FAILED)  # no span: still a final
+    observe(record, pb.AnalysisResult(modalities=[whole, failed], final=True), 3.0)
     assert set(record.windows) == {("vision", 0, 1), ("audio", 0, 1)}
     assert record.finals["text"].status == "FAILED"
     seen = record.windows[("vision", 0, 1)][5]
@@ -55,11 +55,11 @@ class StandIn(veritas_pb2_grpc.VeritasServicer):
 
     def __init__(self, abort_after: int | None = None) -> None:
         self.abort_after = abort_after
-        self.config: M.StreamConfig | None = None
+        self.config: pb.StreamConfig | None = None
 
     async def AnalyzeStream(
-        self, request_iterator: AsyncIterator[M.LiveChunk], context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[M.AnalysisResult]:
+        self, request_iterator: AsyncIterator[pb.LiveChunk], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.AnalysisResult]:
         frames, window, in_window, update = 0, 0, 0, 1.0
         async for chunk in request_iterator:
             if chunk.HasField("config"):
@@ -71,13 +71,13 @@ class StandIn(veritas_pb2_grpc.VeritasServicer):
             t = chunk.video_frame.timestamp_s
             while t >= window + 1:
                 await asyncio.sleep(DELAY_S)
-                yield M.AnalysisResult(modalities=[_window(window, window + 1, update, in_window)])
+                yield pb.AnalysisResult(modalities=[_window(window, window + 1, update, in_window)])
                 window, in_window, update = window + 1, 0, update + 1
             in_window += 1
-        yield M.AnalysisResult(modalities=[_window(window, window + 1, update, in_window)])
+        yield pb.AnalysisResult(modalities=[_window(window, window + 1, update, in_window)])
         final = _window(0, window + 1, 0.5, frames)
-        final.status = M.OK
-        yield M.AnalysisResult(modalities=[final], final=True)
+        final.status = pb.OK
+        yield pb.AnalysisResult(modalities=[final], final=True)
 
 
 async def _serve(servicer: StandIn) -> tuple[grpc.aio.Server, str]:
@@ -110,13 +110,13 @@ async def test_the_client_paces_in_real_time_and_measures_the_servers_delay(
         async with LiveChannel(address) as channel:
             record = await channel.run(
                 _record(3.0),
-                stream_config([M.VISION], 30.0, 1.0, "HIGH"),
+                stream_config([pb.VISION], 30.0, 1.0, "HIGH"),
                 live_feed.video_chunks(pool, 30.0, 3.0),
             )
     finally:
         await server.stop(None)
     assert servicer.config is not None
-    assert servicer.config.options.quality == M.QUALITY_HIGH
+    assert servicer.config.options.quality == pb.QUALITY_HIGH
     assert servicer.config.options.update_latency_target_ms == 150.0
     assert record.error is None and record.final_at is not None
     assert len(record.sent) == 90
@@ -138,7 +138,7 @@ async def test_a_stream_the_server_ends_is_recorded_not_raised(pool: list[bytes]
         async with LiveChannel(address) as channel:
             record = await channel.run(
                 _record(3.0),
-                stream_config([M.VISION], 30.0, 1.0, "AUTO"),
+                stream_config([pb.VISION], 30.0, 1.0, "AUTO"),
                 live_feed.video_chunks(pool, 30.0, 3.0),
             )
     finally:

@@ -18,6 +18,7 @@ from benchmarks.live_metrics import (
     modality_metrics,
     most_held,
     quarter_of,
+    segment_rows,
     stream_metrics,
     window_rows,
 )
@@ -245,14 +246,71 @@ def test_a_lane_of_one_chunk_has_no_rate_to_keep() -> None:
     record = vision_record(0.05)
     record.modalities = ("vision", "text")
     record.sent.append(Sent("text", "text", 0.4, 2.8, T0 + 2.8))
-    record.observe_window(("text", 0.0, 1.0), 5.0, Seen(T0 + 2.85, "PENDING", "HIGH", 1, 1, 0))
-    record.observe_window(("text", 1.0, 2.0), 6.0, Seen(T0 + 2.85, "PENDING", "HIGH", 0, 0, 0))
-    # Nothing reaches past 3.0 s: [2, 3) closes at the end of input.
-    end = Seen(record.end_of_input + 0.05, "PENDING", "HIGH", 0, 0, 0)
-    record.observe_window(("text", 2.0, 3.0), 7.0, end)
+    end = Seen(record.end_of_input + 0.05, "PENDING", "HIGH", 1, 1, 0)
+    record.observe_window(("text", 0.4, 2.8), 5.0, end)
     text = modality_metrics(record, "text")
     assert math.isnan(text["realtime_ratio_min"])
-    # Windows [0, 1) and [1, 2) closed when the segment reaching past them was sent.
-    assert text["update_latency"]["max_ms"] == pytest.approx(50.0)
+    # Its only window closes at the end of input: nothing was sent after it.
     assert text["windows_closed_by_end"] == 1
-    assert text["windows_answered"] == 3 and text["held"] is True
+    assert text["update_latency"]["max_ms"] == pytest.approx(50.0)
+    assert text["windows_answered"] == 1 and text["held"] is True
+
+
+def text_record(groups: list[list[int]], latency_s: float = 0.05) -> LiveRecord:
+    """Six 2 s segments sent at their ends; each group of segment indices answered as one
+    window, `latency_s` after the first segment after it was sent."""
+    record = LiveRecord(modalities=("text",), seconds=12.0, window_s=1.0, target_ms=150.0)
+    record.began = T0
+    record.sent = [Sent("text", "text", 2.0 * i, 2.0 * i + 2, T0 + 2.0 * i + 2) for i in range(6)]
+    record.end_of_input = T0 + 12.5
+    for k, group in enumerate(groups):
+        closer = group[-1] + 1
+        closed = record.sent[closer].sent_at if closer < 6 else record.end_of_input
+        seen = Seen(closed + latency_s, "PENDING", "HIGH", len(group), len(group), 0)
+        record.observe_window(("text", 2.0 * group[0], 2.0 * group[-1] + 2), 10.0 + k, seen)
+    record.final_at = record.end_of_input + 0.1
+    record.finals["text"] = Seen(record.final_at, "OK", "HIGH", 6, 6, 0)
+    return record
+
+
+def test_text_windows_follow_its_segments_not_the_grid() -> None:
+    rows, off_grid = segment_rows(text_record([[0], [1, 2], [3], [4], [5]]), "text")
+    assert [(r.start_s, r.end_s) for r in rows] == [(0, 2), (2, 6), (6, 8), (8, 10), (10, 12)]
+    assert off_grid == []
+    # [2, 6) holds segments 1 and 2: it closed when segment 3 was sent (at its end, 8 s).
+    assert rows[1].closed_at == pytest.approx(T0 + 8.0) and rows[1].closed_by == "chunk"
+    assert rows[-1].closed_by == "end"
+    assert [r.latency_s for r in rows] == pytest.approx([0.05] * 5)
+    assert modality_metrics(text_record([[0], [1, 2], [3], [4], [5]]), "text")["held"] is True
+
+
+def test_a_text_segment_no_window_holds_is_missing() -> None:
+    text = modality_metrics(text_record([[0], [1], [3], [4], [5]]), "text")
+    assert text["windows_missing"] == 1 and text["missing_first_s"] == [4.0]
+    assert text["held"] is False
+
+
+def test_late_text_windows_do_not_hold() -> None:
+    assert modality_metrics(text_record([[i] for i in range(6)], 0.3), "text")["held"] is False
+
+
+def test_audio_windows_close_with_the_chunk_its_service_needs_past_their_end() -> None:
+    """0.1 s chunks sent at their ends; the service needs 60 ms past a window's end, so
+    window [0, 1) closes with the chunk [1.0, 1.1), sent at 1.1 s."""
+    record = LiveRecord(modalities=("audio",), seconds=3.0, window_s=1.0, target_ms=150.0)
+    record.began = T0
+    record.sent = [
+        Sent("audio", "audio", k / 10, (k + 1) / 10, T0 + (k + 1) / 10) for k in range(30)
+    ]
+    record.end_of_input = T0 + 3.01
+    for k in range(3):
+        at = T0 + k + 1.1 + 0.05 if k < 2 else record.end_of_input + 0.05
+        record.observe_window(
+            ("audio", k, k + 1.0), 20.0 + k, Seen(at, "PENDING", "HIGH", 10, 10, 0)
+        )
+    record.final_at = record.end_of_input + 0.1
+    record.finals["audio"] = Seen(record.final_at, "OK", "HIGH", 30, 30, 0)
+    audio = modality_metrics(record, "audio")
+    assert audio["update_latency"]["max_ms"] == pytest.approx(50.0)
+    assert audio["update_latency_from_window_end"]["max_ms"] == pytest.approx(150.0)
+    assert "update_latency_from_window_end" not in modality_metrics(vision_record(), "vision")

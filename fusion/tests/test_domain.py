@@ -7,6 +7,7 @@ statement of its domain changes.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,16 @@ import pytest
 from fusion.aggregate import Aggregate
 from fusion.strategies import fuse
 from fusion.tests.results import result
-from models.evaluate import read_parameters
 from veritas.v1 import common_pb2 as pb
 from veritas.v1 import modality_pb2
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "models" / "repository"
+PARAMETER = re.compile(r'key:\s*"([^"]+)"\s*value:\s*\{\s*string_value:\s*"([^"]*)"\s*\}')
+
+
+def read_parameters(config_text: str) -> dict[str, str]:
+    """The string `parameters` of a committed config.pbtxt, read by path."""
+    return dict(PARAMETER.findall(config_text))
 
 
 def served_model(name: str) -> pb.ModelInfo:

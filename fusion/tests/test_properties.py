@@ -11,10 +11,9 @@ from fusion.evidence import has_score
 from fusion.stacker import Stacker
 from fusion.strategies import DECEPTIVE_AT, TRUTHFUL_AT
 from fusion.tests.results import fuse, result, unanswered
+from veritas import modalities
 from veritas.v1 import common_pb2 as pb
 
-MODALITIES = (pb.VISION, pb.AUDIO, pb.TEXT, pb.PHYSIOLOGY)
-NAMES = ("vision", "audio", "text", "physiology")
 STRATEGIES = (pb.LOG_ODDS, pb.WEIGHTED_AVERAGE, pb.MAJORITY_VOTE, pb.STACKER)
 FAST = settings(max_examples=150, deadline=None)
 
@@ -41,7 +40,7 @@ def one_result(draw: st.DrawFn, modality: int) -> pb.ModalityResult:
 
 @st.composite
 def evidence_sets(draw: st.DrawFn) -> list[pb.ModalityResult]:
-    chosen = draw(st.lists(st.sampled_from(MODALITIES), min_size=1, max_size=4, unique=True))
+    chosen = draw(st.lists(st.sampled_from(modalities.ENUMS), min_size=1, max_size=4, unique=True))
     return [draw(one_result(m)) for m in chosen]
 
 
@@ -58,7 +57,7 @@ def agreeing_sets(draw: st.DrawFn) -> list[pb.ModalityResult]:
             auc=draw(st.floats(0.7, 1.0)),
             confidence=draw(st.floats(0.6, 1.0)),
         )
-        for m in MODALITIES
+        for m in modalities.ENUMS
     ]
 
 
@@ -67,10 +66,10 @@ any_set = st.one_of(evidence_sets(), agreeing_sets())
 
 @st.composite
 def stackers(draw: st.DrawFn) -> Stacker:
-    coef = {n: draw(st.floats(0.0, 3.0)) for n in NAMES}
+    coef = {n: draw(st.floats(0.0, 3.0)) for n in modalities.NAMES}
     var = draw(st.floats(0.0, 1.0))
     return Stacker(
-        modalities=NAMES,
+        modalities=modalities.NAMES,
         coefficients=coef,
         intercept=draw(st.floats(-1.0, 1.0)),
         covariance=tuple(tuple(var if i == j else 0.0 for j in range(5)) for i in range(5)),
@@ -140,7 +139,7 @@ def test_every_answer_respects_the_rules(results, strategy, stacker):
 
 
 @FAST
-@given(evidence_sets(), st.sampled_from(STRATEGIES), stackers(), st.sampled_from(MODALITIES))
+@given(evidence_sets(), st.sampled_from(STRATEGIES), stackers(), st.sampled_from(modalities.ENUMS))
 def test_a_missing_modality_widens_the_interval_but_never_moves_the_answer(
     results, strategy, stacker, modality
 ):
@@ -192,8 +191,8 @@ def extra_result(draw: st.DrawFn, modality: int) -> pb.ModalityResult:
 def with_a_free_modality(draw: st.DrawFn) -> tuple[list[pb.ModalityResult], int]:
     """Results from one to three modalities (often agreeing, so that verdicts occur) and a
     modality that has none yet."""
-    chosen = draw(st.lists(st.sampled_from(MODALITIES), min_size=1, max_size=3, unique=True))
-    free = draw(st.sampled_from([m for m in MODALITIES if m not in chosen]))
+    chosen = draw(st.lists(st.sampled_from(modalities.ENUMS), min_size=1, max_size=3, unique=True))
+    free = draw(st.sampled_from([m for m in modalities.ENUMS if m not in chosen]))
     if draw(st.booleans()):
         return [draw(one_result(m)) for m in chosen], free
     side = draw(st.sampled_from([st.floats(0.9, 1.0), st.floats(0.0, 0.1)]))

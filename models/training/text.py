@@ -19,9 +19,11 @@ bootstrap over hotels, next to the trivial, single-property and previous-model b
 a lockbox of 4 hotels left out while the design was chosen. Hyperparameters are fixed below
 and in the stage modules, not tuned on these folds.
 
-Run: `.venv/bin/python -m models.training.text` (several minutes on 2 cores). Writes
+Run: `.venv/bin/python -m models.training.text` (about 6 minutes on 2 cores). Writes
 models/repository/text_deception/{config.pbtxt,1/model.onnx}, the model card and its
-reliability plot (text_card.py). Every number in the card is measured by this script.
+reliability plot (text_card.py, rendered by card.py); `--out DIR` writes them under DIR
+(`DIR/repository/...`, `DIR/cards/...`) instead of models/. Every number in the card is
+measured by this script.
 """
 
 from __future__ import annotations
@@ -33,9 +35,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from models.training import text_eval
+from models.training import card, text_card, text_eval
 from models.training.linear_onnx import save
-from models.training.text_card import CardFacts, sample_transcript, write_card
 from models.training.text_data import (
     CUE_NAMES,
     REPO_ROOT,
@@ -48,14 +49,14 @@ from models.training.text_data import (
 from models.training.text_model import NGRAM_TERM, TextModel, fit_text_model
 from models.training.text_onnx import export_onnx as _export
 from models.training.text_onnx import onnx_vs_sklearn, run_onnx
-from models.training.triton_config import config_pbtxt, validated_domain_section
+from models.training.triton_config import config_pbtxt
+from veritas.modalities import BY_NAME
 
-MODEL_NAME = "text_deception"
+MODEL_NAME = BY_NAME["text"].model
 VERSION = "1"
 MODEL_DIR = REPO_ROOT / "models" / "repository" / MODEL_NAME
-CARD = REPO_ROOT / "models" / "cards" / f"{MODEL_NAME}.md"
-PLOT = REPO_ROOT / "models" / "cards" / f"{MODEL_NAME}_reliability.png"
 CARD_PATH = f"models/cards/{MODEL_NAME}.md"
+PLOT_NAME = f"{MODEL_NAME}_reliability.png"
 CAVEAT = "trained on written hotel reviews; interview speech is out of domain"
 VALIDATED_DOMAINS = ("WRITTEN_REVIEW",)  # fusion counts it as calibrated for these only
 DOMAIN_NOTE = "written hotel reviews, Ott et al. opinion-spam corpus"
@@ -109,8 +110,13 @@ def _print(name: str, scored: text_eval.Scored) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--data", type=Path, default=None, help="labelled texts (CSV)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "models", help="folder for repository/, cards/"
+    )
     args = parser.parse_args(argv)
+    model_dir = args.out / "repository" / MODEL_NAME
+    plot = args.out / "cards" / PLOT_NAME
     began = time.monotonic()
     corpus = load_corpus(args.data or data_path())
     print(f"{len(corpus.y)} texts ({corpus.duplicates_dropped} duplicates dropped)", flush=True)
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "n": float(mask.sum()),
             **text_eval.metrics(y[mask], served[mask]),
         }
-    text_eval.reliability_plot(y, {n: ev.probs[n] for n in text_eval.PLOTTED}, PLOT)
+    text_eval.reliability_plot(y, {n: ev.probs[n] for n in text_eval.PLOTTED}, plot)
     box = text_eval.lockbox(corpus, rng)
     if box is not None:
         _print(f"lockbox {box.hotels}: served", box.served)
@@ -146,14 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     print("onnxruntime vs sklearn max abs diff:", diff, flush=True)
     if max(diff.values()) > MAX_EXPORT_DIFF:
         raise SystemExit(f"exported model does not match sklearn: {diff}")
-    save(onx, MODEL_DIR / VERSION / "model.onnx")
-    (MODEL_DIR / "config.pbtxt").write_text(config(scores[text_eval.SERVED].point["roc_auc"]))
-    facts = CardFacts(
+    save(onx, model_dir / VERSION / "model.onnx")
+    (model_dir / "config.pbtxt").write_text(config(scores[text_eval.SERVED].point["roc_auc"]))
+    facts = text_card.CardFacts(
         model_name=MODEL_NAME,
         version=VERSION,
         caveat=CAVEAT,
-        domain_section=validated_domain_section(VALIDATED_DOMAINS, DOMAIN_NOTE),
-        plot=PLOT,
+        domain=card.Domain(VALIDATED_DOMAINS, DOMAIN_NOTE),
+        plot=plot,
         seconds=time.monotonic() - began,
         corpus=corpus,
         evaluation=ev,
@@ -166,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         model=model,
         diff=diff,
         onnx_bytes=onx.ByteSize(),
-        sample=sample_transcript(onx),
+        sample=text_card.sample_transcript(onx),
     )
-    CARD.write_text(write_card(facts))
-    print(f"wrote {MODEL_DIR} and {CARD} in {time.monotonic() - began:.0f} s")
+    written = card.write(text_card.card(facts), args.out / "cards" / f"{MODEL_NAME}.md")
+    print(f"wrote {model_dir} and {written} in {time.monotonic() - began:.0f} s")
     return 0
 
 

@@ -1,17 +1,21 @@
-"""The model card of `text_deception`, written from what models/training/text.py measured.
+"""The card of `text_deception`, filled from what models/training/text.py measured.
 
 Every number in the card comes from the objects passed in here; nothing is typed by hand.
+card.py renders it. Also measures what only the card reports: the bundled interview answer
+scored window by window, and the service's language check on the training texts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 
 from models.training import text_ngrams
+from models.training.card import Card, Domain, Section
 from models.training.text_data import CUE_NAMES, REPO_ROOT, Corpus
 from models.training.text_eval import (
     LENGTH,
@@ -53,7 +57,7 @@ class CardFacts:
     model_name: str
     version: str
     caveat: str
-    domain_section: str  # triton_config.validated_domain_section(...)
+    domain: Domain
     plot: Path
     seconds: float
     corpus: Corpus
@@ -61,7 +65,7 @@ class CardFacts:
     scores: dict[str, Scored]  # per model, threshold 0.5
     at_train_threshold: Scored  # the served model at the threshold of its training folds
     versus_previous: Scored  # served minus previous, paired
-    folds: list[dict]
+    folds: list[dict[str, Any]]
     lockbox: Lockbox | None
     by_polarity: dict[str, dict[str, float]]
     model: TextModel
@@ -265,7 +269,24 @@ def _lexicon() -> str:
     )
 
 
-def write_card(facts: CardFacts) -> str:
+SUMMARY = """**Trained on written hotel reviews, not on interview speech.** Every number below is an
+in-domain figure: hotel reviews written to deceive versus genuine ones. Nothing here measures
+how well the model detects lies in spoken answers, interviews or transcripts, and that
+accuracy is unknown; expect it to be much lower. Use the score as weak, calibrated-in-domain
+evidence next to other modalities, never as a verdict on a person."""
+
+MUST_NOT = """\
+- Deciding, alone or as the main evidence, that a person lied: not in hiring, policing,
+  immigration, insurance, courts, or any decision affecting a person's rights or livelihood.
+- Any setting that treats its probability as a verdict, or that skips human review.
+- Languages other than English, or populations and genres it was not evaluated on, with the
+  in-domain numbers above quoted as if they applied. The `validated_auc` parameter in
+  config.pbtxt is this in-domain (hotel review) ROC AUC; it is not the model's accuracy on
+  interviews, which has not been measured."""
+
+
+def card(facts: CardFacts) -> Card:
+    """The card, every number from `facts`; card.py renders it."""
     corpus, model, ev = facts.corpus, facts.model, facts.evaluation
     n, hotels = len(corpus.y), len(np.unique(corpus.hotels))
     served = facts.scores[SERVED]
@@ -288,31 +309,14 @@ def write_card(facts: CardFacts) -> str:
     vs = facts.versus_previous
     lo, hi = text_ngrams.CHAR_RANGE
     wlo, whi = text_ngrams.WORD_RANGE
-    return f"""# Model card: {facts.model_name} (version {facts.version})
-
-**Trained on written hotel reviews, not on interview speech.** Every number below is an
-in-domain figure: hotel reviews written to deceive versus genuine ones. Nothing here measures
-how well the model detects lies in spoken answers, interviews or transcripts, and that
-accuracy is unknown; expect it to be much lower. Use the score as weak, calibrated-in-domain
-evidence next to other modalities, never as a verdict on a person.
-
-Triton config: `calibrated` is `"true"` (the probability was calibrated, out of fold, on
-text, the kind of input the service sends) and `caveat` reads "{facts.caveat}"; the service
-adds the caveat to the notes of every result of this model.
-
-{facts.domain_section}
-Built by `models/training/text.py` (`.venv/bin/python -m models.training.text`,
-{facts.seconds:.0f} s on this machine), which wrote this card; every number in it was measured
-by that script.
-
-## What it computes
-Inputs: `text` (TYPE_STRING [1], the raw window text) and `features` (TYPE_FP32
-[{len(CUE_NAMES)}], rates per 100 words computed by `services/text/features.py`, in this order:
-{", ".join(f"`{c}`" for c in CUE_NAMES)}).
-Outputs: `probability` (calibrated P(deceptive)) and `contributions` [{len(CUE_NAMES) + 1}]
-(signed log-odds terms: the {len(CUE_NAMES)} cues, then `{NGRAM_TERM}`), with
-probability = sigmoid(slope x (sum of contributions + intercept) + offset).
-
+    return Card(
+        name=facts.model_name,
+        version=facts.version,
+        module="models.training.text",
+        summary=SUMMARY,
+        run_note=f", {facts.seconds:.0f} s on this machine",
+        domain=facts.domain,
+        what_it_is=f"""\
 1. N-gram model: tf-idf with sublinear term frequency (1 + ln tf) of lower-cased word
    {wlo}-{whi}-grams (token pattern `{text_ngrams.WORD_PATTERN}`; {vocab["word"]} terms) and of
    character {lo}-{hi}-grams (every character, spaces and punctuation included;
@@ -333,10 +337,33 @@ case, locale `C.UTF-8`), onnxruntime's RE2 Tokenizer (`com.microsoft`), TfIdfVec
 (counts), then sublinear tf, idf, L2 norm and weights in plain ONNX ops; a Concat; and
 `models/training/linear_onnx.py` for the linear stage. onnxruntime versus the numpy/sklearn
 pipeline on all {n} texts: max |difference| {facts.diff["probability"]:.2e} in probability,
-{facts.diff["contributions"]:.2e} in contributions.
+{facts.diff["contributions"]:.2e} in contributions.""",
+        serving=f"""Inputs: `text` (TYPE_STRING [1], the raw window text) and `features` (TYPE_FP32
+[{len(CUE_NAMES)}], rates per 100 words computed by `services/text/features.py`, in this order:
+{", ".join(f"`{c}`" for c in CUE_NAMES)}).
+Outputs: `probability` (calibrated P(deceptive)) and `contributions` [{len(CUE_NAMES) + 1}]
+(signed log-odds terms: the {len(CUE_NAMES)} cues, then `{NGRAM_TERM}`), with
+probability = sigmoid(slope x (sum of contributions + intercept) + offset).
 
-## Data
-Deceptive Opinion Spam corpus v1.4 ({OTT}); research, non-commercial use.
+Triton config: `calibrated` is `"true"` (the probability was calibrated, out of fold, on
+text, the kind of input the service sends) and `caveat` reads "{facts.caveat}"; the service
+adds the caveat to the notes of every result of this model.""",
+        about=(
+            Section(
+                "Cue lexicon (our own short lists and rules)",
+                f"""\
+Word lists in `services/text/lexicon.py` and `lexicon_style.py`, rules in `patterns.py`.
+Inspired by the LIWC categories, {NEWMAN} and, for the writing-style categories from
+`{CUE_NAMES[PREVIOUS_CUES]}` on, Ott et al. (2011): fabricated reviews read like imaginative
+writing (more verbs, adverbs, pronouns, superlatives, family and friends) and genuine ones
+like informative writing (more articles, prepositions, spatial detail, prices). No tagger or
+dictionary file is used: closed word classes and suffix rules stand in for part-of-speech
+tags. Rates per 100 words; phrases match longest-first without overlap within a category;
+categories may share words.
+{_lexicon()}""",
+            ),
+        ),
+        data=f"""Deceptive Opinion Spam corpus v1.4 ({OTT}); research, non-commercial use.
 {n + corpus.duplicates_dropped} reviews, {corpus.duplicates_dropped} duplicate texts dropped
 -> {n} ({int(corpus.y.sum())} deceptive, {int((1 - corpus.y).sum())} truthful), {hotels} Chicago
 hotels, positive and negative polarity. Deceptive reviews were written by Mechanical Turk
@@ -345,42 +372,25 @@ workers; truthful ones come from TripAdvisor and other web sites. Where each rev
 
 {source_table(corpus)}
 
-{source_sentence(corpus)}
-
-## Evaluation
+{source_sentence(corpus)}""",
+        split=f"""\
 Leave-hotels-out, nested: GroupKFold by hotel, {OUTER_FOLDS} outer folds (2 hotels held out
 each). Inside each outer training fold the whole pipeline is refitted: inner out-of-fold
 ({INNER_FOLDS} hotel-disjoint folds) n-gram and cue log-odds, the stacker, its Platt
 calibration, and the threshold reported below as chosen on the training folds; no number
-fitted in a fold has seen its held-out hotels. Intervals: 95% percentile bootstrap over hotels
-({N_BOOT} resamples of the {hotels} hotels, out-of-fold predictions kept fixed). Balanced
-accuracy is at the served threshold, 0.5 (P(deceptive) >= 0.5 reads as deceptive). Brier
-score: mean squared error of the probability (0.25 for a constant 0.5). ECE: 10 equal-width
-bins (biased upwards on resampled data, so its bootstrap interval can sit above the point
-estimate).
+fitted in a fold has seen its held-out hotels. A lockbox of hotels that no design decision
+looked at gives one more estimate (under Metrics).""",
+        metrics=f"""\
+Intervals: 95% percentile bootstrap over hotels ({N_BOOT} resamples of the {hotels} hotels,
+out-of-fold predictions kept fixed). Balanced accuracy is at the served threshold, 0.5
+(P(deceptive) >= 0.5 reads as deceptive). Brier score: mean squared error of the probability
+(0.25 for a constant 0.5). ECE: 10 equal-width bins (biased upwards on resampled data, so its
+bootstrap interval can sit above the point estimate).
 
 {_metrics_table(facts)}
 
-The two single-property baselines each use one surface property of the text, fitted and
-calibrated exactly like the models: if length or sentiment alone separated the classes, the
-models could be reading that rather than deception. Length only: ROC AUC
-{facts.scores[LENGTH].point["roc_auc"]:.3f}; sentiment only: ROC AUC
-{facts.scores[SENTIMENT].point["roc_auc"]:.3f}. The previous model is the one this version
-replaces (word 1-2-grams with raw term frequency, stacked with the first 17 cues), refitted on
-the same folds (`models/training/text_previous.py`).
-
 The served model is "{SERVED}": ROC AUC {_cell(served, "roc_auc")}, balanced accuracy at 0.5
-{_cell(served, "balanced_accuracy")}. Paired with the previous model on the same texts
-(bootstrap over hotels of the difference): ROC AUC {_cell(vs, "roc_auc", True)}, balanced
-accuracy at 0.5 {_cell(vs, "balanced_accuracy", True)}.
-
-Threshold: 0.5 is served. As a check that calibration makes it the right one, each outer
-training fold also chose the threshold with the best balanced accuracy on its own
-out-of-fold calibrated probabilities (values {", ".join(f"{t:.3f}" for t in thresholds)});
-on the held-out hotels that gives balanced accuracy
-{_cell(facts.at_train_threshold, "balanced_accuracy")}, against
-{_cell(served, "balanced_accuracy")} at 0.5. Stacker weights across the outer folds: n-grams
-{min(w_ngram):+.2f} to {max(w_ngram):+.2f}, cue model {min(w_cue):+.2f} to {max(w_cue):+.2f}.
+{_cell(served, "balanced_accuracy")}.
 
 Per outer fold (out-of-fold predictions of the table above):
 
@@ -398,21 +408,45 @@ optimistic for this design; the lockbox below is not.
 
 {_lockbox_text(facts)}
 
-Published anchors on this corpus: about 90% accuracy with n-grams + LIWC features and a linear
-SVM (Ott et al., 5-fold CV, hotels not kept apart); about 89% with tf-idf + linear SVM on
-hotel-disjoint folds (see ../shared/data/README.md).
-
 By review polarity (served model, out of fold):
 
 | polarity | n | balanced accuracy | ROC AUC |
 |---|---|---|---|
-{polarity_rows}
+{polarity_rows}""",
+        calibration=f"""\
+Every model in the table under Metrics is calibrated out of fold; its ECE is there.
+
+Threshold: 0.5 is served. As a check that calibration makes it the right one, each outer
+training fold also chose the threshold with the best balanced accuracy on its own
+out-of-fold calibrated probabilities (values {", ".join(f"{t:.3f}" for t in thresholds)});
+on the held-out hotels that gives balanced accuracy
+{_cell(facts.at_train_threshold, "balanced_accuracy")}, against
+{_cell(served, "balanced_accuracy")} at 0.5. Stacker weights across the outer folds: n-grams
+{min(w_ngram):+.2f} to {max(w_ngram):+.2f}, cue model {min(w_cue):+.2f} to {max(w_cue):+.2f}.
 
 Reliability curve (out of fold, the served model, the n-gram and cue models alone and the
-previous model): `models/cards/{facts.plot.name}`.
+previous model): `models/cards/{facts.plot.name}`.""",
+        baselines=f"""\
+The trivial baseline and the two single-property baselines are rows of the table under
+Metrics. The two single-property baselines each use one surface property of the text, fitted
+and calibrated exactly like the models: if length or sentiment alone separated the classes,
+the models could be reading that rather than deception. Length only: ROC AUC
+{facts.scores[LENGTH].point["roc_auc"]:.3f}; sentiment only: ROC AUC
+{facts.scores[SENTIMENT].point["roc_auc"]:.3f}. The previous model is the one this version
+replaces (word 1-2-grams with raw term frequency, stacked with the first 17 cues), refitted on
+the same folds (`models/training/text_previous.py`).
 
-## Final model weights
-Stacker: {model.w_ngram:+.3f} x `{NGRAM_TERM}` {model.w_cue:+.3f} x cue log-odds
+Paired with the previous model on the same texts (bootstrap over hotels of the difference):
+ROC AUC {_cell(vs, "roc_auc", True)}, balanced accuracy at 0.5
+{_cell(vs, "balanced_accuracy", True)}.
+
+Published anchors on this corpus: about 90% accuracy with n-grams + LIWC features and a linear
+SVM (Ott et al., 5-fold CV, hotels not kept apart); about 89% with tf-idf + linear SVM on
+hotel-disjoint folds (see ../shared/data/README.md).""",
+        measured=(
+            Section(
+                "Final model weights",
+                f"""Stacker: {model.w_ngram:+.3f} x `{NGRAM_TERM}` {model.w_cue:+.3f} x cue log-odds
 {model.bias:+.3f}; Platt slope {model.slope:.3f}, offset {model.offset:+.3f}. Cue model
 (standardised inputs, intercept {model.cues.intercept:+.3f}), and each cue's weight in the served
 log-odds (cue model coefficient x stacker weight, per SD):
@@ -424,29 +458,18 @@ Word n-grams with the largest weights towards deceptive:
 {", ".join(f"`{t}`" for t in top["word"][1])}.
 Character n-grams (\u2423 is a space, \u23ce a line break) towards deceptive:
 {", ".join(_shown(t) for t in top["char"][0])}. Towards truthful:
-{", ".join(_shown(t) for t in top["char"][1])}.
-
-## Cue lexicon (our own short lists and rules)
-Word lists in `services/text/lexicon.py` and `lexicon_style.py`, rules in `patterns.py`.
-Inspired by the LIWC categories, {NEWMAN} and, for the writing-style categories from
-`{CUE_NAMES[PREVIOUS_CUES]}` on, Ott et al. (2011): fabricated reviews read like imaginative
-writing (more verbs, adverbs, pronouns, superlatives, family and friends) and genuine ones
-like informative writing (more articles, prepositions, spatial detail, prices). No tagger or
-dictionary file is used: closed word classes and suffix rules stand in for part-of-speech
-tags. Rates per 100 words; phrases match longest-first without overlap within a category;
-categories may share words.
-{_lexicon()}
-
-## Language check (the service's, on these English texts)
-The text service marks windows that do not read as English as low quality
+{", ".join(_shown(t) for t in top["char"][1])}.""",
+            ),
+            Section(
+                "Language check (the service's, on these English texts)",
+                f"""The text service marks windows that do not read as English as low quality
 (`services/text/language.py`: the share of words that are English function words, against
 the same share for six other languages written in the Latin script). On the training texts:
-{language_stats(corpus)}
-
-## Out of domain: what it says on an interview answer
-{facts.sample.rstrip()}
-
-## Known confounds and limits
+{language_stats(corpus)}""",
+            ),
+            Section("Out of domain: what it says on an interview answer", facts.sample),
+        ),
+        confounds=f"""\
 - Domain: written, crowd-sourced hotel reviews. Interview answers are spoken, spontaneous,
   about the speaker's own actions, and often transcribed by ASR; vocabulary, length and style
   all differ. The n-gram model in particular learns hotel-review vocabulary (see the n-grams
@@ -479,15 +502,7 @@ the same share for six other languages written in the Latin script). On the trai
   {MIN_WORDS} words.
 - English only; ASCII word tokens for the word n-grams (accented letters split words).
 - Hotel-disjoint evaluation removes hotel-identity leakage but not writer or platform style.
-- The design was chosen on 12 of these hotels (see Evaluation); the lockbox result is the
-  estimate untouched by that choice, and it rests on 4 hotels.
-
-## Uses it must not be put to
-- Deciding, alone or as the main evidence, that a person lied: not in hiring, policing,
-  immigration, insurance, courts, or any decision affecting a person's rights or livelihood.
-- Any setting that treats its probability as a verdict, or that skips human review.
-- Languages other than English, or populations and genres it was not evaluated on, with the
-  in-domain numbers above quoted as if they applied. The `validated_auc` parameter in
-  config.pbtxt is this in-domain (hotel review) ROC AUC; it is not the model's accuracy on
-  interviews, which has not been measured.
-"""
+- The design was chosen on 12 of these hotels (see Metrics); the lockbox result is the
+  estimate untouched by that choice, and it rests on 4 hotels.""",
+        must_not=MUST_NOT,
+    )

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, brier_score_loss, roc_auc_score
 
-from models.training.stacker import ece
+from models.training import text_previous
+from models.training.metrics import ece
 from models.training.text_data import CUE_NAMES, Corpus
 from models.training.text_model import fit_calibrated, fit_text_model, group_folds
-from models.training.text_previous import DESCRIPTION as PREVIOUS
 from models.training.text_previous import fit_previous
 
 OUTER_FOLDS = 8  # 2 of the 16 hotels held out per fold
@@ -30,6 +30,7 @@ LOCKBOX_HOTELS = 4  # drawn with SEED before the design was chosen; see lockbox_
 LOCKBOX_MIN_HOTELS = 12  # fewer hotels: no lockbox (too few left to train and evaluate on)
 SERVED_THRESHOLD = 0.5
 
+PREVIOUS = text_previous.DESCRIPTION
 LENGTH, SENTIMENT = "length only (word count)", "sentiment only (VADER compound)"
 BASELINES = {LENGTH: 0, SENTIMENT: 1}  # column of Corpus.surface
 CUES_ONLY = f"cues only ({len(CUE_NAMES)} categories)"

@@ -28,8 +28,9 @@ from services.audio.decode import Audio
 from services.audio.features import Tracks
 from services.audio.live import AudioLiveSession
 from services.audio.report import NO_BASELINE_NOTE, NO_REFERENCE_NOTE, unit
-from veritas.analysis import Event, InvalidInput, Window
+from veritas.analysis import Analyzer, Event, InvalidInput, Window
 from veritas.cache import HIT, MISS, BoundedCache, feature_cache, media_key
+from veritas.modalities import BY_NAME
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 5.0
@@ -89,11 +90,11 @@ def _live_window_length(options: common_pb2.Options) -> float:
     return _window_length(options)
 
 
-class AudioAnalyzer:
+class AudioAnalyzer(Analyzer[PreparedAudio]):
     """Implements veritas.analysis.Analyzer for speech audio."""
 
     modality = common_pb2.AUDIO
-    model_name = "audio_cues"
+    model_name = BY_NAME["audio"].model
     # Praat (parselmouth) keeps the interpreter lock while it measures, and measuring needs
     # nothing of the service's process: unary requests are measured in worker processes
     # (veritas/analysis_pool.py), so concurrent ones use every core.

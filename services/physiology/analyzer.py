@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from services.physiology import cues, examination, features, signals
 from services.physiology.responses import ONSET_AFTER_ANSWER_S
-from veritas.analysis import Event, InvalidInput, LiveSession, Window
+from veritas.analysis import Analyzer, Event, InvalidInput, LiveSession, Window
+from veritas.modalities import BY_NAME
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 10.0
@@ -71,11 +72,11 @@ def measure_baseline(msg: common_pb2.Physiology, path: str) -> features.Measures
     return features.measure(features.derive(rec), rec.start_s, rec.end_s)
 
 
-class PhysiologyAnalyzer:
+class PhysiologyAnalyzer(Analyzer[Prepared]):
     """`veritas.analysis.Analyzer` for heart rate, ECG/PPG, EDA and respiration."""
 
     modality = common_pb2.PHYSIOLOGY
-    model_name = "physiology_cues"
+    model_name = BY_NAME["physiology"].model
 
     def prepare(self, request: modality_pb2.ModalityRequest) -> Prepared:
         check_options(request.options, "options")

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from services.text import features as tf
 from services.text.language import LanguageCheck
 from services.text.sources import SourceMap, joined
-from veritas.analysis import InvalidInput, LiveSession, Span, Window
+from veritas.analysis import Analyzer, InvalidInput, LiveSession, Span, Window
+from veritas.modalities import BY_NAME
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 30.0
@@ -102,11 +103,11 @@ def check_segment(seg: common_pb2.TranscriptSegment, path: str) -> Segment:
     return Segment(seg.start_s, seg.end_s, seg.text.strip())
 
 
-class TextAnalyzer:
+class TextAnalyzer(Analyzer[PreparedText]):
     """`veritas.analysis.Analyzer` for transcripts (English only, for now)."""
 
     modality = common_pb2.TEXT
-    model_name = "text_deception"
+    model_name = BY_NAME["text"].model
     # Transcripts up to this size are analysed on the service's event loop (pure Python,
     # a few ms): a worker thread would only add a hop and a wait for the interpreter lock.
     inline_max_bytes = 8192

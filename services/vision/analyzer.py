@@ -44,8 +44,9 @@ from services.vision.neural_face import (
     TritonFaceModels,
 )
 from services.vision.observation import FaceObservation, status_notes
-from veritas.analysis import Event, InvalidInput, Window
+from veritas.analysis import Analyzer, Event, InvalidInput, Window
 from veritas.config import env
+from veritas.modalities import BY_NAME
 from veritas.v1 import common_pb2, modality_pb2
 
 DEFAULT_WINDOW_S = 2.0
@@ -137,14 +138,14 @@ def frame_notes(frames: Sequence[FrameMeasures]) -> list[str]:
     return status_notes(Counter(f.status for f in frames), len(frames))
 
 
-class VisionAnalyzer:
+class VisionAnalyzer(Analyzer[PreparedVideo]):
     """Implements veritas.analysis.Analyzer for video.
 
     Limits default to VERITAS_VISION_MAX_DURATION_S and VERITAS_VISION_MAX_BYTES.
     """
 
     modality = common_pb2.VISION
-    model_name = "vision_behaviour"
+    model_name = BY_NAME["vision"].model
 
     def __init__(
         self,

@@ -76,7 +76,7 @@ def test_a_killed_child_is_restarted_and_the_restart_reported_and_noted() -> Non
         code = keeper.stop(grace_s=5)
     assert code == -signal.SIGTERM  # the deliberate stop's own signal, not restarted
     time.sleep(0.3)  # longer than any backoff here: a restart would have happened
-    assert keeper.restarts == 1 and keeper.process.poll() is not None  # type: ignore[union-attr]
+    assert keeper.restarts == 1 and keeper.process.poll() is not None
 
 
 def test_a_child_stopped_from_outside_stays_stopped() -> None:

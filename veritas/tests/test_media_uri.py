@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def refused(value: str, allow: AllowList, plain_paths: bool = False) -> str:
 # ---- file paths -------------------------------------------------------------------------
 
 
-def test_an_allow_listed_file_is_read(folder: Path, allow: AllowList):
+def test_an_allow_listed_file_is_read(folder: Path, allow: AllowList) -> None:
     for uri in (
         f"file://{folder}/a.wav",
         f"file://localhost{folder}/a.wav",
@@ -64,7 +65,7 @@ def test_an_allow_listed_file_is_read(folder: Path, allow: AllowList):
         assert read_file(source, FIELD, allow, 1024) == b"RIFF....WAVE"
 
 
-def test_the_reported_traversal_is_refused(tmp_path: Path):
+def test_the_reported_traversal_is_refused(tmp_path: Path) -> None:
     """The issue's case: allow-list file:///.../media/ and a sibling folder media_private."""
     (tmp_path / "media").mkdir()
     (tmp_path / "media_private").mkdir()
@@ -86,7 +87,9 @@ def test_the_reported_traversal_is_refused(tmp_path: Path):
         "file://{m}/./a.wav",
     ],
 )
-def test_dot_segments_are_refused_encoded_or_not(folder: Path, allow: AllowList, template: str):
+def test_dot_segments_are_refused_encoded_or_not(
+    folder: Path, allow: AllowList, template: str
+) -> None:
     assert "segments" in refused(template.format(m=folder), allow)
 
 
@@ -107,11 +110,13 @@ def test_dot_segments_are_refused_encoded_or_not(folder: Path, allow: AllowList,
         ("file://{m}/a\n.wav", "control"),
     ],
 )
-def test_file_uri_forms_that_are_refused(folder: Path, allow: AllowList, value: str, why: str):
+def test_file_uri_forms_that_are_refused(
+    folder: Path, allow: AllowList, value: str, why: str
+) -> None:
     assert why in refused(value.format(m=folder), allow)
 
 
-def test_plain_paths_only_where_allowed_and_absolute(folder: Path, allow: AllowList):
+def test_plain_paths_only_where_allowed_and_absolute(folder: Path, allow: AllowList) -> None:
     assert check(str(folder / "a.wav"), FIELD, allow, plain_paths=True) == FileSource(
         str(folder / "a.wav")
     )
@@ -119,14 +124,14 @@ def test_plain_paths_only_where_allowed_and_absolute(folder: Path, allow: AllowL
     assert "segments" in refused(f"{folder}/../private/secret.wav", allow, plain_paths=True)
 
 
-def test_a_symlink_out_of_the_folder_is_refused_when_read(folder: Path, allow: AllowList):
+def test_a_symlink_out_of_the_folder_is_refused_when_read(folder: Path, allow: AllowList) -> None:
     for name in ("link.wav", "escape/secret.wav"):
         source = checked_file(f"file://{folder}/{name}", allow)  # syntactically inside
         with pytest.raises(InvalidInput, match="outside the allow-listed"):
             read_file(source, FIELD, allow, 1024)
 
 
-def test_a_symlinked_allow_listed_folder_works_by_either_name(tmp_path: Path, folder: Path):
+def test_a_symlinked_allow_listed_folder_works_by_either_name(tmp_path: Path, folder: Path) -> None:
     alias = tmp_path / "alias"
     alias.symlink_to(folder, target_is_directory=True)
     allow = AllowList.parse([f"file://{alias}"])  # no trailing slash either
@@ -135,7 +140,9 @@ def test_a_symlinked_allow_listed_folder_works_by_either_name(tmp_path: Path, fo
         assert read_file(source, FIELD, allow, 1024) == b"RIFF....WAVE"
 
 
-def test_a_file_swapped_for_a_symlink_after_the_check_is_refused(folder: Path, allow: AllowList):
+def test_a_file_swapped_for_a_symlink_after_the_check_is_refused(
+    folder: Path, allow: AllowList
+) -> None:
     (folder / "swap.wav").write_bytes(b"ok")
     source = checked_file(f"file://{folder}/swap.wav", allow)
     (folder / "swap.wav").unlink()
@@ -144,14 +151,14 @@ def test_a_file_swapped_for_a_symlink_after_the_check_is_refused(folder: Path, a
         read_file(source, FIELD, allow, 1024)
 
 
-def test_only_regular_files_are_read(folder: Path, allow: AllowList):
+def test_only_regular_files_are_read(folder: Path, allow: AllowList) -> None:
     os.mkfifo(folder / "pipe.wav")  # opening a FIFO for reading would block forever
     for name in ("pipe.wav", "sub"):
         with pytest.raises(InvalidInput, match="not a regular file"):
             read_file(checked_file(f"file://{folder}/{name}", allow), FIELD, allow, 1024)
 
 
-def test_a_file_over_the_limit_and_a_missing_file(folder: Path, allow: AllowList):
+def test_a_file_over_the_limit_and_a_missing_file(folder: Path, allow: AllowList) -> None:
     with pytest.raises(InvalidInput, match="larger than 4 bytes"):
         read_file(FileSource(str(folder / "a.wav")), FIELD, allow, 4)
     with pytest.raises(InvalidInput, match="cannot be read: no such file") as info:
@@ -159,12 +166,12 @@ def test_a_file_over_the_limit_and_a_missing_file(folder: Path, allow: AllowList
     assert str(folder) not in str(info.value)  # errors do not say where things live
 
 
-def test_nothing_is_readable_with_an_empty_allow_list(folder: Path):
+def test_nothing_is_readable_with_an_empty_allow_list(folder: Path) -> None:
     assert "not inside" in refused(f"file://{folder}/a.wav", AllowList.parse([]))
     assert "allow-list" in refused("https://media.example/a.wav", AllowList.parse([""]))
 
 
-def test_unusable_allow_list_entries_are_ignored():
+def test_unusable_allow_list_entries_are_ignored() -> None:
     allow = AllowList.parse(
         ["ftp://x/", "file://server/share/", "https://u:p@media.example/", "file:relative", " "]
     )
@@ -187,7 +194,7 @@ HTTP = AllowList.parse(["https://media.example/public/", "http://127.0.0.1:8080"
         "http://127.0.0.1:8080/anything",
     ],
 )
-def test_http_uris_inside_a_prefix(uri: str):
+def test_http_uris_inside_a_prefix(uri: str) -> None:
     source = check(uri, FIELD, HTTP)
     assert isinstance(source, HttpSource) and "#" not in source.url and "@" not in source.url
 
@@ -217,11 +224,11 @@ def test_http_uris_inside_a_prefix(uri: str):
         ("https://[::1/public/a.mp4", "not a valid URI"),
     ],
 )
-def test_http_uris_that_are_refused(uri: str, why: str):
+def test_http_uris_that_are_refused(uri: str, why: str) -> None:
     assert why in refused(uri, HTTP)
 
 
-def test_tenant_metadata_is_printable_ascii():
+def test_tenant_metadata_is_printable_ascii() -> None:
     assert tenant_metadata("") == ()
     ((key, value),) = tenant_metadata("acmé corp\n")
     assert (
@@ -233,7 +240,7 @@ def test_tenant_metadata_is_printable_ascii():
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[MediaServer]:
     with MediaServer({"a.mp4": b"video bytes", "secret.mp4": b"secret"}, trickle_s=0.1) as s:
         yield s
 
@@ -247,11 +254,11 @@ async def get(server: MediaServer, path: str, limit: int = 1 << 20, timeout_s: f
     return await fetch(check(server.base + path, FIELD, allow), FIELD, allow, limit, timeout_s)
 
 
-async def test_an_allow_listed_url_is_fetched(server: MediaServer):
+async def test_an_allow_listed_url_is_fetched(server: MediaServer) -> None:
     assert await get(server, "/media/a.mp4") == b"video bytes"
 
 
-async def test_a_redirect_inside_the_allow_list_is_followed(server: MediaServer):
+async def test_a_redirect_inside_the_allow_list_is_followed(server: MediaServer) -> None:
     assert await get(server, "/media/redirect?to=/media/a.mp4") == b"video bytes"
 
 
@@ -265,19 +272,21 @@ async def test_a_redirect_inside_the_allow_list_is_followed(server: MediaServer)
         "/media/%2e%2e/private/secret.mp4",
     ],
 )
-async def test_a_redirect_outside_the_allow_list_is_refused(server: MediaServer, target: str):
+async def test_a_redirect_outside_the_allow_list_is_refused(
+    server: MediaServer, target: str
+) -> None:
     with pytest.raises(InvalidInput, match="redirected outside"):
         await get(server, "/media/redirect?to=" + target.format(port=server.port))
     assert not any(r.startswith("/private/") for r in server.requests)  # never followed
 
 
-async def test_redirect_loops_end(server: MediaServer):
+async def test_redirect_loops_end(server: MediaServer) -> None:
     with pytest.raises(InvalidInput, match="more than 3 redirects"):
         await get(server, "/media/loop")
     assert server.requests.count("/media/loop") == 4
 
 
-async def test_http_errors(server: MediaServer):
+async def test_http_errors(server: MediaServer) -> None:
     with pytest.raises(InvalidInput, match="answered 404"):
         await get(server, "/media/missing.mp4")
     with pytest.raises(MediaUnavailable, match="answered 503") as info:
@@ -285,7 +294,7 @@ async def test_http_errors(server: MediaServer):
     assert not info.value.timed_out
 
 
-async def test_an_unreachable_server_is_unavailable_without_its_address():
+async def test_an_unreachable_server_is_unavailable_without_its_address() -> None:
     allow = AllowList.parse(["http://127.0.0.1:1/"])
     with pytest.raises(MediaUnavailable) as info:
         await fetch(check("http://127.0.0.1:1/a", FIELD, allow), FIELD, allow, 1024, 5)
@@ -293,12 +302,12 @@ async def test_an_unreachable_server_is_unavailable_without_its_address():
 
 
 @pytest.mark.parametrize("path", ["/media/big", "/media/chunked-big"])
-async def test_an_oversized_body_is_refused_while_streaming(server: MediaServer, path: str):
+async def test_an_oversized_body_is_refused_while_streaming(server: MediaServer, path: str) -> None:
     with pytest.raises(InvalidInput, match="larger than 1048576 bytes"):
         await get(server, path, limit=1 << 20)
 
 
-async def test_a_trickling_server_is_bounded_by_the_total_deadline(server: MediaServer):
+async def test_a_trickling_server_is_bounded_by_the_total_deadline(server: MediaServer) -> None:
     """A byte every 0.1 s: every single read is quick, so only a total deadline ends it."""
     started = time.monotonic()
     with pytest.raises(MediaUnavailable, match="not fetched within 1.0 s") as info:
@@ -309,7 +318,7 @@ async def test_a_trickling_server_is_bounded_by_the_total_deadline(server: Media
     assert await asyncio.to_thread(server.wait_for, lambda s: s.trickle_closed == 1)
 
 
-async def test_cancelling_a_fetch_hangs_up_at_once(server: MediaServer):
+async def test_cancelling_a_fetch_hangs_up_at_once(server: MediaServer) -> None:
     task = asyncio.create_task(get(server, "/media/trickle", timeout_s=300))
     assert await asyncio.to_thread(server.wait_for, lambda s: s.trickling == 1)
     task.cancel()
@@ -319,7 +328,9 @@ async def test_cancelling_a_fetch_hangs_up_at_once(server: MediaServer):
     assert await asyncio.to_thread(server.wait_for, lambda s: s.trickle_closed == 1, 10)
 
 
-async def test_fetches_are_capped_per_tenant_and_tenants_are_independent(server: MediaServer):
+async def test_fetches_are_capped_per_tenant_and_tenants_are_independent(
+    server: MediaServer,
+) -> None:
     slots = TenantSlots(2)
 
     async def fetch_as(tenant: str, path: str, timeout_s: float) -> bytes:

@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from veritas.triton_client import ModelSpec, TritonClient, TritonUnavailable
@@ -29,7 +30,7 @@ class Result:
     def __init__(self, rows: int) -> None:
         self.rows = rows
 
-    def as_numpy(self, name: str) -> np.ndarray:
+    def as_numpy(self, name: str) -> npt.NDArray[np.float32]:
         width = 1 if name == "probability" else 2
         return np.full((self.rows, width), 0.25, dtype=np.float32)
 
@@ -60,7 +61,7 @@ class SlowTriton:
 
 def client_with(fake: SlowTriton, timeout_s: float = 5.0) -> TritonClient:
     client = TritonClient("127.0.0.1:1", timeout_s)
-    client._client = fake  # type: ignore[assignment]
+    client._client = fake
     return client
 
 
@@ -68,7 +69,7 @@ async def test_a_caller_with_a_short_deadline_stops_waiting_but_the_call_finishe
     fake = SlowTriton(delay_s=0.2)
     client = client_with(fake)
     with pytest.raises(TritonUnavailable, match="no answer within 0.01 s"):
-        await client.predict(SPEC, np.zeros(2), timeout_s=0.01)
+        await client.predict(SPEC, np.zeros(2, np.float32), timeout_s=0.01)
     assert fake.timeouts == [5.0]  # the client's timeout, not the caller's 10 ms
     await asyncio.sleep(0.3)
     assert (fake.finished, fake.cancelled) == (1, 0)
@@ -78,7 +79,7 @@ async def test_a_caller_with_a_short_deadline_stops_waiting_but_the_call_finishe
 async def test_close_lets_the_calls_in_flight_finish() -> None:
     fake = SlowTriton(delay_s=0.2)
     client = client_with(fake)
-    waiting = asyncio.ensure_future(client.predict(SPEC, np.zeros(2)))
+    waiting = asyncio.ensure_future(client.predict(SPEC, np.zeros(2, np.float32)))
     await asyncio.sleep(0.05)  # the call is in flight
     await client.close()
     assert (fake.finished, fake.cancelled, fake.closed) == (1, 0, True)

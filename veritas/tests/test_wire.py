@@ -17,10 +17,16 @@ GARBAGE = b"\xff\xff\xff\xff\x0f\x01"  # a field tag with an impossible wire typ
 
 
 class Echo(modality_pb2_grpc.ModalityAnalyzerServicer):
-    async def Analyze(self, request, context) -> AsyncIterator[modality_pb2.ModalityUpdate]:
+    async def Analyze(
+        self, request: modality_pb2.ModalityRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
         yield modality_pb2.ModalityUpdate(final=True)
 
-    async def AnalyzeLive(self, request_iterator, context):
+    async def AnalyzeLive(
+        self,
+        request_iterator: AsyncIterator[common_pb2.LiveChunk],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[modality_pb2.ModalityUpdate]:
         async for _ in request_iterator:
             yield modality_pb2.ModalityUpdate()
 

@@ -109,21 +109,3 @@ def test_a_real_face_is_found_and_meshed() -> None:
     assert lip[1] > max(right_eye[1], left_eye[1]) + 30  # the mouth well below the eyes
     empty, presence = mesh.run(None, {"image": np.full((1, 192, 192, 3), 128, np.uint8)})
     assert presence[0, 0] < 0.5  # no face: the model says so
-
-
-def test_the_chart_puts_the_face_models_on_the_gpu_only_with_gpus() -> None:
-    """values-gpu.yaml: Triton loads configs/gpu.pbtxt (KIND_GPU); default values: not."""
-    from tests.test_helm import load_values, render
-
-    def triton_args(values_name: str) -> list[str]:
-        docs = render(load_values(values_name))
-        (deployment,) = [
-            d
-            for d in docs
-            if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-triton")
-        ]
-        return list(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
-
-    assert "--model-config-name=gpu" in triton_args("gpu")
-    assert not any(a.startswith("--model-config-name") for a in triton_args("default"))
-    assert not any(a.startswith("--model-config-name") for a in triton_args("dev"))

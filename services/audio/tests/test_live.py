@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import soundfile as sf
 
-from models.training import audio_cues
 from services.audio import egemaps, features, live
 from services.audio.analyzer import AudioAnalyzer
 from services.audio.report import NO_REFERENCE_NOTE
@@ -21,6 +21,7 @@ from veritas.analysis import InvalidInput, Window
 from veritas.v1 import common_pb2, modality_pb2
 
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "speech.wav"
+MODEL = SAMPLE.parents[1] / "models" / "repository" / "audio_cues" / "1" / "model.onnx"
 RATE = 16_000
 LOW, MEDIUM, HIGH = common_pb2.QUALITY_LOW, common_pb2.QUALITY_MEDIUM, common_pb2.QUALITY_HIGH
 
@@ -87,10 +88,10 @@ def offline(
 
 
 def score(pitch_change_st: float) -> float:
-    """The audio_cues model's output for one pitch change (its card's formula)."""
-    (cue,) = audio_cues.CUES
-    z = (pitch_change_st - cue.reference) / cue.scale * cue.coef
-    return 1 / (1 + math.exp(-z))
+    """The served audio_cues model's output for one pitch change (its model.onnx, by path)."""
+    session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+    x = np.array([[pitch_change_st]], dtype=np.float32)
+    return float(session.run(["probability"], {"features": x})[0][0, 0])
 
 
 def sample(repeats: int = 1) -> np.ndarray:

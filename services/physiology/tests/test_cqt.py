@@ -1,6 +1,6 @@
 """Comparison-question scoring on simulated examinations with known responses.
 
-services/physiology/simulate.py: 3 charts of I1 C1 R1 C2 R2 C3 R3; skin conductance
+samples/simulate_physiology.py: 3 charts of I1 C1 R1 C2 R2 C3 R3; skin conductance
 responses, heart-rate rises or suppressed breathing after the relevant or after the
 comparison questions. The ESS must score the first towards DI and the second towards NDI.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.physiology import cqt, examination, simulate
+from samples import simulate_physiology
+from services.physiology import cqt, examination
 from services.physiology.analyzer import PhysiologyAnalyzer
 from services.physiology.responses import Response, largest_rise
 from services.physiology.signals import Marker
@@ -18,7 +19,7 @@ from veritas.analysis import InvalidInput, Window
 from veritas.v1 import common_pb2, modality_pb2
 
 K = common_pb2.QuestionMarker
-LATENCY_S = simulate.SCR_LATENCY_S
+LATENCY_S = simulate_physiology.SCR_LATENCY_S
 
 
 def exam(
@@ -26,7 +27,7 @@ def exam(
 ) -> modality_pb2.ModalityRequest:
     req = modality_pb2.ModalityRequest()
     req.input.physiology.CopyFrom(
-        simulate.examination(responding, charts=charts, channels=channels)
+        simulate_physiology.examination(responding, charts=charts, channels=channels)
     )
     return req
 
@@ -177,7 +178,7 @@ def test_stronger_neighbouring_comparison_is_used_and_labels_group_questions() -
 
 def test_largest_rise_and_its_start() -> None:
     t = np.arange(0, 15, 0.1)
-    x = 2.0 - 0.01 * t + simulate.scr(t, 3.0, 0.5)
+    x = 2.0 - 0.01 * t + simulate_physiology.scr(t, 3.0, 0.5)
     amp, start = largest_rise(t, x, 0.5, 8.0, 15.0)
     assert amp == pytest.approx(0.5, abs=0.05) and start == pytest.approx(3.0, abs=0.2)
     amp, start = largest_rise(t, 2.0 - 0.01 * t, 0.5, 8.0, 15.0)

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from services.physiology import simulate
+from samples import simulate_physiology
 from services.physiology.analyzer import PhysiologyAnalyzer
 from services.physiology.cues import CUE_NAMES
 from services.physiology.live import LOW_NOTE, PRE_S, RESPONSE_SPAN_S, PhysiologyLiveSession
@@ -216,7 +216,9 @@ def test_questions_in_the_stream_are_scored_as_offline(responding: str, decision
     """A simulated examination (3 charts, EDA + heart rate + respiration responding after
     the relevant or after the comparison questions): its questions sent as LiveChunk.question
     when asked reach the same CQT scores and decision as the offline analysis."""
-    exam = simulate.examination(responding, channels=("eda", "heart_rate", "respiration"))
+    exam = simulate_physiology.examination(
+        responding, channels=("eda", "heart_rate", "respiration")
+    )
     questions = list(exam.markers)
     exam.ClearField("markers")
     session = PhysiologyLiveSession(common_pb2.StreamConfig())
@@ -237,7 +239,7 @@ def test_questions_in_the_stream_are_scored_as_offline(responding: str, decision
 
 
 def test_questions_known_in_advance_from_the_config() -> None:
-    exam = simulate.examination("relevant", charts=1, channels=("eda",))
+    exam = simulate_physiology.examination("relevant", charts=1, channels=("eda",))
     config = common_pb2.StreamConfig(questions=exam.markers)
     exam.ClearField("markers")
     _, live = run_live(PhysiologyLiveSession(config), exam)

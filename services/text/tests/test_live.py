@@ -59,20 +59,24 @@ def offline(analyzer: TextAnalyzer, segs, options: common_pb2.Options):  # noqa:
 
 
 def model_score(window: Window) -> float:
-    """The committed text model's probability (its declared features are all measured
-    here: test_model.py checks they are the service's categories)."""
-    from models.training import text as training
+    """The committed text model's probability, its config.pbtxt and model.onnx read by path
+    (its declared features are all measured here: models/tests/test_text_model.py checks
+    they are the service's categories)."""
+    import onnxruntime as ort
 
-    config = (training.MODEL_DIR / "config.pbtxt").read_text()
+    model_dir = ROOT / "models" / "repository" / "text_deception"
+    config = (model_dir / "config.pbtxt").read_text()
     names = re.search(r'key: "feature_names"\s*value: \{ string_value: "([^"]*)" \}', config)
     assert names is not None
     wanted = names.group(1).split(",")
     assert set(wanted) <= set(window.features)
-    cues = np.array([[window.features[n] for n in wanted]])
-    p, _ = training.run_onnx(
-        training.MODEL_DIR / training.VERSION / "model.onnx", [window.text or ""], cues
+    cues = np.array([[window.features[n] for n in wanted]], dtype=np.float32)
+    session = ort.InferenceSession(
+        str(model_dir / "1" / "model.onnx"), providers=["CPUExecutionProvider"]
     )
-    return float(p[0])
+    text = np.array([[window.text or ""]], dtype=object)
+    p, _ = session.run(["probability", "contributions"], {"text": text, "features": cues})
+    return float(p[0, 0])
 
 
 def test_sample_by_sentence_equals_offline(analyzer: TextAnalyzer) -> None:

@@ -17,7 +17,7 @@ def found(text: str, category: str) -> list[str]:
 
 
 def test_style_categories_are_features_after_the_original_seventeen() -> None:
-    """(test_model.py checks the whole order against the model's feature_names.)"""
+    """(models/tests/test_text_model.py checks the whole order against the model's.)"""
     style = tf.STYLE_CATEGORIES
     assert tf.CATEGORIES[17:] == style
     assert tf.CATEGORIES[:17][-1] == "proper_nouns"  # the old order is kept

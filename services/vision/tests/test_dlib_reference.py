@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.vision import synthetic
+from samples import synthetic_face
 from services.vision.analyzer import measure
 from services.vision.behaviour import BROW_LOWER, BROW_RAISE, EYES_CLOSED_FRACTION
 from services.vision.decode import iter_video
@@ -162,13 +162,13 @@ def test_lids_and_brows_move_less_in_the_mesh_than_in_dlib(sample_both) -> None:
 
 
 @pytest.fixture(scope="module")
-def face(astronaut) -> synthetic.Face:
-    return synthetic.Face.of(np.ascontiguousarray(astronaut[0:320, 60:380]))
+def face(astronaut) -> synthetic_face.Face:
+    return synthetic_face.Face.of(np.ascontiguousarray(astronaut[0:320, 60:380]))
 
 
 @pytest.mark.parametrize("yaw", [-15.0, 15.0])
 def test_a_known_turn_reads_the_same_both_ways(face, models, yaw) -> None:
-    images = [face.image, synthetic.turn_head(face, yaw)]
+    images = [face.image, synthetic_face.turn_head(face, yaw)]
     neural = [
         measure_frame(NeuralFaceTracker(models).observe(im), 0.0, 320, 320, im) for im in images
     ]
@@ -178,8 +178,8 @@ def test_a_known_turn_reads_the_same_both_ways(face, models, yaw) -> None:
 
 
 def test_irises_moved_aside_read_as_the_same_turn_of_the_eyes(astronaut, models) -> None:
-    whole = synthetic.Face.of(astronaut)
-    images = [synthetic.shift_irises(whole, s) for s in (-0.2, 0.0, 0.2)]
+    whole = synthetic_face.Face.of(astronaut)
+    images = [synthetic_face.shift_irises(whole, s) for s in (-0.2, 0.0, 0.2)]
     neural = [
         measure_frame(NeuralFaceTracker(models).observe(im), 0.0, 512, 512, im) for im in images
     ]

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from services.vision import synthetic
+from samples import synthetic_face
 from services.vision.features import eye_aspect_ratio, measure_frame
 from services.vision.gaze import eye_yaw_deg, pupil_offset
 from services.vision.neural_face import NeuralFaceTracker, OnnxFaceModels
@@ -54,11 +54,11 @@ def test_eye_turn_from_the_textbook_eye() -> None:
 
 
 def test_real_eyes_looking_aside(astronaut) -> None:
-    face = synthetic.Face.of(astronaut)  # dlib's landmarks place the drawn irises
+    face = synthetic_face.Face.of(astronaut)  # dlib's landmarks place the drawn irises
     models = OnnxFaceModels()  # the service's landmarks measure them
     turns = []
     for shift in (-0.2, 0.0, 0.2):
-        image = synthetic.shift_irises(face, shift)
+        image = synthetic_face.shift_irises(face, shift)
         m = measure_frame(NeuralFaceTracker(models).observe(image), 0.0, 512, 512, image)
         turns.append(m.eye_yaw)
         assert math.isfinite(m.pupil_left) and math.isfinite(m.pupil_right)

@@ -1,7 +1,7 @@
 """Known movements drawn onto a real face, encoded as video, measured by the whole service.
 
 Each clip is the astronaut photograph with one movement of known timing and size
-(services/vision/synthetic.py); the checks first confirm that the face models (neural_face.py,
+(samples/synthetic_face.py); the checks first confirm that the face models (neural_face.py,
 the landmarks the service measures with) really see the movement on those frames, then that
 the service reports it where it was put. Tolerances: blink onset and length to the frame,
 head yaw within 5 degrees of the turn drawn, brow raise above the event threshold.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.vision import synthetic
+from samples import synthetic_face
 from services.vision.analyzer import VisionAnalyzer
 from services.vision.behaviour import BROW_RAISE, EYES_CLOSED_FRACTION
 from services.vision.features import measure_frame
@@ -25,9 +25,9 @@ FPS = 30.0
 
 
 @pytest.fixture(scope="module")
-def face(astronaut) -> synthetic.Face:
+def face(astronaut) -> synthetic_face.Face:
     # A 320 px crop around the face, the size of the bundled sample's frames.
-    return synthetic.Face.of(np.ascontiguousarray(astronaut[0:320, 60:380]))
+    return synthetic_face.Face.of(np.ascontiguousarray(astronaut[0:320, 60:380]))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def analyse(analyzer, clip: bytes, fps: float = FPS):
 @pytest.mark.parametrize("closed", [3, 7])
 def test_eyes_closed_for_n_frames_is_one_blink_that_long(face, make_video, analyzer, closed):
     start = 33
-    shut = synthetic.close_eyes(face)
+    shut = synthetic_face.close_eyes(face)
     frames = [shut if start <= i < start + closed else face.image for i in range(45)]
     prepared, windows, summary = analyse(analyzer, make_video(frames, "MJPG", ".avi", FPS))
     ears = np.array([f.ear for f in prepared.video.frames])
@@ -72,14 +72,14 @@ def test_a_head_turned_by_a_known_yaw_measures_about_that(face, analyzer, yaw):
         return measure_frame(observed, 0.0, 320, 320, image)
 
     ahead = measured(face.image)
-    turned = measured(synthetic.turn_head(face, yaw))
+    turned = measured(synthetic_face.turn_head(face, yaw))
     assert turned.measured
     assert turned.yaw - ahead.yaw == pytest.approx(yaw, abs=5.0)
     assert abs(turned.pitch - ahead.pitch) < 5.0
 
 
 def test_a_three_frame_brow_raise_is_a_micro_expression(face, make_video, analyzer):
-    raised = synthetic.shift_brows(face, 0.10)
+    raised = synthetic_face.shift_brows(face, 0.10)
     frames = [raised if 30 <= i < 33 else face.image for i in range(48)]
     clip = make_video(frames, "MJPG", ".avi", FPS)
     prepared, _, summary = analyse(analyzer, clip)

@@ -1,15 +1,10 @@
-"""The neural face finder: detector decoding, crops, the 68-point table, tracking, batching,
-and the same answers from Triton as from the ONNX files run in-process."""
+"""The neural face finder: detector decoding, crops, the 68-point table, tracking, batching.
+(The same answers from Triton as from the ONNX files run in-process, a test that starts
+Triton: tests/test_face_models_on_triton.py.)"""
 
 from __future__ import annotations
 
 import math
-import shutil
-import socket
-import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,85 +160,3 @@ def test_a_lost_track_is_detected_again(astronaut, models) -> None:
         200, abs=3
     )
     assert ("detect", 1) in counting.calls[1:]  # the second frame's own detection
-
-
-# --------------------------------------------------------------------------- on Triton
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def triton_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The local Triton (python-backend mirror, tools/triton_server.py) serving only the
-    committed face models."""
-    from tools.triton_server import TritonServer, prepare_local_repository
-
-    tmp = tmp_path_factory.mktemp("face_triton")
-    for name in (nf.DETECTOR, nf.LANDMARKS):
-        shutil.copytree(nf.REPOSITORY / name, tmp / "source" / name)
-    assert prepare_local_repository(tmp / "source", tmp / "local") == [nf.DETECTOR, nf.LANDMARKS]
-    server = TritonServer(backend_root=tmp / "backends")
-    server.start(
-        tmp / "local",
-        grpc_port=_free_port(),
-        http_port=_free_port(),
-        metrics_port=_free_port(),
-        log_path=Path(tmp / "triton.log"),
-        ready_timeout_s=90,
-    )
-    try:
-        yield server.grpc_url
-    finally:
-        server.stop()
-
-
-@pytest.mark.integration
-def test_triton_serves_the_face_models_as_onnxruntime_runs_them(
-    triton_url, models, astronaut
-) -> None:
-    served = nf.TritonFaceModels(triton_url, timeout_s=30, max_batch=4)
-    assert served.problem() is None
-    assert nf.TritonFaceModels("127.0.0.1:1", timeout_s=1).problem() is not None
-    frames = [np.roll(astronaut, 4 * i, axis=1) for i in range(7)]
-    remote = nf.NeuralFaceTracker(served).observe_many(frames)  # 7 crops: split 4 + 3
-    local = nf.NeuralFaceTracker(models).observe_many(frames)
-    for a, b in zip(remote, local, strict=True):
-        assert a.status is b.status is FrameStatus.ONE_FACE
-        assert a.landmarks is not None and b.landmarks is not None
-        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
-
-
-@pytest.mark.integration
-def test_streams_meet_in_tritons_batches(triton_url, astronaut) -> None:
-    """Eight streams' frames sent at once from worker threads (each its own client): every
-    answer is right, and Triton ran fewer executions than requests (dynamic batching)."""
-    import tritonclient.grpc as grpcclient
-
-    served = nf.TritonFaceModels(triton_url, timeout_s=30)
-    with grpcclient.InferenceServerClient(triton_url) as client:
-        before = client.get_inference_statistics(nf.LANDMARKS, as_json=True)["model_stats"][0]
-    crops = np.stack([nf.cut(astronaut[..., ::-1].copy(), nf.Roi(225, 140, 190, 0.0))[0]] * 3)
-
-    def stream(_: int) -> list[float]:
-        return [float(served.mesh(crops)[1].min()) for _ in range(6)]
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        presence = [p for ps in pool.map(stream, range(8)) for p in ps]
-    assert min(presence) > 0.9
-    with grpcclient.InferenceServerClient(triton_url) as client:
-        deadline = time.monotonic() + 10  # the python backend reports its counts a bit late
-        while True:
-            after = client.get_inference_statistics(nf.LANDMARKS, as_json=True)["model_stats"][0]
-            done = int(after.get("inference_count", 0)) - int(before.get("inference_count", 0))
-            if done >= 48 * 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    # (counters still at 0 are absent from the JSON)
-    rows = int(after.get("inference_count", 0)) - int(before.get("inference_count", 0))
-    executions = int(after.get("execution_count", 0)) - int(before.get("execution_count", 0))
-    print(f"\nface_landmarks: 48 requests of 3 crops ({rows} rows) in {executions} executions")
-    assert rows == 48 * 3 and executions < 48

@@ -1,7 +1,7 @@
 """`veritas cluster status` against the real kubernetes client and API responses.
 
 A loopback HTTP server answers the three list calls with the JSON bodies in
-tests/fixtures/k8s/ (an API server's list responses for a release "veritas": HPA-managed
+tools/tests/fixtures/k8s/ (an API server's list responses for a release "veritas": HPA-managed
 and fixed deployments, a KEDA-made HPA, a crash-looping pod, an HPA of another app), so the
 client's own request building and deserialisation run as they would against a cluster.
 """

@@ -9,7 +9,7 @@ import pytest
 from veritas.physio_csv import read_physio_csv
 from veritas.v1 import common_pb2
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -10,7 +10,7 @@ import onnxruntime as ort
 from models.training import physiology_cues as build
 from services.physiology.cues import CUE_NAMES
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 REPO = ROOT / "models" / "repository" / "physiology_cues"
 
 

@@ -9,6 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from models.training import audio_cues
+from models.training.audio_cues_weights import CUES, UNWEIGHTED, unweighted
 from services.audio import features
 from services.audio.analyzer import AudioAnalyzer
 from services.audio.tests.signals import encode, with_gaps
@@ -20,9 +21,9 @@ CONFIG = audio_cues.MODEL_DIR / "config.pbtxt"
 
 def numpy_model(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The card's formula, written independently of the ONNX graph."""
-    reference = np.array([c.reference for c in audio_cues.CUES])
-    scale = np.array([c.scale for c in audio_cues.CUES])
-    coef = np.array([c.coef for c in audio_cues.CUES])
+    reference = np.array([c.reference for c in CUES])
+    scale = np.array([c.scale for c in CUES])
+    coef = np.array([c.coef for c in CUES])
     contributions = (x - reference) / scale * coef
     return 1 / (1 + np.exp(-contributions.sum(axis=1, keepdims=True))), contributions
 
@@ -33,7 +34,7 @@ def session() -> ort.InferenceSession:
 
 
 def test_onnx_output_equals_numpy(session: ort.InferenceSession) -> None:
-    k = len(audio_cues.CUES)
+    k = len(CUES)
     x = np.random.default_rng(0).normal(0, 4, size=(64, k)).astype(np.float32)
     prob, contrib = session.run(["probability", "contributions"], {"features": x})
     want_prob, want_contrib = numpy_model(x.astype(np.float64))
@@ -59,7 +60,7 @@ def test_config_declares_an_uncalibrated_model_and_its_card() -> None:
 
 
 def test_model_inputs_are_features_the_analyzer_emits() -> None:
-    for cue in audio_cues.CUES:
+    for cue in CUES:
         assert cue.name in features.UNITS
 
 
@@ -75,8 +76,8 @@ def test_card_accounts_for_every_emitted_feature() -> None:
     emitted = set(
         analyzer.summarize(prepared, list(analyzer.windows(prepared, r.options))).features
     )
-    cues = {c.name for c in audio_cues.CUES}
-    assert not {n for n in emitted - cues if not audio_cues.unweighted(n)}
-    listed = {n for names, _ in audio_cues.UNWEIGHTED for n in names if not n.endswith("*")}
+    cues = {c.name for c in CUES}
+    assert not {n for n in emitted - cues if not unweighted(n)}
+    listed = {n for names, _ in UNWEIGHTED for n in names if not n.endswith("*")}
     assert listed <= emitted
     assert not listed & cues

@@ -13,10 +13,10 @@ right because no edit but `turn_head` moves the eye corners or the lids' outline
   displacement that fades to nothing at the upper lids, so the eyes stay where they are.
 - `shift_irises`: the irises and pupils moved sideways inside the unchanged eye openings.
 - `turn_head`: the face lifted onto a simple 3D surface (a vertical cylinder as wide as the
-  jaw, with the six points of the generic head model in features.py at that model's
-  depths and the eyes' outline as far in front of the corners as gaze.py assumes the
-  pupil is), rotated by a known yaw and pitch about the head's centre, and re-drawn triangle
-  by triangle; the background stays put.
+  jaw, with the six points of the generic head model in services/vision/features.py at
+  that model's depths and the eyes' outline as far in front of the corners as
+  services/vision/gaze.py assumes the pupil is), rotated by a known yaw and pitch about
+  the head's centre, and re-drawn triangle by triangle; the background stays put.
 
 These are pictures made for checking, not realistic animation: what they guarantee is the
 direction and the size of each movement.
