@@ -190,24 +190,33 @@ def window_rows(
     for index in expected_windows(by_lane, w):
         start, end = index * w, (index + 1) * w
         closed = close_time(by_lane, end + ahead)
-        updates = answered.get((index, index + 1), {})
-        first = min(updates.values(), key=lambda u: u.at) if updates else None
-        rows.append(
-            WindowRow(
-                start_s=start,
-                end_s=end,
-                closed_at=closed if closed is not None else record.end_of_input or None,
-                closed_by="chunk" if closed is not None else "end",
-                first_at=first.at if first else None,
-                updates=len(updates),
-                status=first.status if first else "",
-                quality=first.quality if first else "",
-                received=first.received if first else 0,
-                analysed=first.analysed if first else 0,
-                skipped=first.skipped if first else 0,
-            )
-        )
+        rows.append(_row(record, start, end, closed, answered.get((index, index + 1), {})))
     return rows, off_grid
+
+
+def _row(
+    record: LiveRecord,
+    start: float,
+    end: float,
+    closed: float | None,
+    updates: Mapping[float, Seen],
+) -> WindowRow:
+    """A window's row: closed by a chunk sent at `closed` (None: by the end of input), with
+    the first of its `updates` as its answer."""
+    first = min(updates.values(), key=lambda u: u.at) if updates else None
+    return WindowRow(
+        start_s=start,
+        end_s=end,
+        closed_at=closed if closed is not None else record.end_of_input or None,
+        closed_by="chunk" if closed is not None else "end",
+        first_at=first.at if first else None,
+        updates=len(updates),
+        status=first.status if first else "",
+        quality=first.quality if first else "",
+        received=first.received if first else 0,
+        analysed=first.analysed if first else 0,
+        skipped=first.skipped if first else 0,
+    )
 
 
 SEGMENT_PACED = frozenset({"text"})  # modalities whose windows follow their segments
@@ -224,21 +233,9 @@ def segment_rows(record: LiveRecord, modality: str) -> tuple[list[WindowRow], li
     rows = []
 
     def row(start: float, end: float, last: int, updates: Mapping[float, Seen]) -> WindowRow:
+        """Closed by the segment sent after its last one."""
         closer = sent[last + 1].sent_at if last + 1 < len(sent) else None
-        first = min(updates.values(), key=lambda u: u.at) if updates else None
-        return WindowRow(
-            start_s=start,
-            end_s=end,
-            closed_at=closer if closer is not None else record.end_of_input or None,
-            closed_by="chunk" if closer is not None else "end",
-            first_at=first.at if first else None,
-            updates=len(updates),
-            status=first.status if first else "",
-            quality=first.quality if first else "",
-            received=first.received if first else 0,
-            analysed=first.analysed if first else 0,
-            skipped=first.skipped if first else 0,
-        )
+        return _row(record, start, end, closer, updates)
 
     for (start, end), updates in windows:
         inside = [

@@ -8,7 +8,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from opentelemetry import trace
@@ -18,7 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.slow_modality import SlowPath
 from tools.cli import sample_request
-from tools.mesh import Mesh
+from tools.mesh import Mesh, free_port
+from tools.triton_server import TritonServer
 from veritas.client import Client, build_request
 from veritas.v1 import common_pb2 as pb
 
@@ -54,6 +55,28 @@ def wait_until(what: str, check: Callable[[], T], timeout_s: float) -> T:
             raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
         time.sleep(0.2)
     return value
+
+
+def start_triton_on_free_ports(
+    server: TritonServer, repository: Path, log_path: Path, **options: Any
+) -> TritonServer:
+    """Start `server` on free loopback ports; another process can take a free port before
+    Triton binds it, so a start that finds one in use is tried again (three tries)."""
+    for attempt in range(3):
+        try:
+            server.start(
+                repository,
+                grpc_port=free_port(),
+                http_port=free_port(),
+                metrics_port=free_port(),
+                log_path=log_path,
+                **options,
+            )
+            return server
+        except RuntimeError as exc:
+            if "already in use" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,7 +17,7 @@ from skimage import data
 
 from services.vision import neural_face as nf
 from services.vision.observation import FrameStatus
-from tools.mesh import free_port
+from tests.conftest import start_triton_on_free_ports
 from tools.triton_server import TritonServer, prepare_local_repository
 
 
@@ -41,13 +40,10 @@ def triton_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for name in (nf.DETECTOR, nf.LANDMARKS):
         shutil.copytree(nf.REPOSITORY / name, tmp / "source" / name)
     assert prepare_local_repository(tmp / "source", tmp / "local") == [nf.DETECTOR, nf.LANDMARKS]
-    server = TritonServer(backend_root=tmp / "backends")
-    server.start(
+    server = start_triton_on_free_ports(
+        TritonServer(backend_root=tmp / "backends"),
         tmp / "local",
-        grpc_port=free_port(),
-        http_port=free_port(),
-        metrics_port=free_port(),
-        log_path=Path(tmp / "triton.log"),
+        tmp / "triton.log",
         ready_timeout_s=90,
     )
     try:

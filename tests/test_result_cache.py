@@ -14,13 +14,11 @@ import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import tritonclient.grpc as triton_grpc
 
 from tools.mesh import ROOT, Mesh
-from tools.triton_server import TritonServer, prepare_local_repository
 from veritas.client import Client, build_request
 from veritas.model_index import ready_versions
 from veritas.v1 import common_pb2 as pb
@@ -34,36 +32,14 @@ REVIEW = (
 )
 
 
-class CopiedRepositoryMesh(Mesh):
-    """The mesh, serving a copy of the model repository that Triton polls every second."""
-
-    source: Path
-
-    def start_triton(self, ready_timeout_s: float = 120) -> None:
-        repo = self.run_dir / "model_repository"
-        prepare_local_repository(self.source, repo)
-        server = TritonServer()
-        server.start(
-            repo,
-            grpc_port=self.ports.triton_grpc,
-            http_port=self.ports.triton_http,
-            metrics_port=self.ports.triton_metrics,
-            log_path=self.run_dir / "logs" / "triton.log",
-            ready_timeout_s=ready_timeout_s,
-            poll_secs=1,
-        )
-        server.watch(self.source, repo, every_s=0.5)
-        self.triton = server
-
-
 @pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopiedRepositoryMesh]:
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """The mesh, serving a copy of the model repository that Triton polls every second."""
     run_dir = tmp_path_factory.mktemp("cache-mesh")
     source = run_dir / "models"
     shutil.copytree(ROOT / "models" / "repository", source)
     env = {"VERITAS_AUTH": "none", "VERITAS_CACHE_MAX_MB": "64"}
-    m = CopiedRepositoryMesh(run_dir, extra_env=env)
-    m.source = source
+    m = Mesh(run_dir, extra_env=env, model_source=source, poll_secs=1, watch_s=0.5)
     with m:
         m.start()
         yield m
@@ -87,7 +63,7 @@ def hits(mesh: Mesh) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_a_repeated_request_is_answered_from_the_cache(mesh: CopiedRepositoryMesh) -> None:
+def test_a_repeated_request_is_answered_from_the_cache(mesh: Mesh) -> None:
     with Client(mesh.address("gateway"), timeout_s=120) as client:
         first = client.analyze(build_request(transcript=REVIEW + " One."))
         before = hits(mesh)
@@ -101,7 +77,7 @@ def test_a_repeated_request_is_answered_from_the_cache(mesh: CopiedRepositoryMes
 
 
 def test_a_new_model_version_is_never_answered_from_the_cache(
-    mesh: CopiedRepositoryMesh,
+    mesh: Mesh,
 ) -> None:
     request = build_request(transcript=REVIEW + " Two.")
     with Client(mesh.address("gateway"), timeout_s=120) as client:
@@ -109,9 +85,9 @@ def test_a_new_model_version_is_never_answered_from_the_cache(
         assert text_version(first) == "1"
         assert cached(client.analyze(request))  # stored, and served while v1 is served
         # A retrained text model arrives as version 2 (the mirror copies it, Triton loads it).
-        staging = mesh.source / MODEL / ".v2"
-        shutil.copytree(mesh.source / MODEL / "1", staging)
-        staging.rename(mesh.source / MODEL / "2")
+        staging = mesh.model_source / MODEL / ".v2"
+        shutil.copytree(mesh.model_source / MODEL / "1", staging)
+        staging.rename(mesh.model_source / MODEL / "2")
         triton = triton_grpc.InferenceServerClient(mesh.triton_url)
         deadline = time.monotonic() + 60
         while ready_versions(triton.get_model_repository_index(as_json=True)).get(MODEL) != "2":

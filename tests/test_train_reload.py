@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.conftest import start_triton_on_free_ports
 from tools import train
-from tools.mesh import free_port
 from tools.tests.test_train import MODEL, _repository, _rows, _session
 from tools.triton_server import TritonServer, prepare_local_repository
 
@@ -48,20 +48,7 @@ def test_triton_loads_the_new_versions_without_a_restart(tmp_path: Path) -> None
     local = tmp_path / "local"
     prepare_local_repository(source, local)
     server = TritonServer(backend_root=tmp_path / "backends")
-    for attempt in range(3):  # a free port can be taken before Triton binds it
-        try:
-            server.start(
-                local,
-                grpc_port=free_port(),
-                http_port=free_port(),
-                metrics_port=free_port(),
-                log_path=tmp_path / "triton.log",
-                poll_secs=1,
-            )
-            break
-        except RuntimeError as exc:
-            if "already in use" not in str(exc) or attempt == 2:
-                raise
+    start_triton_on_free_ports(server, local, tmp_path / "triton.log", poll_secs=1)
     try:
         assert server.process is not None
         pid = server.process.pid

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import start_triton_on_free_ports
 from tools.triton_server import TritonServer, prepare_local_repository
 from veritas.triton_client import INDEX_MAX_AGE_S, TritonClient
 
@@ -35,25 +35,13 @@ TEXTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     tmp = tmp_path_factory.mktemp("triton-batching")
     shutil.copytree(SOURCE / MODEL, tmp / "source" / MODEL)
     prepare_local_repository(tmp / "source", tmp / "local")
-    server = TritonServer(backend_root=tmp / "backends")
-    server.start(
-        tmp / "local",
-        grpc_port=_free_port(),
-        http_port=_free_port(),
-        metrics_port=_free_port(),
-        log_path=tmp / "triton.log",
-        poll_secs=1,
+    server = start_triton_on_free_ports(
+        TritonServer(backend_root=tmp / "backends"), tmp / "local", tmp / "triton.log", poll_secs=1
     )
     server.local_repository = tmp / "local"  # type: ignore[attr-defined]
     try:

@@ -9,7 +9,6 @@ dynamic batching of concurrent requests, and a bad request failing alone inside 
 from __future__ import annotations
 
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ import onnxruntime as ort
 import pytest
 
 from models.training.linear_onnx import linear_model, save
+from tests.conftest import start_triton_on_free_ports
 from tools.triton_server import (
     TritonServer,
     local_config,
@@ -54,12 +54,6 @@ parameters {{ key: "feature_names" value: {{ string_value: "a,b,c" }} }}
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _synthetic_models(root: Path) -> None:
     """`t_linear` (dims [3]) and `t_anyshape` (same graph, config dims [-1]: Triton lets a
     wrong width through, so onnxruntime must reject it inside the batch)."""
@@ -77,22 +71,13 @@ def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
         shutil.copytree(SOURCE / name, source / name)
     _synthetic_models(source)
     prepare_local_repository(source, tmp / "local")
-    server = TritonServer(backend_root=tmp / "backends")
-    for attempt in range(3):  # a free port can be taken by another process before Triton binds
-        try:
-            server.start(
-                tmp / "local",
-                grpc_port=_free_port(),
-                http_port=_free_port(),
-                metrics_port=_free_port(),
-                log_path=tmp / "triton.log",
-                ready_timeout_s=90,
-                poll_secs=1,
-            )
-            break
-        except RuntimeError as exc:
-            if "already in use" not in str(exc) or attempt == 2:
-                raise
+    server = start_triton_on_free_ports(
+        TritonServer(backend_root=tmp / "backends"),
+        tmp / "local",
+        tmp / "triton.log",
+        ready_timeout_s=90,
+        poll_secs=1,
+    )
     try:
         yield server
     finally:
@@ -310,13 +295,8 @@ def test_exports_opentelemetry_traces(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{collector.server_address[1]}/v1/traces"
     try:
         with TritonServer(backend_root=tmp_path / "backends") as server:
-            server.start(
-                tmp_path / "local",
-                grpc_port=_free_port(),
-                http_port=_free_port(),
-                metrics_port=_free_port(),
-                log_path=tmp_path / "triton.log",
-                otlp_endpoint=url,
+            start_triton_on_free_ports(
+                server, tmp_path / "local", tmp_path / "triton.log", otlp_endpoint=url
             )
             import tritonclient.grpc as grpcclient
 

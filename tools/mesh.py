@@ -106,6 +106,11 @@ class Mesh:
     supervise: bool = True  # restart what dies (False: a dead process stays dead)
     report: Callable[[str], None] | None = None  # told of each restart (default: logged)
     keepers: dict[str, Supervised] = field(default_factory=dict)
+    # The model repository Triton serves (copied to the run's python-backend form), how often
+    # Triton polls that copy and how often the copy follows the source (new versions).
+    model_source: Path = ROOT / "models" / "repository"
+    poll_secs: int = 5
+    watch_s: float = 5.0
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports.grpc[service]}"
@@ -169,7 +174,7 @@ class Mesh:
             prepare_local_repository,
         )
 
-        source, repo = ROOT / "models" / "repository", self.run_dir / "model_repository"
+        source, repo = self.model_source, self.run_dir / "model_repository"
         prepare_local_repository(source, repo)
         if self.triton is not None:  # still running: this is a restart
             self.stop_triton()
@@ -188,10 +193,11 @@ class Mesh:
             otlp_endpoint=self.start_otlp_receiver() if traced else None,
             tracing=traced,
             trace_export_delay_ms=LOCAL_TRACE_EXPORT_DELAY_MS,
+            poll_secs=self.poll_secs,
             supervise=self.supervise,
             report=self.report,
         )
-        server.watch(source, repo)  # new model versions in models/ load without a restart
+        server.watch(source, repo, self.watch_s)  # new versions load without a restart
         self.triton = server
         if self.keepers:  # a restart under running services: until they score again
             self.wait_ready(max(1.0, end - time.monotonic()))

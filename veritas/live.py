@@ -219,9 +219,10 @@ class CpuMeter:
         self._cpu = Cpu()
 
     def read(self) -> Cpu:
-        now, cpu, jiffies = time.monotonic(), time.process_time(), machine_jiffies(self.stat)
+        now, cpu = time.monotonic(), time.process_time()
         wall = now - self._last[0]
-        if wall >= 0.2:  # shorter spans say little
+        if wall >= 0.2:  # shorter spans say little (and /proc/stat is read no more often)
+            jiffies = machine_jiffies(self.stat)
             process = (cpu - self._last[1]) / wall / self.cores
             machine = process
             before = self._last[2]

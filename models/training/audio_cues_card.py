@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from models.training.audio_cues_weights import CUES, DEPAULO, SPORER, UNWEIGHTED
-from models.training.card import Card, Domain, Section
+from models.training.card import Card, Section, Served
 
 PROBE_CHANGES_ST = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 SAMPLE_FEATURES = (
@@ -79,13 +79,9 @@ def sample_analysis(model_bytes: bytes, sample: bytes) -> str:
 
 
 @dataclass
-class Facts:
+class Facts(Served):
     """What the card reports: the model's contract and what was measured on it."""
 
-    name: str
-    version: str
-    caveat: str
-    domain: Domain
     probe: list[tuple[float, float, float]]
     sample: str  # sample_analysis()
 

@@ -42,6 +42,17 @@ class Domain:
     note: str
 
 
+@dataclass
+class Served:
+    """What every served model's card states from its config.pbtxt; each training module's
+    card facts extend it with what its build measured."""
+
+    name: str
+    version: str
+    caveat: str
+    domain: Domain
+
+
 @dataclass(frozen=True)
 class Card:
     """Everything a model card says; every string is markdown measured or stated by the

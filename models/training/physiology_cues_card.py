@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.training.card import Card, Domain, Section
+from models.training.card import Card, Section, Served
 from models.training.physiology_cues_checks import RANDOM_INPUTS, CqtRow
 from models.training.physiology_cues_weights import WEIGHTS
 from services.physiology.cues import CUES
 
 
 @dataclass
-class Facts:
+class Facts(Served):
     """What the card reports: the model's contract and what the build measured."""
 
-    name: str
-    version: str
-    caveat: str
-    domain: Domain
     max_abs_diff: float  # ONNX Runtime vs numpy
     directions: list[tuple[str, float, float, float]]  # checks.direction_check
     cqt: list[CqtRow]

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     save(onx, model_dir / VERSION / "model.onnx")
     (model_dir / "config.pbtxt").write_text(config(scores[text_eval.SERVED].point["roc_auc"]))
     facts = text_card.CardFacts(
-        model_name=MODEL_NAME,
+        name=MODEL_NAME,
         version=VERSION,
         caveat=CAVEAT,
         domain=card.Domain(VALIDATED_DOMAINS, DOMAIN_NOTE),

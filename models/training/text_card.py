@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 
 from models.training import text_ngrams
-from models.training.card import Card, Domain, Section
+from models.training.card import Card, Section, Served
 from models.training.text_data import CUE_NAMES, REPO_ROOT, Corpus
 from models.training.text_eval import (
     LENGTH,
@@ -51,13 +51,9 @@ METRICS = ("balanced_accuracy", "roc_auc", "brier", "ece")
 
 
 @dataclass
-class CardFacts:
+class CardFacts(Served):
     """Everything the card reports, as measured by the training script."""
 
-    model_name: str
-    version: str
-    caveat: str
-    domain: Domain
     plot: Path
     seconds: float
     corpus: Corpus
@@ -310,7 +306,7 @@ def card(facts: CardFacts) -> Card:
     lo, hi = text_ngrams.CHAR_RANGE
     wlo, whi = text_ngrams.WORD_RANGE
     return Card(
-        name=facts.model_name,
+        name=facts.name,
         version=facts.version,
         module="models.training.text",
         summary=SUMMARY,

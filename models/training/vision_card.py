@@ -12,20 +12,16 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
-from models.training.card import Card, Domain, Section
+from models.training.card import Card, Section, Served
 from models.training.vision_data import EXCLUDED, FEATURES, REPO_ROOT
 from models.training.vision_eval import BOOTSTRAP, CAL_BINS, Evaluation, Interval
 from models.training.vision_fit import INNER_FOLDS, OUTER_FOLDS, CrossValidated, Final
 
 
 @dataclass
-class Facts:
+class Facts(Served):
     """Everything the card reports, as measured by the training script."""
 
-    name: str
-    version: str
-    caveat: str
-    domain: Domain
     plot: str  # repository path of the reliability plot
     clips: pd.DataFrame
     cv: CrossValidated
