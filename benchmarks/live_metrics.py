@@ -10,10 +10,6 @@ each distinct update about it reached the client.
   channels to get there). A window no chunk completes (the last ones) closes at the end of
   input. A window closed by a chunk is *in-stream*; the others measure the finish, not the
   steady cost, and are left out of the quarter comparison.
-  Audio needs LOOKAHEAD_S more: the audio service closes a window once it has two 30 ms
-  voice-activity frames past its end (services/audio/live.py, LOOKAHEAD_FRAMES), to tell a
-  speech run at the edge from a click; its latency from the chunk that reaches the window's
-  end is reported beside it.
 - **update latency**: from the window's close to the first update about it at the client.
 - **answered**: every window of the grid the stream spans (from the first chunk's window to
   the last chunk's) got at least one update; the grid's length is the one the service
@@ -40,7 +36,6 @@ from typing import Any
 from benchmarks.stats import summarize_ms
 
 SEND_RATE_FRACTION = 0.95
-LOOKAHEAD_S = {"audio": 0.06}  # data past a window's end its service needs to close it
 EPS = 1e-6
 QUALITIES = ("LOW", "MEDIUM", "HIGH")
 
@@ -165,13 +160,9 @@ def expected_windows(by_lane: Mapping[str, Sequence[Sent]], window_s: float) -> 
     return list(range(first, last + 1))
 
 
-def window_rows(
-    record: LiveRecord, modality: str, lookahead_s: float | None = None
-) -> tuple[list[WindowRow], list[Key]]:
+def window_rows(record: LiveRecord, modality: str) -> tuple[list[WindowRow], list[Key]]:
     """One row per expected window (answered or not), in time order, and the answered
-    windows that are not on the grid. A window closes with the chunk that reaches
-    `lookahead_s` past its end (default: what its service needs, LOOKAHEAD_S)."""
-    ahead = LOOKAHEAD_S.get(modality, 0.0) if lookahead_s is None else lookahead_s
+    windows that are not on the grid. A window closes with the chunk that reaches its end."""
     by_lane = lanes(record.sent, modality)
     w = window_length(record, modality)
     answered = {
@@ -189,7 +180,7 @@ def window_rows(
     rows = []
     for index in expected_windows(by_lane, w):
         start, end = index * w, (index + 1) * w
-        closed = close_time(by_lane, end + ahead)
+        closed = close_time(by_lane, end)
         rows.append(_row(record, start, end, closed, answered.get((index, index + 1), {})))
     return rows, off_grid
 
@@ -358,16 +349,7 @@ def modality_metrics(record: LiveRecord, modality: str) -> dict[str, Any]:
         "statuses": dict(Counter(r.status for r in rows if r.first_at is not None)),
         "final_status": final.status if final else None,
         "held": held,
-    } | _from_window_end(record, modality)
-
-
-def _from_window_end(record: LiveRecord, modality: str) -> dict[str, Any]:
-    """For a modality that closes windows past their end: latency from the end itself."""
-    if not LOOKAHEAD_S.get(modality):
-        return {}
-    rows, _ = window_rows(record, modality, lookahead_s=0.0)
-    latencies = [r.latency_s for r in rows if r.latency_s is not None]
-    return {"update_latency_from_window_end": summarize_ms(latencies)}
+    }
 
 
 def stream_metrics(record: LiveRecord) -> dict[str, Any]:

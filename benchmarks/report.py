@@ -581,12 +581,7 @@ def _multimodal(data: Mapping[str, Any]) -> list[str]:
                     v["chunks_sent"],
                     fmt(v["realtime_ratio_min"], 2),
                     f"{v['windows_answered']} / {v['windows_expected']}",
-                    _ms(v["update_latency"], "p50", "p95")
-                    + (
-                        f" ({_ms(v['update_latency_from_window_end'], 'p50', 'p95')})"
-                        if "update_latency_from_window_end" in v
-                        else ""
-                    ),
+                    _ms(v["update_latency"], "p50", "p95"),
                     f"{c['analysed']} / {c['received']}",
                     mix(v["quality"]),
                     v["final_status"] or NA,

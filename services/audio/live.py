@@ -3,16 +3,24 @@ window is measured once, as it closes; the whole-input result is a running summa
 
 The stream's timeline starts at its first chunk's timestamp and runs by samples received
 (as `decode.decode_chunks` joins chunks: timestamps after the first are not used to place
-samples). Windows are fixed, [t0 + k*w, t0 + (k+1)*w). A window closes once the audio has
-reached LOOKAHEAD_FRAMES VAD frames past its end (its last frame is complete and a short
-speech run at its edge can be told from a click); with chunks of at least that length this
-is the chunk that starts at the window's end. At `finish`, the last, partial window
-[t0 + k*w, end of audio) is measured and returned as it is, with its own (shorter) end and a
-note. (The offline path instead joins a last piece shorter than half a window to the window
-before it; live, that window has already been sent.)
+samples). Windows are fixed, [t0 + k*w, t0 + (k+1)*w). A window closes as soon as the audio
+reaches its end: with contiguous chunks, the chunk that reaches the window's end. A 30 ms VAD
+frame belongs to the window it ends in (a frame straddling an edge goes to the later
+window), so every frame of a window is complete when its audio is. The speech decisions at
+the window's edge are provisional: a speech run still going on at the end is kept even when
+it is shorter than a syllable (more of it may follow; `features.drop_short_runs` with
+`open_end`), and the next window reads those decisions as its context, so a run that goes on
+across the edge is one run. What may differ from the offline path (which sees the click end):
+a click of under MIN_SPEECH_S (0.1 s) right at a window's end counts as speech, and the
+window's last ~20 ms carry no Praat pitch frame (its analysis window would need audio past
+the end); the live-vs-offline agreement test (tests/test_live.py) bounds what that moves.
+At `finish`, the last, partial window [t0 + k*w, end of audio) is measured and returned as
+it is, with its own (shorter) end and a note. (The offline path instead joins a last piece
+shorter than half a window to the window before it; live, that window has already been
+sent.)
 
 Per stream this keeps, all bounded by the window length (see `AudioLiveSession.bounds`):
-- `samples`: the open window, CONTEXT_S before it and the audio received past its end.
+- `samples`: the open window, CONTEXT_S before it and any audio received past its end.
   Praat measures a closing window over that span (the context gives its pitch tracker and
   intensity contour their run-in), and frames outside the window are discarded.
 - `vad`, `levels`: webrtcvad's decision and the RMS level of each 30 ms frame since the open
@@ -66,7 +74,6 @@ LEVEL_DETAIL: dict[int, str] = {
     HIGH: "",
 }
 CONTEXT_S = 0.5  # audio before a window that Praat reads for its run-in
-LOOKAHEAD_FRAMES = 2  # VAD frames past a window's end needed to close it
 HISTORY_S = features.MAX_RESPONSE_S + 1.0  # final speech decisions kept
 PIECE_S = 1.0  # a long chunk is fed in pieces, so the buffers stay within their capacity
 MIN_PRAAT_S = 0.1  # shorter audio is not given to Praat (too short for a pitch frame)
@@ -84,9 +91,10 @@ FIRST_WINDOW_NOTE = (
 )
 
 
-def _first_frame(t_s: float) -> int:
-    """The first VAD frame whose centre is at or after t_s (stream seconds)."""
-    return max(0, math.ceil(t_s / FRAME_S - 0.5 - 1e-9))
+def _frames_before(t_s: float) -> int:
+    """How many VAD frames end at or before t_s (stream seconds): a window's frames are
+    [_frames_before(start), _frames_before(end)), each frame in the window it ends in."""
+    return max(0, math.floor(t_s / FRAME_S + 1e-9))
 
 
 class AudioLiveSession:
@@ -124,8 +132,7 @@ class AudioLiveSession:
 
     def bounds(self) -> dict[str, int]:
         """The capacity of each buffer, fixed by the window length."""
-        lookahead = (LOOKAHEAD_FRAMES + 2) * FRAME_S
-        span_s = CONTEXT_S + self.window_s + lookahead + PIECE_S
+        span_s = CONTEXT_S + self.window_s + 2 * FRAME_S + PIECE_S
         return {
             "samples": math.ceil(span_s * RATE) + _FRAME,
             "frames": math.ceil(span_s / FRAME_S) + 2,
@@ -158,8 +165,8 @@ class AudioLiveSession:
         self.responses.add(question.start_s, question.end_s, "question")
 
     def close_until(self, t_s: float) -> list[Window]:
-        """Every window measured so far: they close as soon as the audio is past them
-        (LOOKAHEAD_FRAMES), which for contiguous chunks is no later than `t_s` says."""
+        """Every window measured so far: they close as soon as the audio reaches their end,
+        which for contiguous chunks is no later than `t_s` says."""
         out, self.ready = self.ready, []
         return out
 
@@ -231,11 +238,11 @@ class AudioLiveSession:
                 if reach <= start + 1e-9:
                     return
                 end = min(end, reach)
-            elif self.vad.end < _first_frame(end) + LOOKAHEAD_FRAMES:
+            elif reach < end - 1e-9:
                 return
             self.ready.append(self._window(k, start, end, final))
             self.next_window += 1
-            next_frame = _first_frame(end)
+            next_frame = _frames_before(end)
             self.samples.drop_before(int(round((end - CONTEXT_S) * RATE)))
             self.vad.drop_before(next_frame)
             self.levels.drop_before(next_frame)
@@ -295,7 +302,7 @@ class AudioLiveSession:
     def _window(self, k: int, start: float, end: float, final: bool) -> Window:
         """Measure window k, [start, end) in stream seconds, at the current level."""
         level = self.level
-        fa, fb = _first_frame(start), min(_first_frame(end), self.vad.end)
+        fa, fb = _frames_before(start), min(_frames_before(end), self.vad.end)
         speech, ahead = self._speech(fa, fb, final)
         span_s = end - start
         speech_s = float(speech.sum()) * FRAME_S
