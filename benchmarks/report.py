@@ -630,11 +630,8 @@ def _streaming(r: Mapping[str, Any]) -> list[str]:
         "",
         "- *Window close*: when the client began sending the chunk that completed the window "
         "(video: the first frame at or after its end; physiology: the first chunk whose data "
-        "reaches its end; audio: the first chunk reaching 60 ms past its end, the two 30 ms "
-        "voice-activity frames the audio service needs past a window's edge to tell speech "
-        "there from a click; transcript: the first segment after the window's segments); the "
-        "last windows close at the end of input. Audio's latency from the chunk reaching the "
-        "window's end is given in brackets: with 0.1 s chunks it adds one chunk.",
+        "reaches its end; audio: the chunk whose samples reach its end; transcript: the first "
+        "segment after the window's segments); the last windows close at the end of input.",
         "- *Update latency*: from the window's close to the first update about it at the client.",
         "- *Analysed fps*: frames analysed according to the updates' coverage / stream seconds.",
         "- *Held*: no error, a final result, sent at >= 95% of real time, every window "

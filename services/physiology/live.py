@@ -52,8 +52,8 @@ and counted in the final coverage, not analysed in their own window.
 
 Quality levels: MEDIUM and HIGH measure the same. LOW leaves out the cardiac template-match
 quality index (quality.cardiac_sqi: neurokit2's averageQRS; on the sample, ECG, EDA and
-respiration at 100 Hz, it is about half of a window's CPU: 60 ms per 10 s window at HIGH,
-33 ms at LOW on a busy 2-core machine, as tests/test_live.py prints them): the
+respiration at 100 Hz, it is most of a window's CPU: 40 ms per 10 s window at HIGH, 11 ms
+at LOW on a busy 2-core machine, as tests/test_live.py prints them): the
 window then has no cardiac_signal_quality and its confidence is not scaled by it, and a note
 says so. Every cue the model reads is measured at every level; the whole-input quality
 index averages the windows where it was measured.
