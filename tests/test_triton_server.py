@@ -22,6 +22,7 @@ from models.training.linear_onnx import linear_model, save
 from tests.conftest import start_triton_on_free_ports
 from tools.triton_server import (
     TritonServer,
+    fast_load_args,
     local_config,
     otlp_traces_url,
     prepare_local_repository,
@@ -137,6 +138,31 @@ def test_ready_and_start_time(triton: TritonServer, client) -> None:  # noqa: AN
     assert client.is_server_ready()
     print(f"\ntriton ready in {triton.started_in_s:.2f} s")
     assert triton.started_in_s is not None and triton.started_in_s < 90
+
+
+@pytest.mark.integration
+def test_every_model_loads_once(triton: TritonServer) -> None:
+    """No model is loaded twice at start: not by the poller (tests/test_triton_batching.py),
+    and each load is one stub (no auto-complete stub first: `fast_load_args`)."""
+    assert triton.log_path is not None
+    time.sleep(2.5)  # deliberately: two polls of the repository (poll_secs=1) pass first
+    log = Path(triton.log_path).read_text(errors="replace")
+    served = [*MODELS, "t_linear", "t_anyshape"]
+    assert {m: log.count(f'"loading: {m}:') for m in served} == dict.fromkeys(served, 1)
+
+
+def test_every_model_loads_at_once_without_auto_complete(tmp_path: Path) -> None:
+    """One load thread per model (Triton's default is 4: six models loaded four, then two)
+    and no auto-complete, whose python-backend stub doubled every model's load."""
+    for name in ("a", "b", "c", "d", "e", "f"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.pbtxt").write_text(f'name: "{name}"')
+    (tmp_path / "not_a_model").mkdir()
+    assert fast_load_args(tmp_path) == [
+        "--disable-auto-complete-config",
+        "--model-load-thread-count=6",
+    ]
+    assert fast_load_args(tmp_path / "missing")[-1] == "--model-load-thread-count=4"
 
 
 @pytest.mark.integration

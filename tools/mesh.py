@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,12 @@ class Ports:
         )
 
 
+# How often the launcher asks while it waits (Triton's readiness, each health check): a
+# refused connection or a NOT_SERVING reply costs well under a millisecond, a poll period
+# of 0.2 s cost up to that much per step of the start, one step after another.
+POLL_S = 0.05
+
+
 def wait_healthy(address: str, timeout_s: float, service: str = "") -> None:
     """Block until the grpc.health.v1 check at `address` says SERVING for `service` (the
     empty name: the process is alive; a service's own name: it is ready, docs/health.md)."""
@@ -87,7 +94,7 @@ def wait_healthy(address: str, timeout_s: float, service: str = "") -> None:
                     return
             except grpc.RpcError as e:
                 last = e
-            time.sleep(0.2)
+            time.sleep(POLL_S)
     raise TimeoutError(f"{address} not healthy after {timeout_s:.0f} s: {last}")
 
 
@@ -165,9 +172,17 @@ class Mesh:
         )
         return value.strip().lower() in ("1", "true", "yes", "on")
 
-    def start_triton(self, ready_timeout_s: float = 120, *, tracing: bool | None = None) -> None:
-        """Start Triton (stopping the running one first). `tracing`: Triton's own spans into
-        the span file (`veritas trace`); default `triton_tracing`."""
+    def start_triton(
+        self,
+        ready_timeout_s: float = 120,
+        *,
+        tracing: bool | None = None,
+        wait_services: bool = True,
+    ) -> None:
+        """Start Triton (stopping the running one first) and wait until it is ready.
+        `tracing`: Triton's own spans into the span file (`veritas trace`); default
+        `triton_tracing`. `wait_services`: when services run already (a restart under
+        them), also wait until they score again (start() waits for them itself)."""
         from tools.triton_server import (
             LOCAL_TRACE_EXPORT_DELAY_MS,
             TritonServer,
@@ -199,7 +214,7 @@ class Mesh:
         )
         server.watch(source, repo, self.watch_s)  # new versions load without a restart
         self.triton = server
-        if self.keepers:  # a restart under running services: until they score again
+        if wait_services and self.keepers:  # a restart under running services
             self.wait_ready(max(1.0, end - time.monotonic()))
 
     def start_service(self, name: str) -> None:
@@ -243,11 +258,24 @@ class Mesh:
             f.write(json.dumps(entry) + "\n")
 
     def start(self, timeout_s: float = 180, services: tuple[str, ...] = SERVICES) -> Mesh:
+        """Start Triton and `services` at once and wait until all are ready.
+
+        Nothing waits for Triton before it starts: a service's imports (numpy, scipy,
+        neurokit2: seconds of CPU) run while Triton loads its models, and a modality service
+        that listens before Triton is ready says so (not ready) until its readiness check
+        sees the models (veritas.health), as after a Triton restart."""
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.start_triton()
-        for name in services:
-            self.start_service(name)
         end = time.monotonic() + timeout_s
+        with ThreadPoolExecutor(1, thread_name_prefix="start-triton") as pool:
+            triton = pool.submit(self.start_triton, wait_services=False)
+            try:
+                for name in services:
+                    self.start_service(name)
+                triton.result()  # until Triton is ready (its own timeout), or why not
+            except BaseException:
+                triton.exception()  # Triton's start is over (else stop() would miss it)
+                self.stop()
+                raise
         for name in services:
             try:
                 wait_healthy(self.address(name), max(1.0, end - time.monotonic()))

@@ -46,6 +46,10 @@ class Dependencies:
     # Ready from the dependencies' states (name -> up); default: all of them up.
     ready_when: Callable[[Mapping[str, bool]], bool] = lambda up: all(up.values())
     period_s: float = 1.0
+    # While a dependency is down, ask again this soon, then back off (doubling up to
+    # period_s): a peer that is starting (the local mesh starts every process at once) is
+    # seen within a tenth of a second, and a long outage is not polled ten times a second.
+    down_period_s: float = 0.1
     timeout_s: float = 1.0
 
 
@@ -116,9 +120,15 @@ class Readiness:
             return f"check failed ({type(e).__name__})"
 
     async def run(self, stop: asyncio.Event) -> None:
+        deps = self.dependencies
+        down_wait = deps.down_period_s
         while not stop.is_set():
             await self.check_once()
+            if all(self.up.values()):
+                period, down_wait = deps.period_s, deps.down_period_s
+            else:
+                period, down_wait = min(deps.period_s, down_wait), down_wait * 2
             try:
-                await asyncio.wait_for(stop.wait(), self.dependencies.period_s)
+                await asyncio.wait_for(stop.wait(), period)
             except TimeoutError:
                 pass
