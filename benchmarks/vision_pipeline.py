@@ -1,6 +1,7 @@
 """The vision pipeline's cost, neural face models (served and in-process) against dlib.
 
-    .venv/bin/python -m benchmarks.vision_pipeline            # ~2-4 minutes on 2 busy cores
+    .venv/bin/python -m benchmarks.vision_pipeline            # ~15-20 minutes (live: most)
+    .venv/bin/python -m benchmarks.vision_pipeline --no-live  # ~2-4 minutes on 2 busy cores
     .venv/bin/python -m benchmarks.vision_pipeline --repeats 5 --out results.md
 
 What it measures, in one run, on the bundled sample (samples/face.mp4 sampled at the
@@ -22,6 +23,11 @@ service's default 10 fps: 90 frames of 320x320):
    the dlib one: the end-to-end latency and the vision share. Every analysis is a distinct
    request of the benchmarks' `full` workload (benchmarks/workloads.py), so no analyzer's
    cache of media it has measured answers it.
+3. Unless `--no-live` (benchmarks/vision_live.py): a mesh on this machine, and beside its
+   vision service (the neural path) a benchmark-only vision service with the dlib tracker;
+   how many concurrent 30-fps live streams each pipeline holds (AUTO and pinned HIGH,
+   levels 1, 2, 4, 8, 30 s each by default; the pipelines alternate), and the `full`
+   workload through the gateway with the neural path, next to the in-process figures.
 
 CPU times are process CPU (user + system) from /proc; walls are time.perf_counter. The
 machine and its load average at start are written next to the figures: on a shared or busy
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import shutil
 import statistics
@@ -44,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import procs
+from benchmarks import procs, vision_live
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "face.mp4"
@@ -237,6 +244,34 @@ def full_multimodal(repeats: int) -> list[FullRun]:
     return [FullRun(name, *values) for name, values in measured.items()]
 
 
+def header(
+    machine: dict[str, Any],
+    load: list[float],
+    when: str,
+    title: str,
+    load_end: list[float] | None = None,
+) -> list[str]:
+    """The title and what the figures were measured on: the harness's machine, commit and
+    load-average facts (benchmarks/report.py), and that no GPU was used."""
+    from benchmarks.harness import git_revision
+
+    git = git_revision()
+    commit = (git.get("commit") or "unknown")[:12] + (
+        " (uncommitted changes)" if git.get("dirty") else ""
+    )
+    end = f", at end {', '.join(map(str, load_end))}" if load_end else ""
+    return [
+        f"# {title} ({when})",
+        "",
+        f"Measured on `{machine.get('label', '?')}` ({machine.get('cpu_model', '?')}, "
+        f"{machine.get('cores', '?')} cores, no GPU) at commit {commit}. Load average "
+        f"(1, 5, 15 min) at start: {', '.join(map(str, load))}{end}. **On a shared or busy "
+        "machine wall times are inflated and vary; compare only figures of this one run.** "
+        "**CPU only: nothing here ran on a GPU** (benchmarks/gpu_vision.py is the GPU run).",
+        "",
+    ]
+
+
 def report(
     machine: dict[str, Any],
     load: list[float],
@@ -244,17 +279,13 @@ def report(
     calls: list[tuple[str, int, float]],
     full: list[FullRun],
     when: str,
+    live: dict[str, Any] | None = None,
+    load_end: list[float] | None = None,
 ) -> str:
-    lines = [
-        f"# Vision pipeline: neural face models vs dlib ({when})",
-        "",
-        f"Measured on `{machine.get('label', '?')}` ({machine.get('cpu_model', '?')}, "
-        f"{machine.get('cores', '?')} cores, no GPU) with `python -m benchmarks.vision_pipeline`. "
-        f"Load average at start: {', '.join(map(str, load))}. **The machine was busy with other "
-        "work (other sessions' tests and builds) during this run**: wall times are inflated and "
-        "vary; compare only figures of this one run. **CPU only: nothing here ran on a GPU** "
-        "(benchmarks/gpu_vision.py is the GPU run, not run here).",
-        "",
+    """`live`: benchmarks/vision_live.py's result (live streams held per pipeline, and the
+    full analysis through the mesh), when it ran."""
+    title = "Vision pipeline: neural face models vs dlib"
+    lines = header(machine, load, when, title, load_end) + [
         "## Per-frame vision cost (samples/face.mp4, 90 frames at 10 fps, 320x320)",
         "",
         "Face finding, landmarks and per-frame geometry of already decoded frames (decoding "
@@ -303,6 +334,20 @@ def report(
             f"{min(r.total_ms):.0f}-{max(r.total_ms):.0f} | {statistics.median(r.vision_ms):.0f} "
             f"| {statistics.median(r.cpu_ms):.0f} |"
         )
+    if live is not None:
+        row = vision_live.mesh_full_row(live)
+        if row:
+            lines.append(row)
+        lines += [
+            "",
+            "The mesh row: the same workload (distinct requests) one at a time through the "
+            "gateway (benchmarks/latency.py), every service and Triton in its own process, "
+            "the vision service on the neural path; CPU: all those processes' user + system "
+            "time per analysis (mean). No dlib row through the mesh: the dlib service is "
+            "measured on live streams below.",
+            "",
+            *vision_live.report_lines(live),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -311,7 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--machine", default=None, help="label in the file name (hostname)")
+    parser.add_argument(
+        "--no-live", action="store_true", help="skip the live streams and the mesh (section 3)"
+    )
+    vision_live.add_arguments(parser)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from services.vision.face import FaceTracker
     from services.vision.neural_face import NeuralFaceTracker, OnnxFaceModels, TritonFaceModels
 
@@ -353,8 +403,15 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     calls = model_calls(local.inner, (1, 16), max(3, args.repeats * 3))
     full = full_multimodal(args.repeats)
-    text = report(machine, load, costs, calls, full, when)
-    write_results(text, args.out or RESULTS / f"{when}-{machine['label']}-vision.md")
+    live = None if args.no_live else vision_live.run(vision_live.plan_from(args))
+    text = report(machine, load, costs, calls, full, when, live, procs.load_average())
+    out = args.out or RESULTS / f"{when}-{machine['label']}-vision.md"
+    write_results(text, out)
+    if live is not None:
+        vision_live.write_json(live, out.with_suffix(".json"))
+        if live["errors"]:
+            print("failed: " + "; ".join(f"{k}: {v}" for k, v in live["errors"].items()))
+            return 1
     return 0
 
 

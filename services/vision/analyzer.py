@@ -216,7 +216,14 @@ class VisionAnalyzer(Analyzer[PreparedVideo]):
         if baseline is not None and reference is not None:
             whole = baseline.window(0.0, baseline.duration_s + 1e-6)[0]
         return VisionLiveSession(
-            config, window_s, reference, means, whole, notes, face_models=self.face_models
+            config,
+            window_s,
+            reference,
+            means,
+            whole,
+            notes,
+            face_models=self.face_models,
+            make_tracker=self.make_tracker,
         )
 
     def _baseline(self, media: common_pb2.Media, fps: float) -> Measured:

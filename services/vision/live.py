@@ -34,8 +34,9 @@ import dataclasses
 import math
 import random
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from services.vision.neural_face import FaceModels, NeuralFaceTracker, OnnxFaceM
 from services.vision.observation import FrameStatus, status_notes
 from veritas.analysis import Coverage, Event, InvalidInput, Window
 from veritas.v1 import common_pb2
+
+if TYPE_CHECKING:
+    from services.vision.analyzer import FaceTracking
 
 OVERLAP_S = 3.0  # context kept before a window: the longest sequence measure's reach
 RESERVOIR_SIZE = 600  # frames sampled for the neutral face (60 s at 10 fps: all of a short clip)
@@ -161,6 +165,7 @@ class VisionLiveSession:
         notes: list[str],
         seed: int = 0,
         face_models: FaceModels | None = None,
+        make_tracker: Callable[[], FaceTracking] | None = None,
     ) -> None:
         self.target_fps = check_target_fps(config.options.target_fps)
         self.window_s = window_s
@@ -172,7 +177,10 @@ class VisionLiveSession:
         self.quality = int(common_pb2.QUALITY_HIGH)
         self.levels: dict[int, int] = {}  # open windows: the lowest level a frame was analysed at
         self.face_models = face_models if face_models is not None else OnnxFaceModels()
-        self.tracker = NeuralFaceTracker(self.face_models)
+        # One tracker per stream (a new one on a size change); another finder (the dlib
+        # reference) only for comparisons (benchmarks/vision_live.py).
+        self.make_tracker = make_tracker or (lambda: NeuralFaceTracker(self.face_models))
+        self.tracker: FaceTracking = self.make_tracker()
         self._buffer: deque[FrameMeasures] = deque()
         self._queued: list[_Queued] = []
         self.reservoir: list[FrameMeasures] = []
@@ -196,7 +204,7 @@ class VisionLiveSession:
         if level.max_side != self.level.max_side:
             self._measure_queued()  # they were resized for the old level
             # its crop is in the old analysis size's pixels
-            self.tracker = NeuralFaceTracker(self.face_models)
+            self.tracker = self.make_tracker()
         self.level = level
         self.quality = quality
 
