@@ -101,6 +101,17 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         fetcher: MediaFetcher | None = None,
     ) -> None:
         self.stubs = {m: modality_pb2_grpc.ModalityAnalyzerStub(c) for m, c in channels.items()}
+        # Analyze for a final-only call, as unary: the modality service then sends exactly
+        # one update, and a unary call costs both sides less than a stream (veritas.wire).
+        self.analyze_final = {
+            m: c.unary_unary(
+                "/veritas.v1.ModalityAnalyzer/Analyze",
+                request_serializer=modality_pb2.ModalityRequest.SerializeToString,
+                response_deserializer=modality_pb2.ModalityUpdate.FromString,
+                _registered_method=True,  # as the generated stubs: a pre-registered path
+            )
+            for m, c in channels.items()
+        }
         self.default_deadline_s = default_deadline_s
         self.stackers = stackers or StackerStore(stacker_path())
         self.fetcher = fetcher or MediaFetcher()
@@ -151,10 +162,13 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             timeout = deadline() - loop.time()
             if timeout <= 0:
                 break
-            try:
-                modality, update, error = await asyncio.wait_for(events.get(), timeout)
-            except TimeoutError:
-                break
+            try:  # an event already queued needs no wait (nor wait_for's task and timer)
+                modality, update, error = events.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    modality, update, error = await asyncio.wait_for(events.get(), timeout)
+                except TimeoutError:
+                    break
             if modality == WAKE:
                 continue
             if isinstance(error, InvalidInput):
@@ -289,10 +303,17 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
             metadata = media_uri.tenant_metadata(tenant) + (
                 hints.FINAL_ONLY_METADATA if final_only else ()
             )
-            async for update in self.stubs[modality].Analyze(
-                request, timeout=timeout, metadata=metadata
-            ):
-                await events.put((modality, update, None))
+            if final_only:
+                update = await self.analyze_final[modality](
+                    request, timeout=timeout, metadata=metadata
+                )
+                if update.ByteSize():  # empty: the service sent no update (veritas.wire)
+                    await events.put((modality, update, None))
+            else:
+                async for update in self.stubs[modality].Analyze(
+                    request, timeout=timeout, metadata=metadata
+                ):
+                    await events.put((modality, update, None))
             await events.put((modality, None, None))
         except Exception as e:  # noqa: BLE001 (a call, fetch or input error, or a bug)
             await events.put((modality, None, e))

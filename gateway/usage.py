@@ -4,7 +4,7 @@ API (kept in Redis when configured, so GetUsage answers for all replicas)."""
 from __future__ import annotations
 
 from collections import Counter as Tally
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 
@@ -58,9 +58,22 @@ class RedisUsage:
         return {f: values.get(f, 0) for f in FIELDS}
 
 
+# Labelled children by their labels, looked up once (`labels()` takes a lock and builds
+# a key on every call). Bounded by the tenants x methods x statuses the metrics hold anyway.
+_CHILDREN: dict[tuple[object, ...], Any] = {}
+
+
+def _child(metric: Counter, *labels: str) -> Any:
+    key = (id(metric), *labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child
+
+
 def record(tenant: str, method: str, status: str, analyses: int, request_bytes: int) -> None:
-    TENANT_REQUESTS.labels(tenant, method, status).inc()
+    _child(TENANT_REQUESTS, tenant, method, status).inc()
     if analyses:
-        TENANT_ANALYSES.labels(tenant).inc(analyses)
+        _child(TENANT_ANALYSES, tenant).inc(analyses)
     if request_bytes:
-        TENANT_BYTES.labels(tenant).inc(request_bytes)
+        _child(TENANT_BYTES, tenant).inc(request_bytes)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -56,6 +57,11 @@ def _peer(context: Any) -> dict[str, str]:
         return {}
     if not isinstance(peer, str) or not peer.startswith(("ipv4:", "ipv6:")):
         return {}
+    return _peer_attributes(peer)
+
+
+@functools.lru_cache(maxsize=1024)  # a connection's calls all come from one peer
+def _peer_attributes(peer: str) -> dict[str, str]:
     ip, _, port = peer.split(",")[0].split(":", 1)[1].rpartition(":")
     ip = unquote(ip)
     out = {"net.peer.ip": ip, "net.peer.port": port}
@@ -110,7 +116,7 @@ class _Method:
         attributes: dict[str, str | int] = dict(self.attributes)
         if "user-agent" in carrier:
             attributes["rpc.user_agent"] = carrier["user-agent"]
-        attributes.update(_peer(context))
+        attributes.update(_peer(context))  # copied: the cached dict is never changed
         span = tracer.start_span(
             self.name, context=parent, kind=SpanKind.SERVER, attributes=attributes
         )

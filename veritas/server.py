@@ -22,7 +22,7 @@ from veritas.grpc_tracing import ServerTracing
 from veritas.health import Dependencies, Readiness
 from veritas.metrics import MetricsInterceptor, start_metrics
 from veritas.telemetry import setup_logging, setup_tracing
-from veritas.wire import MalformedRequestInterceptor
+from veritas.wire import FinalOnlyUnaryInterceptor, MalformedRequestInterceptor
 
 log = logging.getLogger("veritas.server")
 
@@ -62,7 +62,9 @@ async def serve(
         interceptors=[
             MetricsInterceptor(config.name),
             MalformedRequestInterceptor(),  # its tolerant parser is the one grpc uses
-            ServerTracing(),  # innermost: it drives the handler itself (veritas.grpc_tracing)
+            ServerTracing(),  # it drives the handler itself (veritas.grpc_tracing)
+            # Innermost: a final-only call of a streaming method is served as unary.
+            FinalOnlyUnaryInterceptor(),
         ],
         options=list(options) if options is not None else server_options(config),
     )

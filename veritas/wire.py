@@ -18,6 +18,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from veritas import hints
+
 log = logging.getLogger("veritas.wire")
 
 
@@ -87,7 +89,9 @@ class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
     (the metrics, the malformed-request guard and tracing are all of this kind)."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        # By the handler's identity: one method can come as two handlers (a unary-stream
+        # method, and its unary form for a final-only caller: FinalOnlyUnaryInterceptor).
+        self._handlers: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def wraps(self, handler: grpc.RpcMethodHandler) -> bool:
         """Whether this interceptor has anything to do for this handler."""
@@ -104,12 +108,12 @@ class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         handler = await continuation(details)
         if handler is None or not self.wraps(handler):
             return handler
-        method = details.method if isinstance(details.method, str) else details.method.decode()
-        cached = self._handlers.get(method)
+        cached = self._handlers.get(id(handler))
         if cached is not None and cached[0] is handler:
             return cached[1]
+        method = details.method if isinstance(details.method, str) else details.method.decode()
         wrapped = self.wrap(method, handler)
-        self._handlers[method] = (handler, wrapped)
+        self._handlers[id(handler)] = (handler, wrapped)  # kept alive here: ids stay unique
         return wrapped
 
 
@@ -172,3 +176,67 @@ class MalformedRequestInterceptor(MethodWrappingInterceptor):
         return grpc.stream_stream_rpc_method_handler(
             stream_stream, parse, handler.response_serializer
         )
+
+
+# --------------------------------------------------------------------------- final-only
+
+FINAL_ONLY = hints.FINAL_ONLY_METADATA[0]  # ("x-veritas-final-only", "1")
+_NOTHING = object()  # a stream that ended without a message: sent as an empty message
+
+
+def _final_only(metadata: Any) -> bool:
+    return any(pair == FINAL_ONLY for pair in metadata or ())
+
+
+class FinalOnlyUnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc: untyped
+    """A unary-stream method called by a caller that reads only the final result
+    (`x-veritas-final-only: 1`, veritas.hints) is served as unary-unary: the handler's
+    stream is drained and its last message sent with the status in one batch.
+
+    On the wire a unary answer and a one-message stream are the same (headers, one
+    message, trailers), so any client reads it, streaming or unary; but the server skips
+    the streaming machinery (a send per message, then the status; the tracing's step
+    tasks), and a unary client (the gateway's and fusion's final-only calls) skips its
+    own. A stream that ended without a message answers an empty one: a final-only caller
+    finds no final result in it, as it would have found none in the stream.
+
+    Put it innermost (last): the interceptors outside it (tracing, metrics, the malformed
+    request guard) then wrap the unary form, each built once per form."""
+
+    def __init__(self) -> None:
+        self._unary: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or handler.unary_stream is None:
+            return handler
+        if not _final_only(details.invocation_metadata):
+            return handler
+        cached = self._unary.get(id(handler))
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        unary = _as_unary(handler)
+        self._unary[id(handler)] = (handler, unary)
+        return unary
+
+
+def _as_unary(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    stream = handler.unary_stream
+    serialize = handler.response_serializer
+
+    async def last(request: Any, context: Any) -> Any:
+        answer = _NOTHING
+        async for response in _responses(stream(request, context)):
+            answer = response
+        return answer
+
+    def serializer(message: Any) -> bytes:
+        if message is _NOTHING:
+            return b""
+        return serialize(message) if serialize is not None else message  # type: ignore[no-any-return]
+
+    return grpc.unary_unary_rpc_method_handler(last, handler.request_deserializer, serializer)

@@ -190,7 +190,10 @@ class TextAnalyzer(Analyzer[PreparedText]):
         end_s: float,
     ) -> Window:
         cues = tf.measure(text)
-        language = tf.language_check(text)
+        if prepared.language is not None and text == prepared.text:
+            language = prepared.language  # measured by prepare(): the same text, once
+        else:
+            language = tf.language_check(text)
         if language.english is None and prepared.language is not None:
             language = prepared.language  # too short to tell: the transcript decides
         spans = _spans(cues, source, prepared.source_text)

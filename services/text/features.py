@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from services.text import language, patterns
 from services.text.lexicon import LEXICON as CUE_LEXICON
@@ -86,15 +87,15 @@ _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _SENTENCE_BREAK = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)|\n\s*\n")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A word (a tuple: a text's hundreds of tokens are made on every request)."""
+
     text: str  # lower-cased, apostrophes normalised
     start: int  # character offsets in the original text
     end: int
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """One hit: the phrase found (lower-cased) and where it is in the original text."""
 
     phrase: str
@@ -127,7 +128,7 @@ def _normalise(text: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     """Words (letters/digits, inner apostrophes kept: "didn't") with their character spans."""
-    return [Token(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(_normalise(text))]
+    return [Token(m.group().lower(), *m.span()) for m in _TOKEN.finditer(_normalise(text))]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -167,6 +168,57 @@ def _phrases() -> dict[str, dict[int, frozenset[tuple[str, ...]]]]:
     return {c: {n: frozenset(p) for n, p in by_len.items()} for c, by_len in table.items()}
 
 
+# For a first word: each category with a phrase starting with it, and that category's phrase
+# lengths (longest first) with the phrases of that length starting with the word.
+_Starts = dict[str, tuple[tuple[str, tuple[tuple[int, frozenset[tuple[str, ...]]], ...]], ...]]
+
+
+@lru_cache(maxsize=1)
+def _starts() -> _Starts:
+    """The lexicon indexed by first word: one dict lookup per token finds every category
+    that could match there (most tokens start none), instead of trying every category."""
+    index: dict[str, dict[str, dict[int, set[tuple[str, ...]]]]] = {}
+    for category, by_len in _phrases().items():
+        for n, phrases in by_len.items():
+            for phrase in phrases:
+                if phrase:
+                    by_cat = index.setdefault(phrase[0], {}).setdefault(category, {})
+                    by_cat.setdefault(n, set()).add(phrase)
+    return {
+        word: tuple(
+            (c, tuple((n, frozenset(by_n[n])) for n in sorted(by_n, reverse=True)))
+            for c, by_n in by_cat.items()
+        )
+        for word, by_cat in index.items()
+    }
+
+
+def _lexicon_matches(tokens: list[Token]) -> dict[str, list[Match]]:
+    """Every category's non-overlapping, longest-first matches, left to right, in one pass:
+    the same as `find_matches` per category (a category may match again at a token only
+    once its previous match has ended there)."""
+    starts = _starts()
+    words = [t.text for t in tokens]
+    count = len(words)
+    found: dict[str, list[Match]] = {c: [] for c in LEXICON}
+    free: dict[str, int] = {}  # category -> first token its next match may start at
+    for i, word in enumerate(words):
+        candidates = starts.get(word)
+        if candidates is None:
+            continue
+        for category, lengths in candidates:
+            if free.get(category, 0) > i:
+                continue
+            for n, phrases in lengths:
+                if n == 1 or (i + n <= count and tuple(words[i : i + n]) in phrases):
+                    end = i + n - 1
+                    phrase = word if n == 1 else " ".join(words[i : i + n])
+                    found[category].append(Match(phrase, tokens[i].start, tokens[end].end))
+                    free[category] = i + n
+                    break
+    return found
+
+
 def find_matches(tokens: list[Token], category: str) -> list[Match]:
     """Non-overlapping, longest-first lexicon matches of one category, left to right."""
     by_len = _phrases()[category]
@@ -191,7 +243,24 @@ def find_matches(tokens: list[Token], category: str) -> list[Match]:
 def _vader():  # noqa: ANN202 - third-party type
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    class Windowed(SentimentIntensityAnalyzer):  # type: ignore[misc]  # untyped library
+        """VADER with the same scores in linear time. Its negation and idiom checks
+        lower-case the whole text's words on every call (quadratic in the text's length),
+        then read at most 3 words before and 2 after position i: they get just those."""
+
+        @staticmethod
+        def _negation_check(valence, words, start_i, i):  # type: ignore[no-untyped-def]
+            lo = max(0, i - 3)
+            check = SentimentIntensityAnalyzer._negation_check
+            return check(valence, words[lo : i + 1], start_i, i - lo)
+
+        @staticmethod
+        def _special_idioms_check(valence, words, i):  # type: ignore[no-untyped-def]
+            lo = max(0, i - 3)
+            check = SentimentIntensityAnalyzer._special_idioms_check
+            return check(valence, words[lo : i + 3], i - lo)
+
+    return Windowed()
 
 
 def readability(text: str) -> float:
@@ -212,7 +281,7 @@ def _hits(hits: list[patterns.Hit]) -> list[Match]:
 
 def all_matches(text: str, tokens: list[Token]) -> dict[str, list[Match]]:
     """Every category's matches, each list in text order."""
-    found = {c: find_matches(tokens, c) for c in LEXICON}
+    found = _lexicon_matches(tokens)
     found["temporal"] = sorted(
         found["temporal"] + _hits(patterns.clock_times(text)), key=lambda m: m.start
     )

@@ -13,7 +13,9 @@ The word lists are our own, short, and only for this check.
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 # fmt: off
 FUNCTION_WORDS: dict[str, frozenset[str]] = {
@@ -75,18 +77,26 @@ class LanguageCheck:
     reason: str = ""
 
 
+@lru_cache(maxsize=4096)
+def _latin(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith("LATIN")
+
+
 def latin_share(text: str) -> float:
+    if text.isascii():  # every ASCII letter is Latin (and no letters at all reads as 1.0)
+        return 1.0
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return 1.0
-    return sum(unicodedata.name(ch, "").startswith("LATIN") for ch in letters) / len(letters)
+    return sum(_latin(ch) for ch in letters) / len(letters)
 
 
 def check(tokens: list[str], text: str) -> LanguageCheck:
     """Decide from lower-cased word tokens (and the raw text, for its script)."""
     n = len(tokens)
+    counts = Counter(tokens)  # each distinct word looked up once per language
     shares = {
-        lang: (sum(t in words for t in tokens) / n if n else 0.0)
+        lang: (sum(c for t, c in counts.items() if t in words) / n if n else 0.0)
         for lang, words in FUNCTION_WORDS.items()
     }
     english = shares.pop("English")

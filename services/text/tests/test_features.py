@@ -110,3 +110,37 @@ def test_every_category_is_a_feature_with_a_rate() -> None:
     assert all(values[c] == pytest.approx(100 * cues.count(c) / 11) for c in tf.CATEGORIES)
     assert set(tf.RULES) <= set(tf.CATEGORIES)
     assert all(c in tf.LEXICON or c in tf.RULES for c in tf.CATEGORIES)
+
+
+def test_the_one_pass_lexicon_matching_equals_matching_each_category():
+    """features.all_matches finds every category's matches in one pass over the tokens;
+    find_matches (one category at a time, longest first) is the reference."""
+    text = (
+        "I don't know, I guess we kind of went there at least twice. We were not sure, but "
+        "honestly the staff at the front desk were never so rude; my husband and my family "
+        "loved the room and the view of the lake. Nothing, no one and nobody else was there."
+    )
+    tokens = tf.tokenize(text)
+    found = tf.all_matches(text, tokens)
+    for category in tf.LEXICON:
+        reference = tf.find_matches(tokens, category)
+        if category == "temporal":  # plus clock times, found by rule
+            assert set(reference) <= set(found[category])
+        else:
+            assert found[category] == reference, category
+
+
+def test_vader_scores_as_the_library_does():
+    """The sentiment analyser (linear-time negation and idiom checks) gives the library's
+    own scores, negations, boosters and idioms included."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    stock = SentimentIntensityAnalyzer()
+    texts = [
+        "The hotel was not good at all, but the staff were kind of great.",
+        "I never so loved a place! Without doubt the best stay; at least the bed was fine.",
+        "It was the shit. The bomb. Cut the mustard, yeah right, kiss of death.",
+        "NOT BAD at all, no problem, nor was it terrible. Sort of okay I guess.",
+    ]
+    for text in texts:
+        assert tf._vader().polarity_scores(text) == stock.polarity_scores(text)
