@@ -218,9 +218,10 @@ def channel_options(max_message_bytes: int | None = None) -> list[tuple[str, int
         ("grpc.max_receive_message_length", limit),
         ("grpc.lb_policy_name", "round_robin"),
         # A restarted peer is reachable again within a second (the default backoff grows
-        # to two minutes, during which calls fail at once with UNAVAILABLE).
-        ("grpc.initial_reconnect_backoff_ms", 200),
-        ("grpc.min_reconnect_backoff_ms", 200),
+        # to two minutes, during which calls fail at once with UNAVAILABLE); a peer that is
+        # still starting when first dialled, within a tenth of a second of listening.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 1000),
     ]
 

@@ -46,11 +46,21 @@ class Dependencies:
     # Ready from the dependencies' states (name -> up); default: all of them up.
     ready_when: Callable[[Mapping[str, bool]], bool] = lambda up: all(up.values())
     period_s: float = 1.0
-    # While a dependency is down, ask again this soon, then back off (doubling up to
-    # period_s): a peer that is starting (the local mesh starts every process at once) is
-    # seen within a tenth of a second, and a long outage is not polled ten times a second.
+    # While a dependency is down, ask again every down_period_s for down_fast_s, then every
+    # period_s: a peer that is starting or restarting (the local mesh starts every process
+    # at once) is seen within a tenth of a second, and a long outage is not polled ten
+    # times a second.
     down_period_s: float = 0.1
+    down_fast_s: float = 15.0
     timeout_s: float = 1.0
+
+
+def poll_period(deps: Dependencies, down_for_s: float | None) -> float:
+    """How long to wait before the next check: `period_s` while every dependency is up (or
+    one has been down for `down_fast_s`), `down_period_s` while one has just gone down."""
+    if down_for_s is None or down_for_s >= deps.down_fast_s:
+        return deps.period_s
+    return min(deps.period_s, deps.down_period_s)
 
 
 def peer_check(channel: grpc.aio.Channel, service: str, timeout_s: float = 1.0) -> Check:
@@ -121,14 +131,16 @@ class Readiness:
 
     async def run(self, stop: asyncio.Event) -> None:
         deps = self.dependencies
-        down_wait = deps.down_period_s
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None
         while not stop.is_set():
             await self.check_once()
             if all(self.up.values()):
-                period, down_wait = deps.period_s, deps.down_period_s
-            else:
-                period, down_wait = min(deps.period_s, down_wait), down_wait * 2
+                down_since = None
+            elif down_since is None:
+                down_since = loop.time()
+            down_for = None if down_since is None else loop.time() - down_since
             try:
-                await asyncio.wait_for(stop.wait(), period)
+                await asyncio.wait_for(stop.wait(), poll_period(deps, down_for))
             except TimeoutError:
                 pass
