@@ -93,8 +93,8 @@ class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         # method, and its unary form for a final-only caller: FinalOnlyUnaryInterceptor).
         self._handlers: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
-    def wraps(self, handler: grpc.RpcMethodHandler) -> bool:
-        """Whether this interceptor has anything to do for this handler."""
+    def wraps(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> bool:
+        """Whether this interceptor has anything to do for this handler (and this call)."""
         return True
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -106,7 +106,7 @@ class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or not self.wraps(handler):
+        if handler is None or not self.wraps(handler, details):
             return handler
         cached = self._handlers.get(id(handler))
         if cached is not None and cached[0] is handler:
@@ -120,7 +120,7 @@ class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
 class MalformedRequestInterceptor(MethodWrappingInterceptor):
     """Turns unparseable request bytes into INVALID_ARGUMENT for every method shape."""
 
-    def wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+    def wraps(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> bool:
         return handler.request_deserializer is not None
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -188,7 +188,7 @@ def _final_only(metadata: Any) -> bool:
     return any(pair == FINAL_ONLY for pair in metadata or ())
 
 
-class FinalOnlyUnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc: untyped
+class FinalOnlyUnaryInterceptor(MethodWrappingInterceptor):
     """A unary-stream method called by a caller that reads only the final result
     (`x-veritas-final-only: 1`, veritas.hints) is served as unary-unary: the handler's
     stream is drained and its last message sent with the status in one batch.
@@ -203,25 +203,11 @@ class FinalOnlyUnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
     Put it innermost (last): the interceptors outside it (tracing, metrics, the malformed
     request guard) then wrap the unary form, each built once per form."""
 
-    def __init__(self) -> None:
-        self._unary: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+    def wraps(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> bool:
+        return handler.unary_stream is not None and _final_only(details.invocation_metadata)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or handler.unary_stream is None:
-            return handler
-        if not _final_only(details.invocation_metadata):
-            return handler
-        cached = self._unary.get(id(handler))
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        unary = _as_unary(handler)
-        self._unary[id(handler)] = (handler, unary)
-        return unary
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return _as_unary(handler)
 
 
 def _as_unary(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
