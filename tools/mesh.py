@@ -43,10 +43,27 @@ MODULES = {name: f"services.{name}" for name in modalities.NAMES} | {
 }
 
 
+_GIVEN: set[int] = set()  # every port free_port has handed out in this process
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port that this process has not been given before. The kernel may
+    hand a just-released port out again, and two processes of one mesh given the same port
+    fail at random (e.g. a service taking Triton's metrics port while Triton starts beside
+    it): a repeat is held bound, so the next bind gets another port, and skipped."""
+    held: list[socket.socket] = []
+    try:
+        while True:
+            s = socket.socket()
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+            if port not in _GIVEN:
+                _GIVEN.add(port)
+                return port
+    finally:
+        for s in held:
+            s.close()
 
 
 @dataclass
