@@ -1,8 +1,8 @@
 """Batch analysis: one AnalyzeBatch call of N requests of a workload (N distinct runs), per
 size.
 
-items/s = answered items / the calls' total latency (the gateway runs a batch's items
-concurrently, up to VERITAS_BATCH_CONCURRENCY); each size is called `repeats` times, and
+items/s = answered items / the calls' total latency (a batch travels as one message per hop:
+gateway -> one FuseBatch -> one AnalyzeBatch per modality service); each size is called `repeats` times, and
 more when that would be fewer than `min_items` items (batch 1 then is many calls, not one);
 each item that came back with an error code, or degraded, is counted.
 """

@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import grpc
 from opentelemetry import trace
 
-from fusion import media, reasons
+from fusion import batch as fusion_batch
+from fusion import media, settle
 from fusion.aggregate import Aggregate
 from fusion.media import MediaFetcher, MediaUnavailable
 from fusion.stacker import TRAIN_HINT, Stacker, StackerError, StackerStore, stacker_path
-from veritas import hints, media_uri, modalities, refs
+from veritas import batching, hints, media_uri, modalities, refs
 from veritas.analysis import InvalidInput
 from veritas.config import env
-from veritas.guard import guarded
-from veritas.v1 import common_pb2, fusion_pb2_grpc, modality_pb2, modality_pb2_grpc
+from veritas.guard import guarded, guarded_call
+from veritas.v1 import common_pb2, fusion_pb2_grpc, modality_pb2, modality_pb2_grpc, veritas_pb2
 
 log = logging.getLogger("veritas.fusion")
 tracer = trace.get_tracer("veritas.fusion")
@@ -171,37 +171,14 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                     break
             if modality == WAKE:
                 continue
-            if isinstance(error, InvalidInput):
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-            elif isinstance(error, MediaUnavailable):
-                agg.fail(
-                    modality,
-                    common_pb2.TIMED_OUT if error.timed_out else common_pb2.FAILED,
-                    str(error),
-                )
-            elif isinstance(error, grpc.aio.AioRpcError):
-                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    details = reasons.invalid(error.details() or "")
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, details)
-                agg.fail(modality, common_pb2.FAILED, reasons.modality_failed(modality, error))
-            elif error is not None:  # nobody expected it: plain reason, details logged
-                agg.fail(modality, common_pb2.FAILED, reasons.unexpected(modality, error))
-            elif update is None:
-                if modality in agg.finished:
-                    continue  # the stream closed after its final result: nothing new
-                agg.fail(modality, common_pb2.FAILED, "stream ended without a final result")
-            else:
-                agg.update(modality, update)
+            if update is None and error is None and modality in agg.finished:
+                continue  # the stream closed after its final result: nothing new
+            refused = settle.record(agg, modality, update, error)
+            if refused is not None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, refused)
             if progressive:  # a final-only caller would discard it: not built at all
                 yield agg.result(final=False)
-        for modality in agg.running:
-            last = agg.state[modality]
-            seen = (
-                f"; last window ended at {last.window_end_s:.1f} s"
-                if last.status == common_pb2.PENDING and last.model.name
-                else ""
-            )
-            agg.fail(modality, common_pb2.TIMED_OUT, f"no final result within the deadline{seen}")
+        settle.expire(agg)
 
     async def Fuse(
         self, request: common_pb2.AnalysisRequest, context: grpc.aio.ServicerContext
@@ -211,6 +188,124 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         message = "fusion could not analyse this request (an internal error)"
         async for result in guarded(results, context, log, message, request_id=request.request_id):
             yield result
+
+    async def FuseBatch(
+        self, request: veritas_pb2.AnalyzeBatchRequest, context: grpc.aio.ServicerContext
+    ) -> veritas_pb2.AnalyzeBatchResponse:
+        """`_fuse_batch` behind the safety net (veritas.guard)."""
+        message = "fusion could not analyse this batch (an internal error)"
+        return await guarded_call(self._fuse_batch(request, context), context, log, message)
+
+    async def _fuse_batch(
+        self, request: veritas_pb2.AnalyzeBatchRequest, context: grpc.aio.ServicerContext
+    ) -> veritas_pb2.AnalyzeBatchResponse:
+        """Final results of independent requests: each planned and answered as a final-only
+        Fuse would be, the modality calls of all of them as one AnalyzeBatch call per
+        modality (cut by size), all modalities at once, each item within its own budget."""
+        fusion_batch.check(request)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        with tracer.start_as_current_span("fusion.plan"):
+            items = [self._plan_item(j, r, context, now) for j, r in enumerate(request.requests)]
+        needing: dict[int, list[fusion_batch.Item]] = {}
+        for item in items:
+            for m in item.calls:
+                needing.setdefault(m, []).append(item)
+        tenant = media.caller(context)
+        tasks = [
+            asyncio.create_task(self._modality_batch(m, group, tenant))
+            for m, group in needing.items()
+        ]
+        try:
+            if tasks:
+                last = max(item.deadline for item in items)
+                await asyncio.wait(tasks, timeout=max(0.0, last - loop.time()))
+        finally:
+            for task in tasks:
+                task.cancel()
+        return veritas_pb2.AnalyzeBatchResponse(items=[item.answer() for item in items])
+
+    def _plan_item(
+        self,
+        index: int,
+        request: common_pb2.AnalysisRequest,
+        context: grpc.aio.ServicerContext,
+        now: float,
+    ) -> fusion_batch.Item:
+        """One batch item planned as `_fuse` plans a request; its problem its own refusal."""
+        item = fusion_batch.Item(index, now + self.budget(request.options, context))
+        request_id = request.request_id or uuid.uuid4().hex
+        try:
+            stacker = self.stacker_for(request.options, "options")
+            calls, skipped = plan(request)
+        except InvalidInput as e:
+            item.refuse(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            return item
+        except StrategyUnavailable as e:
+            item.refuse(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+            return item
+        item.agg = Aggregate(request_id, request.options, stacker)
+        for m, reason in skipped.items():
+            item.agg.skip(m, reason)
+        for m, call in calls.items():
+            call.request_id = request_id
+            item.agg.open(m)
+        item.calls = calls
+        return item
+
+    async def _modality_batch(
+        self, modality: int, items: list[fusion_batch.Item], tenant: str
+    ) -> None:
+        """One modality's part of a batch: each item's media fetched (as `_consume` does),
+        then the items in as few AnalyzeBatch calls as the message size allows, at once."""
+        loop = asyncio.get_running_loop()
+        field = modalities.BY_ENUM[modality].request_field
+
+        async def fetched(item: fusion_batch.Item) -> bool:
+            request = item.calls[modality]
+            if not media.needs_fetch(request):
+                return True
+            timeout = item.deadline - loop.time()
+            try:  # leave the modality a little of the budget to report what it has
+                await self.fetcher.fill(request, field, tenant, timeout - min(0.5, 0.1 * timeout))
+            except Exception as e:  # noqa: BLE001 (the caller's URI, the media server, a bug)
+                item.deliver(modality, None, e, loop.time())
+                return False
+            return True
+
+        ready = [i for i, ok in zip(items, await asyncio.gather(*map(fetched, items))) if ok]
+        parts = batching.split(
+            ready, lambda i: i.calls[modality].ByteSize(), batching.limit_bytes()
+        )
+        await asyncio.gather(*(self._modality_call(modality, part, tenant) for part in parts))
+
+    async def _modality_call(
+        self, modality: int, items: list[fusion_batch.Item], tenant: str
+    ) -> None:
+        """One AnalyzeBatch call; each item's outcome delivered to it. The call's own
+        failure is every item's, as a failed Analyze call is its request's."""
+        loop = asyncio.get_running_loop()
+        timeout = max(item.deadline for item in items) - loop.time()
+        if timeout <= 0:
+            return  # every item's deadline passed (fetching): they time out
+        batch = modality_pb2.ModalityBatchRequest(requests=[i.calls[modality] for i in items])
+        outcomes: list[fusion_batch.Outcome]
+        try:
+            response = await self.stubs[modality].AnalyzeBatch(
+                batch, timeout=timeout, metadata=media_uri.tenant_metadata(tenant)
+            )
+            outcomes = fusion_batch.outcomes(response, len(items))
+        except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return  # past the deadline: TIMED_OUT, as Fuse says it
+            outcomes = [(None, e)] * len(items)
+        except Exception as e:  # noqa: BLE001 (a bug: every item's modality FAILED, logged)
+            outcomes = [(None, e)] * len(items)
+        now = loop.time()
+        for item, (update, error) in zip(items, outcomes):
+            item.deliver(modality, update, error, now)
+            if update is not None:
+                item.deliver(modality, None, None, now)  # the call's end, as in `_consume`
 
     async def FuseLive(
         self,
@@ -267,18 +362,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
                     common_pb2.TIMED_OUT,
                 ):
                     t.cancel()
-        final = agg.result(final=True)
-        log.info(
-            "fused",
-            extra={
-                "fields": {
-                    "request_id": request_id,
-                    "decision": common_pb2.Decision.Name(final.decision),
-                    "ms": round((time.perf_counter() - agg.started) * 1000, 1),
-                }
-            },
-        )
-        yield final
+        yield settle.final(agg)
 
     async def _consume(
         self,

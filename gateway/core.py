@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import grpc
@@ -28,21 +28,14 @@ from gateway.result_cache import ResultCache
 from gateway.settings import Settings
 from gateway.usage import UsageStore
 from gateway.validation import check_options, check_request
-from veritas import hints
+from veritas import batching, hints
 from veritas.analysis import InvalidInput
-from veritas.config import env
 from veritas.media_uri import tenant_metadata
 from veritas.questions import check_question, check_questions
 from veritas.telemetry import current_trace_id
 from veritas.v1 import common_pb2, fusion_pb2_grpc, veritas_pb2
 
 tracer = trace.get_tracer("veritas.gateway")
-NO_GATE: AbstractAsyncContextManager[object] = nullcontext()  # a single request waits for no slot
-
-
-def batch_concurrency() -> int:
-    """AnalyzeBatch items analysed at once per call (VERITAS_BATCH_CONCURRENCY)."""
-    return max(1, int(env("VERITAS_BATCH_CONCURRENCY")))
 
 
 def invalid(e: InvalidInput) -> Refused:
@@ -62,6 +55,34 @@ def settled(final: common_pb2.AnalysisResult | None) -> common_pb2.AnalysisResul
     if final is None or not final.final:
         raise Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a final result")
     return final
+
+
+CacheKey = tuple[str, bytes]
+NO_FINAL_RESULT = Refused(grpc.StatusCode.UNAVAILABLE, "fusion ended without a final result")
+
+
+@dataclass
+class Miss:
+    """A batch item the result cache did not answer."""
+
+    index: int  # its place in the caller's batch
+    request: common_pb2.AnalysisRequest
+    key: CacheKey | None  # where its answer goes in the result cache
+
+
+def refused_item(refused: Refused) -> veritas_pb2.BatchItem:
+    return veritas_pb2.BatchItem(error_code=refused.code.value[0], error_message=refused.message)
+
+
+def item_refusal(index: int, sent: int | None, error: grpc.aio.AioRpcError) -> Refused:
+    """An item's error from fusion, mapped as Analyze maps fusion's error; bad input is
+    named by the item's place in the caller's batch (`requests[index].`), not by its place
+    `sent` in the FuseBatch message that carried it."""
+    refused = from_backend(error)
+    if refused.code == grpc.StatusCode.INVALID_ARGUMENT:
+        message = refused.message if sent is None else batching.unprefixed(sent, refused.message)
+        refused.message = batching.prefixed(index, message)
+    return refused
 
 
 def describe(record: AuditRecord, principal: Principal) -> None:
@@ -132,7 +153,6 @@ class Gateway:
             _registered_method=True,  # as the generated stubs: a pre-registered path
         )
         self.cache = cache
-        self.batch_concurrency = batch_concurrency()
         self.auth = auth
         self.limiter = limiter
         self.usage = usage
@@ -242,34 +262,24 @@ class Gateway:
         return final
 
     async def _answer(
-        self,
-        call: Call,
-        request: common_pb2.AnalysisRequest,
-        field: str = "",
-        gate: AbstractAsyncContextManager[object] = NO_GATE,
-        describe: bool = False,
+        self, call: Call, request: common_pb2.AnalysisRequest, describe: bool = False
     ) -> common_pb2.AnalysisResult:
-        """One request's final result, every failure a `Refused`: the path Analyze and each
-        AnalyzeBatch item share. `field` is where the request sits in the caller's message
-        ("" for the message itself, "requests[3]" for a batch item): the checks and fusion's
-        INVALID_ARGUMENT name it. `gate` bounds the work in flight (a batch's items);
-        `describe` fills the call's audit record once the request passed its checks."""
-        check(request, field or "request")
+        """One request's final result, every failure a `Refused`: the checks and fusion's
+        INVALID_ARGUMENT name the field from the message itself; `describe` fills the
+        call's audit record once the request passed its checks."""
+        check(request)
         if describe:
             call.describe(request)
-        async with gate:
-            try:
-                return await self._final(call, request)
-            except grpc.aio.AioRpcError as e:
-                refused = from_backend(e)
-                if field and refused.code == grpc.StatusCode.INVALID_ARGUMENT:
-                    refused.message = f"{field}.{refused.message}"
-                raise refused from e
+        try:
+            return await self._final(call, request)
+        except grpc.aio.AioRpcError as e:
+            raise from_backend(e) from e
 
-    async def _final(
+    async def _lookup(
         self, call: Call, request: common_pb2.AnalysisRequest
-    ) -> common_pb2.AnalysisResult:
-        """One checked request's final result (cache first); gRPC errors pass through."""
+    ) -> tuple[common_pb2.AnalysisResult | None, CacheKey | None]:
+        """The cached answer to a checked request (None on a miss) and its cache key (None
+        when the cache is off, or turned off by the caller, or the request is not cached)."""
         cache, key = self.cache, None
         if cache is not None and not call.cache:
             cache.bypass()
@@ -280,12 +290,21 @@ class Gateway:
                 hit = await cache.get(key, request.request_id)
                 span.set_attribute("veritas.cache", "hit" if hit is not None else "miss")
             if hit is not None:
-                return hit
+                return hit, key
+        return None, key
+
+    async def _final(
+        self, call: Call, request: common_pb2.AnalysisRequest
+    ) -> common_pb2.AnalysisResult:
+        """One checked request's final result (cache first); gRPC errors pass through."""
+        hit, key = await self._lookup(call, request)
+        if hit is not None:
+            return hit
         # The tenant travels as metadata: fusion caps media fetches per tenant.
         metadata = tenant_metadata(call.principal.tenant) + hints.FINAL_ONLY_METADATA
         final = settled(await self.fuse_final(request, timeout=call.timeout, metadata=metadata))
-        if cache is not None and key is not None:
-            cache.put(key, final)
+        if self.cache is not None and key is not None:
+            self.cache.put(key, final)
         return final
 
     async def progressive(
@@ -308,7 +327,10 @@ class Gateway:
     async def analyze_batch(
         self, call: Call, batch: veritas_pb2.AnalyzeBatchRequest
     ) -> veritas_pb2.AnalyzeBatchResponse:
-        gate = asyncio.Semaphore(self.batch_concurrency)
+        """Each item checked and looked up in the result cache as Analyze does; the misses
+        go to fusion together as one FuseBatch call (several when the message would grow
+        too large: veritas.batching), each answer stored in the cache as Analyze stores it.
+        Every item succeeds or fails on its own."""
         call.audit.items = len(batch.requests)
         for item in batch.requests:
             if not item.request_id:
@@ -316,20 +338,61 @@ class Gateway:
         present = {m for r in batch.requests for m in modalities(r)}
         call.audit.modalities = sorted(present)
         call.audit.sizes = {"bytes": batch.ByteSize()}
+        answers: list[veritas_pb2.BatchItem | None] = [None] * len(batch.requests)
 
-        async def one(i: int, item: common_pb2.AnalysisRequest) -> veritas_pb2.BatchItem:
+        async def look(i: int, request: common_pb2.AnalysisRequest) -> Miss | None:
             try:
-                final = await self._answer(call, item, f"requests[{i}]", gate)
+                check(request, f"requests[{i}]")
             except Refused as e:
-                return veritas_pb2.BatchItem(error_code=e.code.value[0], error_message=e.message)
-            return veritas_pb2.BatchItem(result=final)
+                answers[i] = refused_item(e)
+                return None
+            hit, key = await self._lookup(call, request)
+            if hit is not None:
+                answers[i] = veritas_pb2.BatchItem(result=hit)
+                return None
+            return Miss(i, request, key)
 
-        items = await asyncio.gather(*(one(i, r) for i, r in enumerate(batch.requests)))
+        looked = await asyncio.gather(*(look(i, r) for i, r in enumerate(batch.requests)))
+        misses = [m for m in looked if m is not None]
+        parts = batching.split(misses, lambda m: m.request.ByteSize(), batching.limit_bytes())
+        await asyncio.gather(*(self._fuse_batch(call, part, answers) for part in parts))
+        items = [a if a is not None else refused_item(NO_FINAL_RESULT) for a in answers]
         call.audit.decision = ",".join(
             common_pb2.Decision.Name(it.result.decision) if it.HasField("result") else "ERROR"
             for it in items
         )
         return veritas_pb2.AnalyzeBatchResponse(items=items)
+
+    async def _fuse_batch(
+        self, call: Call, misses: list[Miss], answers: list[veritas_pb2.BatchItem | None]
+    ) -> None:
+        """One FuseBatch call for `misses`; each answer put in its place and stored in the
+        result cache as Analyze stores it."""
+        request = veritas_pb2.AnalyzeBatchRequest(requests=[m.request for m in misses])
+        # The tenant travels as metadata: fusion caps media fetches per tenant.
+        metadata = tenant_metadata(call.principal.tenant)
+        try:
+            response = await self.fusion.FuseBatch(request, timeout=call.timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as e:
+            for miss in misses:  # the call's failure is every item's, as in Analyze
+                answers[miss.index] = refused_item(item_refusal(miss.index, None, e))
+            return
+        if len(response.items) != len(misses):
+            for miss in misses:
+                answers[miss.index] = refused_item(NO_FINAL_RESULT)
+            return
+        for sent, (miss, item) in enumerate(zip(misses, response.items)):
+            if item.error_code:
+                error = batching.item_error(item.error_code, item.error_message)
+                answers[miss.index] = refused_item(item_refusal(miss.index, sent, error))
+                continue
+            final = item.result if item.HasField("result") else None
+            if final is None or not final.final:
+                answers[miss.index] = refused_item(NO_FINAL_RESULT)
+                continue
+            if self.cache is not None and miss.key is not None:
+                self.cache.put(miss.key, final)
+            answers[miss.index] = veritas_pb2.BatchItem(result=final)
 
     async def live(
         self, call: Call, chunks: AsyncIterator[common_pb2.LiveChunk]

@@ -101,6 +101,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "600",
         "live streams: most chunks waiting to be analysed per stream before RESOURCE_EXHAUSTED",
     ),
+    "VERITAS_MODALITY_BATCH_CONCURRENCY": (
+        "16",
+        "modality services: items of one AnalyzeBatch call analysed at once (their model "
+        "calls go to Triton together)",
+    ),
     "VERITAS_DATA_DIR": ("../shared/data", "labelled data for `make models` (training only)"),
     "VERITAS_LOG_LEVEL": ("INFO", "log level of the JSON logs on stderr"),
     "VERITAS_TRACE_FILE": ("", "append finished spans as JSON lines to this file"),
@@ -140,7 +145,6 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_HTTP_PORT": ("8080", "gateway HTTP/JSON port; 0 disables"),
     "VERITAS_TLS_CERT": ("", "PEM certificate (chain) for the gateway's public ports"),
     "VERITAS_TLS_KEY": ("", "PEM private key for VERITAS_TLS_CERT"),
-    "VERITAS_BATCH_CONCURRENCY": ("16", "AnalyzeBatch: items analysed at once per call"),
     "VERITAS_CACHE_MAX_MB": (
         "64",
         "gateway result cache: most memory held (answers, LRU); 0 turns the cache off",

@@ -11,7 +11,7 @@ with the exception's class name, and never a traceback per call from grpc's own 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -61,13 +61,51 @@ async def guarded(
                 yield response
     except grpc.aio.AbortError:
         raise  # the handler chose its status
-    except InvalidInput as e:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
     except Exception as e:  # noqa: BLE001 (the safety net: reported, not swallowed)
-        for kind, (code, plain) in (known or {}).items():
-            if isinstance(e, kind):
-                ref = refs.logged(log, "dependency failed", str(e), code=code.name, **fields)
-                await context.abort(
-                    code, refs.with_ref(plain, ref), trailing_metadata=((refs.REF_METADATA, ref),)
-                )
-        await internal(context, e, log, message, **fields)
+        await _abort(context, status_of(e, log, message, known, **fields))
+
+
+async def guarded_call(
+    answer: Awaitable[T],
+    context: grpc.aio.ServicerContext,
+    log: logging.Logger,
+    message: str,
+    known: Known | None = None,
+    **fields: Any,
+) -> T:
+    """`guarded` for a unary handler's answer."""
+    try:
+        return await answer
+    except grpc.aio.AbortError:
+        raise  # the handler chose its status
+    except Exception as e:  # noqa: BLE001 (the safety net: reported, not swallowed)
+        await _abort(context, status_of(e, log, message, known, **fields))
+    raise AssertionError("unreachable")
+
+
+def status_of(
+    error: Exception,
+    log: logging.Logger,
+    message: str,
+    known: Known | None = None,
+    **fields: Any,
+) -> tuple[grpc.StatusCode, str, str | None]:
+    """The status, plain message and reference (None for bad input) that `guarded` answers
+    `error` with, its details logged under the reference: for a call, or for one item of a
+    batch, which fails on its own."""
+    if isinstance(error, InvalidInput):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(error), None
+    for kind, (code, plain) in (known or {}).items():
+        if isinstance(error, kind):
+            ref = refs.logged(log, "dependency failed", str(error), code=code.name, **fields)
+            return code, refs.with_ref(plain, ref), ref
+    ref = refs.logged_bug(log, error, **fields)
+    return grpc.StatusCode.INTERNAL, refs.with_ref(message, ref), ref
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext, status: tuple[grpc.StatusCode, str, str | None]
+) -> None:
+    code, text, ref = status
+    metadata = ((refs.REF_METADATA, ref),) if ref else ()
+    await context.abort(code, text, trailing_metadata=metadata)

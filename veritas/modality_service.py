@@ -14,7 +14,7 @@ import collections
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Generic
 
 import grpc
@@ -22,11 +22,11 @@ import numpy as np
 import numpy.typing as npt
 from opentelemetry import trace
 
-from veritas import cache, hints, live, media_uri, refs
-from veritas.analysis import Analyzer, Prepared, Window
+from veritas import batching, cache, hints, live, media_uri, refs
+from veritas.analysis import Analyzer, InvalidInput, Prepared, Window
 from veritas.analysis_pool import AnalysisPool, measure_whole, processes_for
 from veritas.config import ServiceConfig, env
-from veritas.guard import Known, guarded
+from veritas.guard import Known, guarded, guarded_call, status_of
 from veritas.health import Dependencies
 from veritas.modalities import BY_ENUM, chunk_time, name_of
 from veritas.options import check_options
@@ -54,6 +54,8 @@ MODEL_FAILED = "the model could not score this input"
 # How the guard (veritas.guard) answers a Triton failure, wherever it arose: scoring, or
 # measuring (vision's face models run on Triton too). Bad input (InvalidInput) raised anywhere
 # in a handler, worker threads included, is the guard's INVALID_ARGUMENT naming the field.
+# Most items one AnalyzeBatch call may carry (fusion sends at most the gateway's batch).
+MAX_BATCH = 256
 TRITON_FAILURES: Known = {
     TritonUnavailable: (grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN),
     TritonModelError: (grpc.StatusCode.INTERNAL, MODEL_FAILED),
@@ -186,6 +188,24 @@ def build_result(
     return result
 
 
+class Refusal(Exception):
+    """A status for a call, or for one item of a batch, that has its own plain message."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, ref: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.ref = code, message, ref
+
+    @classmethod
+    def logged(cls, code: grpc.StatusCode, message: str, error: Exception) -> Refusal:
+        ref = refs.logged(log, "model server call failed", str(error), code=code.name)
+        return cls(code, refs.with_ref(message, ref), ref)
+
+
+def batch_concurrency() -> int:
+    """AnalyzeBatch items analysed at once per call (VERITAS_MODALITY_BATCH_CONCURRENCY)."""
+    return max(1, int(env("VERITAS_MODALITY_BATCH_CONCURRENCY")))
+
+
 class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepared]):
     def __init__(
         self,
@@ -199,30 +219,26 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         self.service_name = name_of(analyzer.modality)
         self.max_pending = int(env("VERITAS_LIVE_MAX_PENDING"))
         self.live_streams = 0  # open now: the CPU a stream's step up would share (live.py)
+        self.batch_concurrency = batch_concurrency()
         self.climbs = live.Climbs()  # the streams' step ups, one at a time
 
     async def _spec(self, context: grpc.aio.ServicerContext) -> ModelSpec:
         try:
-            return await self.triton.spec(self.analyzer.model_name)
-        except TritonUnavailable as e:
-            await self._triton_failed(context, grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN, e)
-        except TritonModelError as e:
-            message = f"model {self.analyzer.model_name} is not loaded"
-            await self._triton_failed(context, grpc.StatusCode.FAILED_PRECONDITION, message, e)
+            return await self._spec_or_refuse()
+        except Refusal as e:
+            await context.abort(e.code, e.message, trailing_metadata=((refs.REF_METADATA, e.ref),))
         raise AssertionError("unreachable")
 
-    async def _triton_failed(
-        self,
-        context: grpc.aio.ServicerContext,
-        code: grpc.StatusCode,
-        message: str,
-        error: Exception,
-    ) -> None:
-        """Abort with a plain message and a reference; Triton's own words go to the log."""
-        ref = refs.logged(log, "model server call failed", str(error), code=code.name)
-        await context.abort(
-            code, refs.with_ref(message, ref), trailing_metadata=((refs.REF_METADATA, ref),)
-        )
+    async def _spec_or_refuse(self) -> ModelSpec:
+        """The model's contract; Triton's failure a `Refusal` with a plain message and a
+        reference (Triton's own words go to the log)."""
+        try:
+            return await self.triton.spec(self.analyzer.model_name)
+        except TritonUnavailable as e:
+            raise Refusal.logged(grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN, e) from e
+        except TritonModelError as e:
+            message = f"model {self.analyzer.model_name} is not loaded"
+            raise Refusal.logged(grpc.StatusCode.FAILED_PRECONDITION, message, e) from e
 
     async def _score(
         self,
@@ -313,16 +329,18 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         request: modality_pb2.ModalityRequest,
         context: grpc.aio.ServicerContext,
         started: float,
+        spec_of: Callable[[], Awaitable[ModelSpec]] | None = None,
     ) -> modality_pb2.ModalityUpdate:
         """The whole-input result alone, for a caller that reads nothing else: windows are
-        measured only when the summary is made from them, and never scored or sent."""
+        measured only when the summary is made from them, and never scored or sent.
+        `spec_of`: how to get the model's contract (default: abort the call on failure)."""
         if self._inline(request):
             summary = measure_whole(self.analyzer, request)
         elif self.pool is not None:  # measuring holds the interpreter lock: a process
             summary = await self.pool.whole(request)
         else:  # one hop to a worker thread for all of it (the trace context goes along)
             summary = await asyncio.to_thread(measure_whole, self.analyzer, request)
-        spec = await self._spec(context)
+        spec = await (spec_of() if spec_of is not None else self._spec(context))
         result = await self._score(summary, spec, context, started)
         return modality_pb2.ModalityUpdate(result=result, final=True)
 
@@ -335,6 +353,80 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         fields = {"request_id": request.request_id}
         async for update in guarded(updates, context, log, message, TRITON_FAILURES, **fields):
             yield update
+
+    async def AnalyzeBatch(
+        self, request: modality_pb2.ModalityBatchRequest, context: grpc.aio.ServicerContext
+    ) -> modality_pb2.ModalityBatchResponse:
+        """`_analyze_batch` behind the safety net (veritas.guard)."""
+        message = f"{self.service_name} could not analyse this batch (an internal error)"
+        return await guarded_call(self._analyze_batch(request, context), context, log, message)
+
+    async def _analyze_batch(
+        self, batch: modality_pb2.ModalityBatchRequest, context: grpc.aio.ServicerContext
+    ) -> modality_pb2.ModalityBatchResponse:
+        """Each item analysed as a final-only Analyze is, `batch_concurrency` at once (their
+        model calls meet in the Triton client's micro-batches); an item's failure is its
+        own status, never the call's."""
+        if not batch.requests:
+            raise InvalidInput("requests", "empty batch")
+        if len(batch.requests) > MAX_BATCH:
+            raise InvalidInput("requests", f"more than {MAX_BATCH} items")
+        metadata = context.invocation_metadata()
+        cache.CACHE_SCOPE.set(hints.metadata_value(metadata, media_uri.TENANT_METADATA))
+        gate = asyncio.Semaphore(self.batch_concurrency)
+
+        async def one(
+            i: int, request: modality_pb2.ModalityRequest
+        ) -> modality_pb2.ModalityBatchItem:
+            async with gate:
+                with tracer.start_as_current_span(
+                    "modality.batch_item",
+                    attributes={"veritas.request_id": request.request_id, "veritas.index": i},
+                ):
+                    try:
+                        update = await self._analyze_one_final(request, context)
+                    except Refusal as e:
+                        return self._item_error(i, e.code, e.message)
+                    except Exception as e:  # noqa: BLE001 (this item's failure alone)
+                        message = (
+                            f"{self.service_name} could not analyse this input (an internal error)"
+                        )
+                        code, text, _ = status_of(
+                            e, log, message, TRITON_FAILURES, request_id=request.request_id
+                        )
+                        return self._item_error(i, code, text)
+                    return modality_pb2.ModalityBatchItem(update=update)
+
+        items = await asyncio.gather(*(one(i, r) for i, r in enumerate(batch.requests)))
+        return modality_pb2.ModalityBatchResponse(items=items)
+
+    @staticmethod
+    def _item_error(
+        index: int, code: grpc.StatusCode, message: str
+    ) -> modality_pb2.ModalityBatchItem:
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            message = batching.prefixed(index, message)
+        return modality_pb2.ModalityBatchItem(error_code=code.value[0], error_message=message)
+
+    async def _analyze_one_final(
+        self, request: modality_pb2.ModalityRequest, context: grpc.aio.ServicerContext
+    ) -> modality_pb2.ModalityUpdate:
+        """One batch item: the checks and the final-only path of a unary Analyze; Triton's
+        failure to give the contract a `Refusal` (a call would abort with it)."""
+        started = time.perf_counter()
+        check_options(request.options, "options")
+        check_questions(request.questions, "questions")
+        update = await self._analyze_final_only(request, context, started, self._spec_or_refuse)
+        log.info(
+            "analysed",
+            extra={
+                "fields": {
+                    "request_id": request.request_id,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            },
+        )
+        return update
 
     async def AnalyzeLive(
         self,

@@ -23,15 +23,16 @@ _sym_db = _symbol_database.Default()
 
 
 from veritas.v1 import common_pb2 as veritas_dot_v1_dot_common__pb2
+from veritas.v1 import veritas_pb2 as veritas_dot_v1_dot_veritas__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17veritas/v1/fusion.proto\x12\nveritas.v1\x1a\x17veritas/v1/common.proto2\x8e\x01\n\x06\x46usion\x12\x41\n\x04\x46use\x12\x1b.veritas.v1.AnalysisRequest\x1a\x1a.veritas.v1.AnalysisResult0\x01\x12\x41\n\x08\x46useLive\x12\x15.veritas.v1.LiveChunk\x1a\x1a.veritas.v1.AnalysisResult(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17veritas/v1/fusion.proto\x12\nveritas.v1\x1a\x17veritas/v1/common.proto\x1a\x18veritas/v1/veritas.proto2\xde\x01\n\x06\x46usion\x12\x41\n\x04\x46use\x12\x1b.veritas.v1.AnalysisRequest\x1a\x1a.veritas.v1.AnalysisResult0\x01\x12\x41\n\x08\x46useLive\x12\x15.veritas.v1.LiveChunk\x1a\x1a.veritas.v1.AnalysisResult(\x01\x30\x01\x12N\n\tFuseBatch\x12\x1f.veritas.v1.AnalyzeBatchRequest\x1a .veritas.v1.AnalyzeBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'veritas.v1.fusion_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FUSION']._serialized_start=65
-  _globals['_FUSION']._serialized_end=207
+  _globals['_FUSION']._serialized_start=91
+  _globals['_FUSION']._serialized_end=313
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from veritas.v1 import common_pb2 as veritas_dot_v1_dot_common__pb2
+from veritas.v1 import veritas_pb2 as veritas_dot_v1_dot_veritas__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -44,6 +45,11 @@ class FusionStub:
                 request_serializer=veritas_dot_v1_dot_common__pb2.LiveChunk.SerializeToString,
                 response_deserializer=veritas_dot_v1_dot_common__pb2.AnalysisResult.FromString,
                 _registered_method=True)
+        self.FuseBatch = channel.unary_unary(
+                '/veritas.v1.Fusion/FuseBatch',
+                request_serializer=veritas_dot_v1_dot_veritas__pb2.AnalyzeBatchRequest.SerializeToString,
+                response_deserializer=veritas_dot_v1_dot_veritas__pb2.AnalyzeBatchResponse.FromString,
+                _registered_method=True)
 
 
 class FusionServicer:
@@ -63,6 +69,15 @@ class FusionServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FuseBatch(self, request, context):
+        """Several independent analyses in one message, final results only (the gateway's
+        AnalyzeBatch): one ModalityAnalyzer.AnalyzeBatch call per modality for all the items
+        that need it; each item succeeds or fails on its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FusionServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +90,11 @@ def add_FusionServicer_to_server(servicer, server):
                     servicer.FuseLive,
                     request_deserializer=veritas_dot_v1_dot_common__pb2.LiveChunk.FromString,
                     response_serializer=veritas_dot_v1_dot_common__pb2.AnalysisResult.SerializeToString,
+            ),
+            'FuseBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.FuseBatch,
+                    request_deserializer=veritas_dot_v1_dot_veritas__pb2.AnalyzeBatchRequest.FromString,
+                    response_serializer=veritas_dot_v1_dot_veritas__pb2.AnalyzeBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +151,33 @@ class Fusion:
             '/veritas.v1.Fusion/FuseLive',
             veritas_dot_v1_dot_common__pb2.LiveChunk.SerializeToString,
             veritas_dot_v1_dot_common__pb2.AnalysisResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FuseBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/veritas.v1.Fusion/FuseBatch',
+            veritas_dot_v1_dot_veritas__pb2.AnalyzeBatchRequest.SerializeToString,
+            veritas_dot_v1_dot_veritas__pb2.AnalyzeBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from veritas.v1 import common_pb2 as veritas_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19veritas/v1/modality.proto\x12\nveritas.v1\x1a\x17veritas/v1/common.proto\"\xe5\x01\n\x0fModalityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12(\n\x05input\x18\x03 \x01(\x0b\x32\x19.veritas.v1.ModalityInput\x12+\n\x08\x62\x61seline\x18\x04 \x01(\x0b\x32\x19.veritas.v1.ModalityInput\x12$\n\x07options\x18\x05 \x01(\x0b\x32\x13.veritas.v1.Options\x12-\n\tquestions\x18\x06 \x03(\x0b\x32\x1a.veritas.v1.QuestionMarker\"K\n\x0eModalityUpdate\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.veritas.v1.ModalityResult\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\x32\x9e\x01\n\x10ModalityAnalyzer\x12\x44\n\x07\x41nalyze\x12\x1b.veritas.v1.ModalityRequest\x1a\x1a.veritas.v1.ModalityUpdate0\x01\x12\x44\n\x0b\x41nalyzeLive\x12\x15.veritas.v1.LiveChunk\x1a\x1a.veritas.v1.ModalityUpdate(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19veritas/v1/modality.proto\x12\nveritas.v1\x1a\x17veritas/v1/common.proto\"\xe5\x01\n\x0fModalityRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12(\n\x05input\x18\x03 \x01(\x0b\x32\x19.veritas.v1.ModalityInput\x12+\n\x08\x62\x61seline\x18\x04 \x01(\x0b\x32\x19.veritas.v1.ModalityInput\x12$\n\x07options\x18\x05 \x01(\x0b\x32\x13.veritas.v1.Options\x12-\n\tquestions\x18\x06 \x03(\x0b\x32\x1a.veritas.v1.QuestionMarker\"K\n\x0eModalityUpdate\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.veritas.v1.ModalityResult\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\"E\n\x14ModalityBatchRequest\x12-\n\x08requests\x18\x01 \x03(\x0b\x32\x1b.veritas.v1.ModalityRequest\"j\n\x11ModalityBatchItem\x12*\n\x06update\x18\x01 \x01(\x0b\x32\x1a.veritas.v1.ModalityUpdate\x12\x12\n\nerror_code\x18\x02 \x01(\x05\x12\x15\n\rerror_message\x18\x03 \x01(\t\"E\n\x15ModalityBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.veritas.v1.ModalityBatchItem2\xf3\x01\n\x10ModalityAnalyzer\x12\x44\n\x07\x41nalyze\x12\x1b.veritas.v1.ModalityRequest\x1a\x1a.veritas.v1.ModalityUpdate0\x01\x12\x44\n\x0b\x41nalyzeLive\x12\x15.veritas.v1.LiveChunk\x1a\x1a.veritas.v1.ModalityUpdate(\x01\x30\x01\x12S\n\x0c\x41nalyzeBatch\x12 .veritas.v1.ModalityBatchRequest\x1a!.veritas.v1.ModalityBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODALITYREQUEST']._serialized_end=296
   _globals['_MODALITYUPDATE']._serialized_start=298
   _globals['_MODALITYUPDATE']._serialized_end=373
-  _globals['_MODALITYANALYZER']._serialized_start=376
-  _globals['_MODALITYANALYZER']._serialized_end=534
+  _globals['_MODALITYBATCHREQUEST']._serialized_start=375
+  _globals['_MODALITYBATCHREQUEST']._serialized_end=444
+  _globals['_MODALITYBATCHITEM']._serialized_start=446
+  _globals['_MODALITYBATCHITEM']._serialized_end=552
+  _globals['_MODALITYBATCHRESPONSE']._serialized_start=554
+  _globals['_MODALITYBATCHRESPONSE']._serialized_end=623
+  _globals['_MODALITYANALYZER']._serialized_start=626
+  _globals['_MODALITYANALYZER']._serialized_end=869
 # @@protoc_insertion_point(module_scope)

@@ -30,3 +30,25 @@ class ModalityUpdate(_message.Message):
     result: _common_pb2.ModalityResult
     final: bool
     def __init__(self, result: _Optional[_Union[_common_pb2.ModalityResult, _Mapping]] = ..., final: _Optional[bool] = ...) -> None: ...
+
+class ModalityBatchRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[ModalityRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[ModalityRequest, _Mapping]]] = ...) -> None: ...
+
+class ModalityBatchItem(_message.Message):
+    __slots__ = ("update", "error_code", "error_message")
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    update: ModalityUpdate
+    error_code: int
+    error_message: str
+    def __init__(self, update: _Optional[_Union[ModalityUpdate, _Mapping]] = ..., error_code: _Optional[int] = ..., error_message: _Optional[str] = ...) -> None: ...
+
+class ModalityBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ModalityBatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[ModalityBatchItem, _Mapping]]] = ...) -> None: ...

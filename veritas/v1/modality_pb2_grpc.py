@@ -45,6 +45,11 @@ class ModalityAnalyzerStub:
                 request_serializer=veritas_dot_v1_dot_common__pb2.LiveChunk.SerializeToString,
                 response_deserializer=veritas_dot_v1_dot_modality__pb2.ModalityUpdate.FromString,
                 _registered_method=True)
+        self.AnalyzeBatch = channel.unary_unary(
+                '/veritas.v1.ModalityAnalyzer/AnalyzeBatch',
+                request_serializer=veritas_dot_v1_dot_modality__pb2.ModalityBatchRequest.SerializeToString,
+                response_deserializer=veritas_dot_v1_dot_modality__pb2.ModalityBatchResponse.FromString,
+                _registered_method=True)
 
 
 class ModalityAnalyzerServicer:
@@ -64,6 +69,14 @@ class ModalityAnalyzerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnalyzeBatch(self, request, context):
+        """Several whole inputs in one message, each analysed as a final-only Analyze would be
+        (its whole-input result, final=true); each item succeeds or fails on its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModalityAnalyzerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +89,11 @@ def add_ModalityAnalyzerServicer_to_server(servicer, server):
                     servicer.AnalyzeLive,
                     request_deserializer=veritas_dot_v1_dot_common__pb2.LiveChunk.FromString,
                     response_serializer=veritas_dot_v1_dot_modality__pb2.ModalityUpdate.SerializeToString,
+            ),
+            'AnalyzeBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeBatch,
+                    request_deserializer=veritas_dot_v1_dot_modality__pb2.ModalityBatchRequest.FromString,
+                    response_serializer=veritas_dot_v1_dot_modality__pb2.ModalityBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +150,33 @@ class ModalityAnalyzer:
             '/veritas.v1.ModalityAnalyzer/AnalyzeLive',
             veritas_dot_v1_dot_common__pb2.LiveChunk.SerializeToString,
             veritas_dot_v1_dot_modality__pb2.ModalityUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/veritas.v1.ModalityAnalyzer/AnalyzeBatch',
+            veritas_dot_v1_dot_modality__pb2.ModalityBatchRequest.SerializeToString,
+            veritas_dot_v1_dot_modality__pb2.ModalityBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
