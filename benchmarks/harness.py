@@ -32,6 +32,7 @@ from typing import Any
 
 from benchmarks import (
     batch,
+    floor,
     latency,
     loadgen,
     locust_run,
@@ -47,7 +48,7 @@ from benchmarks.profiles import PROFILES, Profile
 from benchmarks.stats import clean_json
 from benchmarks.targets import evaluate
 from benchmarks.triton_log import load_counts, loads_in_flight, model_load_times
-from benchmarks.workloads import SAMPLES, WORKLOADS, Samples
+from benchmarks.workloads import SAMPLES, WORKLOADS, Samples, modality_requests
 from tools.mesh import Mesh, Ports, free_port
 from veritas.client import AsyncClient
 from veritas.config import VARIABLES
@@ -177,6 +178,21 @@ async def _latency(
             local = latency.in_process(baseline, samples, workload, runs, warm, first)
             out[workload] = {"mesh": through, "in_process": local, "scores": scores}
             out[workload] |= latency.compare(through, local)
+            if workload == "text":  # the same reviews through the same hops, doing nothing
+                reviews = [
+                    modality_requests(samples.request(workload, first + k), ("text",))[
+                        "text"
+                    ].SerializeToString()
+                    for k in range(runs)
+                ]
+                out[workload]["floor"] = await floor.measure(
+                    mesh.triton_url,
+                    reviews[:warm] + reviews,
+                    warm,
+                    mesh.model_source,
+                    levels=profile.throughput_levels.get("text", ()),
+                    level_seconds=min(5.0, profile.throughput_seconds),
+                )
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from benchmarks import floor
 from benchmarks.workloads import LABELS
 
 GB = 1024**3
@@ -165,6 +166,7 @@ def _latency(r: Mapping[str, Any]) -> list[str]:
         rows,
     )
     lines += [_agreement(data), ""]
+    lines += floor.describe(data.get("text", {}).get("floor", {}))
     services = sorted({s for d in data.values() for s in d["mesh"]["cpu_s_per_request"]})
     lines += ["CPU seconds per request, by process group:", ""]
     lines += table(

@@ -156,6 +156,18 @@ def batch_gain(sizes: Sequence[Mapping[str, Any]]) -> tuple[float | None, int | 
     return by_size[largest]["items_per_s"] / by_size[1]["items_per_s"], largest
 
 
+def _floor_note(floor: Mapping[str, Any]) -> str:
+    """The same hops doing nothing, measured in the same run (benchmarks.floor)."""
+    value = floor.get("overhead_p50_ms")
+    return f"; the bare hops' floor: {value:.2f} ms" if _finite(value) else ""
+
+
+def _floor_rate_note(floor: Mapping[str, Any]) -> str:
+    """What the bare hops carried with p99 <= 50 ms in the same run (benchmarks.floor)."""
+    rate = best_rate_within(floor.get("throughput", []), 50.0)[0]
+    return f"; the bare hops' best: {rate:.0f} req/s" if rate is not None else ""
+
+
 def mesh_cost(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Issue 13's targets: what the mesh costs beyond the analysis itself."""
     out = []
@@ -171,6 +183,7 @@ def mesh_cost(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             "ms",
             "<=",
             f"distinct reviews, {text.get('mesh', {}).get('runs')} runs each side"
+            + _floor_note(text.get("floor", {}))
             if gap is not None
             else "not measured",
         )
@@ -185,6 +198,7 @@ def mesh_cost(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             "req/s",
             ">=",
             f"best clean level with p99 <= 50 ms ({concurrency} in flight)"
+            + _floor_rate_note(text.get("floor", {}))
             if rate is not None
             else "no clean level with p99 <= 50 ms"
             if levels

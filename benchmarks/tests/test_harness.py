@@ -51,6 +51,18 @@ def test_every_workload_measured_both_ways_with_the_same_scores(
             assert scores["abs_diff"] is not None and scores["abs_diff"] < 1e-6, modality
 
 
+def test_the_bare_hops_floor_is_measured_beside_the_text_latency(
+    tiny_run: tuple[dict, dict[str, Path]],
+) -> None:
+    floor = tiny_run[0]["latency"]["text"]["floor"]
+    runs = PROFILES["tiny"].latency_runs["text"]
+    assert floor["runs"] == runs and floor["hops"] == 3
+    for side in ("chain", "local", "triton", "onnx"):
+        assert floor[side]["n"] == runs and floor[side]["p50_ms"] > 0, side
+    assert set(floor["relay_cpu_s_per_call"]) == {"relay1", "relay2", "relay3"}
+    assert "Hop floor, text only" in tiny_run[1]["markdown"].read_text()
+
+
 def test_load_sections_counted_every_call(tiny_run: tuple[dict, dict[str, Path]]) -> None:
     results = tiny_run[0]
     profile = PROFILES["tiny"]
