@@ -2,9 +2,9 @@
 size.
 
 items/s = answered items / the calls' total latency (a batch travels as one message per hop:
-gateway -> one FuseBatch -> one AnalyzeBatch per modality service); each size is called `repeats` times, and
-more when that would be fewer than `min_items` items (batch 1 then is many calls, not one);
-each item that came back with an error code, or degraded, is counted.
+gateway -> one FuseBatch -> one AnalyzeBatch per modality service); each size is called
+`repeats` times, and more when that would be fewer than `min_items` items (batch 1 then is
+many calls, not one); each item that came back with an error code, or degraded, is counted.
 """
 
 from __future__ import annotations
