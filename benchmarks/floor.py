@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import os
 import signal
 import subprocess
@@ -187,19 +186,19 @@ def _local(repository: Path) -> Callable[[bytes], None]:
 
 
 async def closed_loop(
-    call: Any, payloads: list[bytes], concurrency: int, seconds: float
+    call: Any, request: Callable[[], bytes], concurrency: int, seconds: float
 ) -> dict[str, Any]:
     """`concurrency` calls in flight through the relays for `seconds`, each sent as soon as
-    the last answered, the reviews in turn: the most the bare hops carry."""
+    the last answered, each a new distinct review from `request` (as the throughput section
+    sends them): the most the bare hops carry."""
     latencies: list[float] = []
     errors = 0
     end = time.perf_counter() + seconds
-    turn = itertools.count()
 
     async def worker() -> None:
         nonlocal errors
         while time.perf_counter() < end:
-            data = payloads[next(turn) % len(payloads)]
+            data = request()
             started = time.perf_counter()
             try:
                 await call(data, timeout=30)
@@ -221,15 +220,18 @@ async def closed_loop(
 
 async def measure(
     triton_url: str,
-    requests: Sequence[bytes],
-    warmup: int,
+    runs: Sequence[bytes],
+    warmup: Sequence[bytes],
     repository: Path,
+    request: Callable[[], bytes] | None = None,
     levels: Sequence[int] = (),
     level_seconds: float = 5.0,
 ) -> dict[str, Any]:
-    """The three timings above, one call at a time, each run a distinct review (the same
-    reviews on every side), and the relays' CPU per call; then the relays under load at
-    each of `levels` calls in flight."""
+    """The timings above, one call at a time over `runs` (distinct reviews, the same on
+    every side; `warmup`: other reviews, not timed), and the relays' CPU per call; then the
+    relays under load at each of `levels` calls in flight, each call a new review from
+    `request`. Each side sees a run for the first time when it is timed (the direct
+    Triton call's features are measured after the in-process side has been timed)."""
     ports = [free_port() for _ in range(HOPS)]
     procs = [
         _spawn(port, "--next", f"127.0.0.1:{ports[i + 1]}")
@@ -244,14 +246,11 @@ async def measure(
     science, direct, local = TextScience(repository), TritonText(triton_url), _local(repository)
     onnx = OnnxModel(repository / MODEL).session
     try:
-        payloads = list(requests)
-        await _ready(chain, payloads[0])
-        rows = [science(data) for data in payloads]  # the direct calls' inputs
-        for data, row in zip(payloads[:warmup], rows, strict=False):
+        await _ready(chain, warmup[0] if warmup else runs[0])  # runs[0] only without warm-up
+        for data in warmup:
             await chain(data, timeout=30)
-            await direct(*row)
+            await direct(*science(data))
             local(data)
-        runs = payloads[warmup:]
         groups = {f"relay{i + 1}": p.pid for i, p in enumerate(procs)}
         timings: dict[str, list[float]] = {"chain": [], "local": [], "triton": [], "onnx": []}
         before = group_usage(groups)
@@ -260,20 +259,25 @@ async def measure(
             await chain(data, timeout=30)
             timings["chain"].append(time.perf_counter() - started)
         cpu = cpu_delta(before, group_usage(groups))
-        for row in rows[warmup:]:
-            started = time.perf_counter()
-            await direct(*row)
-            timings["triton"].append(time.perf_counter() - started)
         for data in runs:
             started = time.perf_counter()
             local(data)
             timings["local"].append(time.perf_counter() - started)
-        for features, text in rows[warmup:]:
+        rows = [science(data) for data in runs]  # the model's inputs, for the model alone
+        for row in rows:
+            started = time.perf_counter()
+            await direct(*row)
+            timings["triton"].append(time.perf_counter() - started)
+        for features, text in rows:
             feeds = {"features": features, "text": np.array([[text]], dtype=object)}
             started = time.perf_counter()
             onnx.run(None, feeds)
             timings["onnx"].append(time.perf_counter() - started)
-        loaded = [await closed_loop(chain, payloads, n, level_seconds) for n in levels]
+        loaded = (
+            [await closed_loop(chain, request, n, level_seconds) for n in levels]
+            if request is not None
+            else []
+        )
     finally:
         await channel.close()
         await direct.close()
@@ -314,8 +318,8 @@ def describe(floor: Mapping[str, Any]) -> list[str]:
     ]
     if floor.get("throughput"):
         lines += [
-            "The same relays under load (closed loop, the reviews in turn): what the hops and "
-            "the science carry before any of the mesh's own work.",
+            "The same relays under load (closed loop, a new distinct review on every call): "
+            "what the hops and the science carry before any of the mesh's own work.",
             "",
             "| in flight | requests/s | p50 ms | p99 ms | errors |",
             "|---|---|---|---|---|",

@@ -179,21 +179,29 @@ async def _latency(
             out[workload] = {"mesh": through, "in_process": local, "scores": scores}
             out[workload] |= latency.compare(through, local)
             if workload == "text":  # the same reviews through the same hops, doing nothing
-                reviews = [
-                    modality_requests(samples.request(workload, first + k), ("text",))[
-                        "text"
-                    ].SerializeToString()
-                    for k in range(runs)
-                ]
-                out[workload]["floor"] = await floor.measure(
-                    mesh.triton_url,
-                    reviews[:warm] + reviews,
-                    warm,
-                    mesh.model_source,
-                    levels=profile.throughput_levels.get("text", ()),
-                    level_seconds=min(5.0, profile.throughput_seconds),
-                )
+                out[workload]["floor"] = await _floor(mesh, profile, samples, first, runs, warm)
     return out
+
+
+async def _floor(
+    mesh: Mesh, profile: Profile, samples: Samples, first: int, runs: int, warm: int
+) -> dict[str, Any]:
+    """benchmarks.floor on the text-only runs first, first + 1, ... (the latency section's),
+    warmed up and loaded with reviews of runs no one else takes."""
+
+    def text_request(i: int | None = None) -> bytes:
+        request = samples.request("text", i)
+        return modality_requests(request, ("text",))["text"].SerializeToString()
+
+    return await floor.measure(
+        mesh.triton_url,
+        [text_request(first + k) for k in range(runs)],
+        [text_request() for _ in range(max(1, warm))],  # one at least: the readiness probe
+        mesh.model_source,
+        request=text_request,
+        levels=profile.throughput_levels.get("text", ()),
+        level_seconds=min(5.0, profile.throughput_seconds),
+    )
 
 
 async def _batch(mesh: Mesh, profile: Profile, samples: Samples) -> dict[str, Any]:

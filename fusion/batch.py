@@ -13,19 +13,9 @@ import grpc
 from fusion import settle
 from fusion.aggregate import Aggregate
 from veritas import batching
-from veritas.analysis import InvalidInput
 from veritas.v1 import modality_pb2, veritas_pb2
 
-# Most items one FuseBatch call may carry (the gateway sends at most its own batch limit).
-MAX_ITEMS = 256
 Outcome = tuple[modality_pb2.ModalityUpdate | None, settle.Error | None]
-
-
-def check(batch: veritas_pb2.AnalyzeBatchRequest) -> None:
-    if not batch.requests:
-        raise InvalidInput("requests", "empty batch")
-    if len(batch.requests) > MAX_ITEMS:
-        raise InvalidInput("requests", f"more than {MAX_ITEMS} items")
 
 
 @dataclass

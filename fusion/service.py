@@ -202,7 +202,7 @@ class FusionServicer(fusion_pb2_grpc.FusionServicer):
         """Final results of independent requests: each planned and answered as a final-only
         Fuse would be, the modality calls of all of them as one AnalyzeBatch call per
         modality (cut by size), all modalities at once, each item within its own budget."""
-        fusion_batch.check(request)
+        batching.check_count(len(request.requests))
         loop = asyncio.get_running_loop()
         now = loop.time()
         with tracer.start_as_current_span("fusion.plan"):

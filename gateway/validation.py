@@ -6,6 +6,7 @@ modality services check the content of their own inputs (decoding, sampling rate
 
 from __future__ import annotations
 
+from veritas import batching
 from veritas.analysis import InvalidInput
 from veritas.modalities import ENUMS, has_input
 from veritas.options import check_options
@@ -37,7 +38,4 @@ def check_request(request: common_pb2.AnalysisRequest, field: str = "request") -
 
 
 def check_batch(batch: veritas_pb2.AnalyzeBatchRequest) -> None:
-    if not batch.requests:
-        raise InvalidInput("requests", "empty batch")
-    if len(batch.requests) > MAX_BATCH:
-        raise InvalidInput("requests", f"more than {MAX_BATCH} items")
+    batching.check_count(len(batch.requests), MAX_BATCH)

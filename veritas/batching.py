@@ -19,12 +19,23 @@ from typing import TypeVar
 
 import grpc
 
+from veritas.analysis import InvalidInput
 from veritas.config import env
 
 T = TypeVar("T")
+# Most items one call between the services may carry (the gateway's own limit is lower).
+MAX_ITEMS = 256
 # A share of the message limit: room for the message's own framing and for what a hop adds.
 LIMIT_SHARE = 0.75
 CODES: dict[int, grpc.StatusCode] = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def check_count(count: int, most: int = MAX_ITEMS) -> None:
+    """A batch of `count` items is one to analyse: not empty, at most `most` items."""
+    if not count:
+        raise InvalidInput("requests", "empty batch")
+    if count > most:
+        raise InvalidInput("requests", f"more than {most} items")
 
 
 def limit_bytes() -> int:

@@ -23,22 +23,6 @@ from veritas.analysis import InvalidInput
 T = TypeVar("T")
 
 
-async def internal(
-    context: grpc.aio.ServicerContext,
-    error: BaseException,
-    log: logging.Logger,
-    message: str,
-    **fields: Any,
-) -> None:
-    """Abort with INTERNAL: `message` plus a reference; `error` and its traceback logged."""
-    ref = refs.logged_bug(log, error, **fields)
-    await context.abort(
-        grpc.StatusCode.INTERNAL,
-        refs.with_ref(message, ref),
-        trailing_metadata=((refs.REF_METADATA, ref),),
-    )
-
-
 # An exception type the handler knows but did not catch where it arose (a dependency that
 # failed deep in a worker thread), and the status and plain message it means.
 Known = Mapping[type[BaseException], tuple[grpc.StatusCode, str]]

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from opentelemetry import trace
 
 from veritas import batching, cache, hints, live, media_uri, refs
-from veritas.analysis import Analyzer, InvalidInput, Prepared, Window
+from veritas.analysis import Analyzer, Prepared, Window
 from veritas.analysis_pool import AnalysisPool, measure_whole, processes_for
 from veritas.config import ServiceConfig, env
 from veritas.guard import Known, guarded, guarded_call, status_of
@@ -54,8 +54,6 @@ MODEL_FAILED = "the model could not score this input"
 # How the guard (veritas.guard) answers a Triton failure, wherever it arose: scoring, or
 # measuring (vision's face models run on Triton too). Bad input (InvalidInput) raised anywhere
 # in a handler, worker threads included, is the guard's INVALID_ARGUMENT naming the field.
-# Most items one AnalyzeBatch call may carry (fusion sends at most the gateway's batch).
-MAX_BATCH = 256
 TRITON_FAILURES: Known = {
     TritonUnavailable: (grpc.StatusCode.UNAVAILABLE, MODEL_SERVER_DOWN),
     TritonModelError: (grpc.StatusCode.INTERNAL, MODEL_FAILED),
@@ -367,10 +365,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         """Each item analysed as a final-only Analyze is, `batch_concurrency` at once (their
         model calls meet in the Triton client's micro-batches); an item's failure is its
         own status, never the call's."""
-        if not batch.requests:
-            raise InvalidInput("requests", "empty batch")
-        if len(batch.requests) > MAX_BATCH:
-            raise InvalidInput("requests", f"more than {MAX_BATCH} items")
+        batching.check_count(len(batch.requests))
         metadata = context.invocation_metadata()
         cache.CACHE_SCOPE.set(hints.metadata_value(metadata, media_uri.TENANT_METADATA))
         gate = asyncio.Semaphore(self.batch_concurrency)

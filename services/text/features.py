@@ -195,8 +195,8 @@ def _starts() -> _Starts:
 
 def _lexicon_matches(tokens: list[Token]) -> dict[str, list[Match]]:
     """Every category's non-overlapping, longest-first matches, left to right, in one pass:
-    the same as `find_matches` per category (a category may match again at a token only
-    once its previous match has ended there)."""
+    the same as matching each category on its own (tests/test_features.py; a category may
+    match again at a token only once its previous match has ended there)."""
     starts = _starts()
     words = [t.text for t in tokens]
     count = len(words)
@@ -216,26 +216,6 @@ def _lexicon_matches(tokens: list[Token]) -> dict[str, list[Match]]:
                     found[category].append(Match(phrase, tokens[i].start, tokens[end].end))
                     free[category] = i + n
                     break
-    return found
-
-
-def find_matches(tokens: list[Token], category: str) -> list[Match]:
-    """Non-overlapping, longest-first lexicon matches of one category, left to right."""
-    by_len = _phrases()[category]
-    lengths = sorted(by_len, reverse=True)
-    words = [t.text for t in tokens]
-    found: list[Match] = []
-    i = 0
-    while i < len(tokens):
-        for n in lengths:
-            if i + n <= len(tokens) and tuple(words[i : i + n]) in by_len[n]:
-                found.append(
-                    Match(" ".join(words[i : i + n]), tokens[i].start, tokens[i + n - 1].end)
-                )
-                i += n
-                break
-        else:
-            i += 1
     return found
 
 
