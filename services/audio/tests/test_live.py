@@ -3,6 +3,7 @@ timeline, bounded buffers, and a whole-input result that means what the offline 
 
 from __future__ import annotations
 
+import gc
 import math
 import tracemalloc
 from collections.abc import Sequence
@@ -447,7 +448,9 @@ def test_a_twenty_minute_stream_keeps_its_buffers_bounded(analyzer: AudioAnalyze
         assert len(session.responses.pending) <= 2
         if i == 1200:  # minute 2
             tracemalloc.start()
+            gc.collect()  # memory held, not garbage no collection has reached yet
             before = tracemalloc.get_traced_memory()[0]
+    gc.collect()
     growth = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     rest, whole = session.finish()
