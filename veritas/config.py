@@ -87,10 +87,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_VISION_MAX_BYTES": ("536870912", "largest video the vision service accepts"),
     "VERITAS_AUDIO_MAX_S": ("600", "longest recording the audio service decodes"),
     "VERITAS_ANALYSIS_PROCESSES": (
-        "0",
+        "auto",
         "modality services whose measuring holds the interpreter lock (audio: Praat): worker "
-        "processes that measure a unary request's input; 0: threads; N: N workers; auto: "
-        "min(2, cores), none on one core (veritas/analysis_pool.py)",
+        "processes that measure a final-only request's input; auto: min(2, usable cores: "
+        "affinity capped by the CPU limit), none on one core; N: N workers; 0: threads "
+        "(veritas/analysis_pool.py)",
     ),
     "VERITAS_FEATURE_CACHE_MB": (
         "64",

@@ -213,7 +213,13 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
     ) -> None:
         self.analyzer = analyzer
         self.triton = triton
-        self.pool = pool  # worker processes for a final-only call (veritas.analysis_pool)
+        # Worker processes for final-only calls (veritas.analysis_pool), for an analyzer
+        # whose measuring holds the interpreter lock: one such call at a time is measured in
+        # a thread here (a worker would add its hop, about 3 ms, and nothing else); while
+        # one is, the others go to the workers, which use the other cores (started the
+        # first time that happens).
+        self.pool = pool
+        self.measuring = 0  # final-only calls being measured in this process's threads
         self.service_name = name_of(analyzer.modality)
         self.max_pending = int(env("VERITAS_LIVE_MAX_PENDING"))
         self.live_streams = 0  # open now: the CPU a stream's step up would share (live.py)
@@ -334,10 +340,16 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         `spec_of`: how to get the model's contract (default: abort the call on failure)."""
         if self._inline(request):
             summary = measure_whole(self.analyzer, request)
-        elif self.pool is not None:  # measuring holds the interpreter lock: a process
-            summary = await self.pool.whole(request)
+        elif self.measuring and self.pool is not None and self.pool.ready:
+            summary = await self.pool.whole(request)  # two at once here would share one core
         else:  # one hop to a worker thread for all of it (the trace context goes along)
-            summary = await asyncio.to_thread(measure_whole, self.analyzer, request)
+            if self.measuring and self.pool is not None:
+                self.pool.start()  # the first time two are measured at once
+            self.measuring += 1
+            try:
+                summary = await asyncio.to_thread(measure_whole, self.analyzer, request)
+            finally:
+                self.measuring -= 1
         spec = await (spec_of() if spec_of is not None else self._spec(context))
         result = await self._score(summary, spec, context, started)
         return modality_pb2.ModalityUpdate(result=result, final=True)

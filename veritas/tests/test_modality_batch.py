@@ -6,6 +6,7 @@ stand-ins here (the real ones: tests/test_batch.py)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -36,7 +37,8 @@ SPEC = ModelSpec(
 
 
 class Analyzer:
-    """Counts words; the text picks a failure: "bad" (bad input), "crash" (a bug)."""
+    """Counts words; the text picks a failure: "bad" (bad input), "crash" (a bug); "wait ..."
+    waits for its gate."""
 
     modality = common_pb2.TEXT
     model_name = "m"
@@ -54,7 +56,12 @@ class Analyzer:
     def windows(self, prepared: str, options: common_pb2.Options) -> Iterator[Window]:
         return iter(())
 
+    def __init__(self) -> None:
+        self.gate = threading.Event()  # what a "wait ..." item waits for (a worker's call)
+
     def summarize(self, prepared: str, windows: Sequence[Window]) -> Window:
+        if prepared.startswith("wait"):
+            assert self.gate.wait(30), "no other item reached the workers"
         return Window(0.0, 1.0, {"words": float(len(prepared.split()))})
 
 
@@ -182,3 +189,46 @@ async def test_malformed_bytes_are_invalid(served: Any) -> None:
             await raw(b"\xff\xff\xff\xff\x0f\x01")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "veritas.v1.ModalityBatchRequest" in info.value.details()
+
+
+class Workers:
+    """A stand-in for the measuring workers (veritas.analysis_pool): nine words, once they
+    have started; asking them to start, or to measure, lets a "wait ..." item finish."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.ready = False
+        self.starts = self.calls = 0
+        self.analyzer = analyzer
+
+    def start(self) -> None:
+        self.starts += 1
+        self.analyzer.gate.set()
+
+    async def whole(self, request: modality_pb2.ModalityRequest) -> Window:
+        self.calls += 1
+        self.analyzer.gate.set()
+        return Window(0.0, 1.0, {"words": 9.0})
+
+
+async def test_a_second_item_at_once_starts_the_workers_then_goes_to_them(served: Any) -> None:
+    address, _, servicer = served
+    servicer.analyzer.inline_max_bytes = 0  # measured off the event loop, as audio is
+    servicer.pool = workers = Workers(servicer.analyzer)
+    alone = modality_pb2.ModalityBatchRequest(requests=[request("one two")])
+    # "wait a moment" is measured here and holds its thread until the workers are asked.
+    together = modality_pb2.ModalityBatchRequest(
+        requests=[request("wait a moment"), request("a b")]
+    )
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = modality_pb2_grpc.ModalityAnalyzerStub(channel)
+        first = await stub.AnalyzeBatch(alone)
+        starting = await stub.AnalyzeBatch(together)
+        starts_asked = workers.starts
+        workers.analyzer.gate.clear()
+        workers.ready = True  # they have started
+        started = await stub.AnalyzeBatch(together)
+    assert first.items[0].update.result.score == pytest.approx(0.2)  # alone: in a thread here
+    assert starts_asked == 1  # by the second item at once, not by the one alone
+    assert [i.update.result.score for i in starting.items] == pytest.approx([0.3, 0.2])
+    assert [i.update.result.score for i in started.items] == pytest.approx([0.3, 0.9])
+    assert workers.calls == 1 and servicer.measuring == 0

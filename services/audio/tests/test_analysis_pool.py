@@ -20,6 +20,7 @@ SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "speech.wav"
 @pytest.fixture(scope="module")
 def pool() -> Iterator[AnalysisPool]:
     workers = AnalysisPool(AudioAnalyzer, 1, "audio-test")
+    workers.start()
     yield workers
     workers.close()
 
