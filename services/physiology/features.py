@@ -28,12 +28,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import neurokit2 as nk
 import numpy as np
 from scipy.ndimage import median_filter
 from scipy.signal import find_peaks
 
 from services.physiology import hrv, quality
+from services.physiology.neurokit import nk
 from services.physiology.signals import Channel, Recording
 
 RR_RANGE_S = (0.3, 2.0)  # 200-30 bpm: intervals outside are missed or spurious beats

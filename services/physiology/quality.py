@@ -21,8 +21,9 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import neurokit2 as nk
 import numpy as np
+
+from services.physiology.neurokit import nk
 
 EDA_RANGE_US = (0.05, 60.0)  # Kleckner et al. (2018)
 EDA_MAX_SLOPE_US_PER_S = 10.0  # Kleckner et al. (2018)
