@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -28,17 +29,49 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60),
 )
 IN_FLIGHT = Gauge("veritas_requests_in_flight", "RPCs in progress", ["service", "method"])
-MEMORY = Gauge("veritas_memory_usage_bytes", "Resident set size of this process", ["service"])
+MEMORY = Gauge(
+    "veritas_memory_usage_bytes",
+    "Resident set size of this process and its child processes (e.g. measuring workers)",
+    ["service"],
+)
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+PROC = Path("/proc")
+
+
+def _rss(pid: str) -> int:
+    try:
+        return int((PROC / pid / "statm").read_text(encoding="ascii").split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0  # gone meanwhile
+
+
+def _children(pid: str) -> list[str]:
+    """Child pids of `pid`, from every thread's `children` list (Linux)."""
+    found: list[str] = []
+    try:
+        for task in (PROC / pid / "task").iterdir():
+            try:
+                found += (task / "children").read_text(encoding="ascii").split()
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return found
 
 
 def rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except OSError:
-        return 0
+    """This process's resident set and its descendants' (the audio service's measuring
+    workers, veritas.analysis_pool): they count against the same memory limit."""
+    total, todo, seen = 0, [str(os.getpid())], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += _rss(pid)
+        todo += _children(pid)
+    return total
 
 
 def start_metrics(service: str, port: int, host: str = "0.0.0.0") -> None:
