@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,8 @@ class CountingAnalyzer(Analyzer[str]):
         text = request.input.transcript.text
         if not text.strip():
             raise InvalidInput("transcript.text", "empty")
+        if text == "crash the worker":
+            os._exit(3)  # as a native crash or the kernel's OOM killer would end it
         return text
 
     def windows(self, prepared: str, options: common_pb2.Options) -> Iterator[Window]:
@@ -154,6 +157,21 @@ async def test_a_workers_cache_counts_reach_the_services_metrics(pool: AnalysisP
     await pool.whole(transcript("counted over there"))
     await pool.whole(transcript("and counted again"))
     assert misses._value.get() == before + 2  # counted in the worker, seen here
+
+
+async def test_a_worker_that_dies_fails_its_request_and_the_pool_starts_anew() -> None:
+    workers = AnalysisPool(CountingAnalyzer, 1, "pool-test")
+    workers.start()
+    try:
+        assert workers.wait_ready(120)
+        with pytest.raises(BrokenProcessPool):
+            await workers.whole(transcript("crash the worker"))
+        assert not workers.ready  # a new worker is starting: callers measure in threads
+        after = await workers.whole(transcript("still measured"))
+        assert after.features["words"] == 2.0
+        assert workers.wait_ready(120)
+    finally:
+        workers.close()
 
 
 def test_forwarded_counters_grow_by_each_workers_growth_and_gauges_sum() -> None:
