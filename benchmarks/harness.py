@@ -41,6 +41,7 @@ from benchmarks import (
     report,
     scaling,
     streaming,
+    transport,
 )
 from benchmarks import cache as cache_bench
 from benchmarks.inprocess import InProcess
@@ -180,6 +181,8 @@ async def _latency(
             out[workload] |= latency.compare(through, local)
             if workload == "text":  # the same reviews through the same hops, doing nothing
                 out[workload]["floor"] = await _floor(mesh, profile, samples, first, runs, warm)
+                # and one hop alone, unary and on an open stream (15 messages a run)
+                out[workload]["transport"] = await transport.measure_hop(max(100, 15 * runs))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from benchmarks import floor
+from benchmarks import floor, transport
 from benchmarks.workloads import LABELS
 
 GB = 1024**3
@@ -167,6 +167,7 @@ def _latency(r: Mapping[str, Any]) -> list[str]:
     )
     lines += [_agreement(data), ""]
     lines += floor.describe(data.get("text", {}).get("floor", {}))
+    lines += transport.describe(data.get("text", {}).get("transport", {}))
     services = sorted({s for d in data.values() for s in d["mesh"]["cpu_s_per_request"]})
     lines += ["CPU seconds per request, by process group:", ""]
     lines += table(

@@ -63,6 +63,16 @@ def test_the_bare_hops_floor_is_measured_beside_the_text_latency(
     assert "Hop floor, text only" in tiny_run[1]["markdown"].read_text()
 
 
+def test_one_hop_is_measured_unary_and_on_an_open_stream(
+    tiny_run: tuple[dict, dict[str, Path]],
+) -> None:
+    hop = tiny_run[0]["latency"]["text"]["transport"]
+    for way in ("unary", "stream"):
+        assert hop[way]["latency"]["n"] == hop["messages"] >= 100, way
+        assert hop[way]["client_cpu_ms"] > 0, way
+    assert "| message on an open stream |" in tiny_run[1]["markdown"].read_text()
+
+
 def test_load_sections_counted_every_call(tiny_run: tuple[dict, dict[str, Path]]) -> None:
     results = tiny_run[0]
     profile = PROFILES["tiny"]
