@@ -2,7 +2,8 @@
 
 Per run: a new distinct request (a miss: analysed, then stored), the identical request again
 `hits` times with new request ids (hits, each checked to say it was cached), and once more
-with `x-veritas-cache: off` (analysed anew, the cache neither read nor written). Hit, miss
+with `x-veritas-cache: off` (analysed anew, the result cache neither read nor written; the
+audio service's feature cache still answers the recording it measured for the miss). Hit, miss
 and opt-out latencies are reported separately, all through the gateway's gRPC API.
 """
 

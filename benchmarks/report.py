@@ -250,7 +250,9 @@ def _cache(r: Mapping[str, Any]) -> list[str]:
         "The only section that repeats requests. Per run: a new distinct request (miss: "
         "analysed and stored), the same request again with new request ids (hits, each "
         "checked to say `cached:` in its reasoning), and once more with `x-veritas-cache: "
-        "off` (analysed anew). Through the gateway's gRPC API, one call at a time.",
+        "off` (analysed anew, past the result cache; a modality's feature cache still "
+        "answers media it measured for this tenant, so audio + text is not measured again). "
+        "Through the gateway's gRPC API, one call at a time.",
         "",
     ]
     rows = []
