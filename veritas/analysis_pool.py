@@ -45,7 +45,14 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from veritas.analysis import Analyzer, InvalidInput, Prepared, Window
-from veritas.cache import CACHE_BYTES, CACHE_ENTRIES, CACHE_EVICTIONS, CACHE_REQUESTS, CACHE_SCOPE
+from veritas.cache import (
+    CACHE_BYTES,
+    CACHE_ENTRIES,
+    CACHE_EVICTIONS,
+    CACHE_REQUESTS,
+    CACHE_SCOPE,
+    held_elsewhere,
+)
 from veritas.telemetry import traceparent_headers
 from veritas.v1 import modality_pb2
 
@@ -55,7 +62,6 @@ AUTO_MAX = 2
 WORKER_NICE = 10  # below the service's own priority: a worker is never on a critical path
 CGROUP = Path("/sys/fs/cgroup")
 Totals = dict[tuple[str, tuple[str, ...]], float]  # (metric, label values) -> value
-GAUGES = {"veritas_cache_bytes": CACHE_BYTES, "veritas_cache_entries": CACHE_ENTRIES}
 
 _analyzer: Analyzer[Any] | None = None  # in a worker: the analyzer it built at start
 
@@ -120,11 +126,13 @@ def cache_totals() -> Totals:
 
 
 class ForwardedMetrics:
-    """Adds the workers' cache counters to this process's metrics: each counter by what it
-    grew since that worker's last report, each gauge as the sum over workers."""
+    """Adds the workers' cache metrics to this process's: each counter by what it grew
+    since that worker's last report; what their caches hold, summed over the workers, beside
+    this process's own (veritas.cache.held_elsewhere)."""
 
     def __init__(self) -> None:
         self._last: dict[int, Totals] = {}
+        self._services: set[str] = set()  # those reported: a service gone reports zero
         self._lock = threading.Lock()
 
     def add(self, worker: int, totals: Mapping[tuple[str, tuple[str, ...]], float]) -> None:
@@ -137,13 +145,26 @@ class ForwardedMetrics:
                     CACHE_REQUESTS.labels(*labels).inc(grown)
                 elif name == "veritas_cache_evictions_total" and grown > 0:
                     CACHE_EVICTIONS.labels(*labels).inc(grown)
-            held: dict[tuple[str, tuple[str, ...]], float] = {}
-            for report in self._last.values():
-                for key, value in report.items():
-                    if key[0] in GAUGES:
-                        held[key] = held.get(key, 0.0) + value
-            for (name, labels), value in held.items():
-                GAUGES[name].labels(*labels).set(value)
+            self._report_held()
+
+    def forget(self) -> None:
+        """The workers are gone (a new pool starts): their caches hold nothing any more."""
+        with self._lock:
+            self._last.clear()
+            self._report_held()
+
+    def _report_held(self) -> None:
+        held: dict[str, list[float]] = {}
+        for report in self._last.values():
+            for (name, labels), value in report.items():
+                if name in ("veritas_cache_bytes", "veritas_cache_entries"):
+                    sums = held.setdefault(labels[0], [0.0, 0.0])
+                    sums[name == "veritas_cache_entries"] += value
+        for service in self._services:
+            held.setdefault(service, [0.0, 0.0])
+        self._services = set(held)
+        for service, (size, entries) in held.items():
+            held_elsewhere(service, size, entries)
 
 
 def _start(factory: str, service: str, telemetry: dict[str, str]) -> None:
@@ -259,6 +280,7 @@ class AnalysisPool:
         except BrokenProcessPool:
             if pool is self._pool:  # the first to see it starts a new pool
                 log.error("a measuring worker died; starting the pool anew")
+                self.metrics.forget()
                 self._pool = self._spawn()
             raise
         self.metrics.add(worker, totals)

@@ -35,6 +35,20 @@ CACHE_EVICTIONS = Counter(
 )
 CACHE_BYTES = Gauge("veritas_cache_bytes", "Bytes held by the cache", ["service"])
 CACHE_ENTRIES = Gauge("veritas_cache_entries", "Entries held by the cache", ["service"])
+# What the caches of a service's other processes hold (a modality service's measuring
+# workers, veritas.analysis_pool), by service: (bytes, entries), added to its own figures.
+_elsewhere: dict[str, tuple[float, float]] = {}
+_reported_here: set[str] = set()  # services a cache of this process reports
+
+
+def held_elsewhere(service: str, size: float, entries: float) -> None:
+    """Set what `service`'s caches in other processes hold; the gauges show it beside (or,
+    with no cache of the service here, as) this process's own."""
+    _elsewhere[service] = (size, entries)
+    if service not in _reported_here:
+        CACHE_BYTES.labels(service).set(size)
+        CACHE_ENTRIES.labels(service).set(entries)
+
 
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
 FEATURE_TTL_S = 3600.0
@@ -78,8 +92,13 @@ class BoundedCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._requests = {r: CACHE_REQUESTS.labels(service, r) for r in (HIT, MISS, BYPASS)}
         self._evicted = {r: CACHE_EVICTIONS.labels(service, r) for r in ("size", "ttl", "version")}
-        CACHE_BYTES.labels(service).set_function(lambda: self._bytes)
-        CACHE_ENTRIES.labels(service).set_function(lambda: len(self._entries))
+        _reported_here.add(service)
+        CACHE_BYTES.labels(service).set_function(
+            lambda: self._bytes + _elsewhere.get(service, (0.0, 0.0))[0]
+        )
+        CACHE_ENTRIES.labels(service).set_function(
+            lambda: len(self._entries) + _elsewhere.get(service, (0.0, 0.0))[1]
+        )
 
     @property
     def enabled(self) -> bool:

@@ -17,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from veritas.analysis import Analyzer, InvalidInput, LiveSession, Window
 from veritas.analysis_pool import (
@@ -28,7 +29,7 @@ from veritas.analysis_pool import (
     processes_for,
     usable_cores,
 )
-from veritas.cache import CACHE_BYTES, CACHE_REQUESTS, CACHE_SCOPE
+from veritas.cache import CACHE_BYTES, CACHE_REQUESTS, CACHE_SCOPE, BoundedCache
 from veritas.v1 import common_pb2, modality_pb2
 
 
@@ -191,3 +192,26 @@ def test_forwarded_counters_grow_by_each_workers_growth_and_gauges_sum() -> None
     forwarded.add(101, {hit: 4.0, size: 1200.0})  # worker 101 counted one more since
     assert hits._value.get() == before + 6
     assert held._value.get() == 1700.0
+
+
+def test_what_workers_caches_hold_shows_beside_this_processes_own() -> None:
+    own: BoundedCache[str, bytes] = BoundedCache("forward-own", 1 << 20, 100, 60.0)
+    own.put("a", b"x", 300)
+    forwarded = ForwardedMetrics()
+    size, entries = (
+        ("veritas_cache_bytes", ("forward-own",)),
+        (
+            "veritas_cache_entries",
+            ("forward-own",),
+        ),
+    )
+
+    def shown(metric: str) -> float | None:
+        return REGISTRY.get_sample_value(metric, {"service": "forward-own"})
+
+    forwarded.add(201, {size: 1000.0, entries: 4.0})
+    forwarded.add(202, {size: 500.0, entries: 2.0})
+    assert shown("veritas_cache_bytes") == 300 + 1500
+    assert shown("veritas_cache_entries") == 1 + 6
+    forwarded.forget()  # the workers died: a new pool starts with empty caches
+    assert shown("veritas_cache_bytes") == 300 and shown("veritas_cache_entries") == 1
