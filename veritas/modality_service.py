@@ -199,6 +199,12 @@ class Refusal(Exception):
         return cls(code, refs.with_ref(message, ref), ref)
 
 
+def log_analysed(request: modality_pb2.ModalityRequest, started: float) -> None:
+    """The line every analysed request leaves: its id and how long it took."""
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    log.info("analysed", extra={"fields": {"request_id": request.request_id, "ms": ms}})
+
+
 def batch_concurrency() -> int:
     """AnalyzeBatch items analysed at once per call (VERITAS_MODALITY_BATCH_CONCURRENCY)."""
     return max(1, int(env("VERITAS_MODALITY_BATCH_CONCURRENCY")))
@@ -424,15 +430,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         check_options(request.options, "options")
         check_questions(request.questions, "questions")
         update = await self._analyze_final_only(request, context, started, self._spec_or_refuse)
-        log.info(
-            "analysed",
-            extra={
-                "fields": {
-                    "request_id": request.request_id,
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                }
-            },
-        )
+        log_analysed(request, started)
         return update
 
     async def AnalyzeLive(
@@ -459,15 +457,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         else:
             async for update in self._analyze_progressive(request, context, started):
                 yield update
-        log.info(
-            "analysed",
-            extra={
-                "fields": {
-                    "request_id": request.request_id,
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                }
-            },
-        )
+        log_analysed(request, started)
 
     async def _analyze_progressive(
         self,
