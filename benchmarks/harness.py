@@ -296,6 +296,7 @@ def _resources(
         processes[name] = {
             "processes": usage.processes,
             "rss_bytes_after_start": started[name].rss_bytes,
+            "cpu_s_after_start": started[name].cpu_s,  # its start, and the models' settling
             "rss_bytes_end": usage.rss_bytes,
             "peak_rss_bytes": usage.peak_rss_bytes,
             "cpu_s_total": usage.cpu_s,

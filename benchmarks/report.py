@@ -790,6 +790,7 @@ def _resources(r: Mapping[str, Any]) -> list[str]:
             fmt(p["metric_memory_usage_bytes"] / MB, 0)
             if p.get("metric_memory_usage_bytes")
             else NA,
+            fmt(p.get("cpu_s_after_start")),
             fmt(p["cpu_s_total"]),
         ]
         for name, p in data["processes"].items()
@@ -802,6 +803,7 @@ def _resources(r: Mapping[str, Any]) -> list[str]:
             "RSS at end MB",
             "peak RSS MB",
             "veritas_memory_usage_bytes MB",
+            "CPU s at start",
             "CPU s (whole run)",
         ],
         rows,
