@@ -23,8 +23,10 @@ pod, the service's own event loop and live streams come first.
 VERITAS_ANALYSIS_PROCESSES: `auto` (default) runs min(2, usable cores) workers, none on one
 core, where usable cores are the CPU affinity capped by a cgroup CPU quota (a Kubernetes CPU
 limit of 1500m counts 1); N runs N workers; `0` measures in threads, as for every other
-analyzer. A worker costs about 280 MB resident once it has measured (the audio stack; the
-chart's audio memory limit allows for two). What they buy: docs/performance.md, "Batching".
+analyzer. Each worker holds a whole audio stack and its own feature cache: the audio process
+group peaked at 1,194 MB with two workers in the 2026-12-06-vm-workers record, 471 MB in
+threads in the 2026-12-06-vm-hops one (benchmarks/results/; the chart's audio memory limit
+is 1536Mi). What they buy: docs/performance.md, "Batching".
 """
 
 from __future__ import annotations

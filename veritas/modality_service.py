@@ -221,7 +221,7 @@ class ModalityServicer(modality_pb2_grpc.ModalityAnalyzerServicer, Generic[Prepa
         self.triton = triton
         # Worker processes for final-only calls (veritas.analysis_pool), for an analyzer
         # whose measuring holds the interpreter lock: one such call at a time is measured in
-        # a thread here (a worker would add its hop, about 3 ms, and nothing else); while
+        # a thread here (a worker would add its hop and nothing else); while
         # one is, the others go to the workers, which use the other cores (started the
         # first time that happens).
         self.pool = pool
