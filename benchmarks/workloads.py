@@ -3,7 +3,8 @@
 request the benchmark means to measure. Only the cache section repeats requests, on purpose.
 
 - `text`: a hotel review from the Deceptive Opinion Spam corpus, read at run time from
-  `$VERITAS_DATA_DIR/ott_opinion_spam/reviews.csv` (default `../shared/data`; never copied
+  `$VERITAS_DATA_DIR/ott_opinion_spam/reviews.csv` (default `../shared/data`, or beside the
+  local checkout a clone was made from: `data_dir`; never copied
   into the repository). Run i sends review i; after every review was sent once, the
   reviews come back with their sentences rotated, then with one sentence of another review
   appended: every run's text is different, and every one is review-length.
@@ -28,6 +29,7 @@ import itertools
 import os
 import re
 import struct
+import subprocess
 import uuid
 import wave
 from collections.abc import Sequence
@@ -56,9 +58,27 @@ MODALITY_INPUTS = {
 }
 
 
-def data_dir() -> Path:
-    """Where the labelled corpora are ($VERITAS_DATA_DIR, default ../shared/data)."""
-    return Path(os.environ.get("VERITAS_DATA_DIR", ROOT.parent / "shared" / "data"))
+def data_dir(root: Path = ROOT) -> Path:
+    """Where the labelled corpora are: $VERITAS_DATA_DIR, else `shared/data` beside this
+    checkout, else beside the local checkout it was cloned from (a fresh `git clone .`
+    elsewhere on the same machine reads the same corpora; they are never copied)."""
+    if "VERITAS_DATA_DIR" in os.environ:
+        return Path(os.environ["VERITAS_DATA_DIR"])
+    here = root.parent / "shared" / "data"
+    if here.exists():
+        return here
+    done = subprocess.run(
+        ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    origin = Path(done.stdout.strip()) if done.returncode == 0 else None
+    if origin is not None and origin.is_absolute() and origin.is_dir():
+        beside = origin.resolve().parent / "shared" / "data"
+        if beside.exists():
+            return beside
+    return here
 
 
 def read_reviews(path: Path | None = None) -> list[str]:
