@@ -4,7 +4,7 @@ request the benchmark means to measure. Only the cache section repeats requests,
 
 - `text`: a hotel review from the Deceptive Opinion Spam corpus, read at run time from
   `$VERITAS_DATA_DIR/ott_opinion_spam/reviews.csv` (default `../shared/data`, or beside the
-  local checkout a clone was made from: `data_dir`; never copied
+  local checkout a clone was made from: `veritas.config.data_dir`; never copied
   into the repository). Run i sends review i; after every review was sent once, the
   reviews come back with their sentences rotated, then with one sentence of another review
   appended: every run's text is different, and every one is review-length.
@@ -26,10 +26,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import os
 import re
 import struct
-import subprocess
 import uuid
 import wave
 from collections.abc import Sequence
@@ -42,6 +40,7 @@ import numpy as np
 
 from benchmarks import live_feed
 from veritas.client import build_request
+from veritas.config import data_dir
 from veritas.physio_csv import read_physio_csv
 from veritas.v1 import common_pb2, modality_pb2
 
@@ -56,29 +55,6 @@ MODALITY_INPUTS = {
     "audio_text": ("audio", "text"),
     "full": ("vision", "audio", "text", "physiology"),
 }
-
-
-def data_dir(root: Path = ROOT) -> Path:
-    """Where the labelled corpora are: $VERITAS_DATA_DIR, else `shared/data` beside this
-    checkout, else beside the local checkout it was cloned from (a fresh `git clone .`
-    elsewhere on the same machine reads the same corpora; they are never copied)."""
-    if "VERITAS_DATA_DIR" in os.environ:
-        return Path(os.environ["VERITAS_DATA_DIR"])
-    here = root.parent / "shared" / "data"
-    if here.exists():
-        return here
-    done = subprocess.run(
-        ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    origin = Path(done.stdout.strip()) if done.returncode == 0 else None
-    if origin is not None and origin.is_absolute() and origin.is_dir():
-        beside = origin.resolve().parent / "shared" / "data"
-        if beside.exists():
-            return beside
-    return here
 
 
 def read_reviews(path: Path | None = None) -> list[str]:

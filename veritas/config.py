@@ -8,9 +8,13 @@ documentation cannot drift from the code.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from veritas import modalities
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Default gRPC and Prometheus ports per service (loopback, for `make run`): the gateway,
 # fusion, then the modality services in the table's order (veritas/modalities.py).
@@ -107,7 +111,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "modality services: items of one AnalyzeBatch call analysed at once (their model "
         "calls go to Triton together)",
     ),
-    "VERITAS_DATA_DIR": ("../shared/data", "labelled data for `make models` (training only)"),
+    "VERITAS_DATA_DIR": (
+        "../shared/data",
+        "labelled data for `make models` and the benchmark's reviews; unset: `shared/data` "
+        "beside the checkout, or beside the local checkout it was cloned from (data_dir)",
+    ),
     "VERITAS_LOG_LEVEL": ("INFO", "log level of the JSON logs on stderr"),
     "VERITAS_TRACE_FILE": ("", "append finished spans as JSON lines to this file"),
     # gateway
@@ -169,6 +177,30 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "VERITAS_MTLS_KEY": ("", "this service's PEM private key"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("", "OTLP/gRPC collector for traces; empty: no export"),
 }
+
+
+def data_dir(root: Path = REPO_ROOT) -> Path:
+    """Where the labelled corpora are (training, evaluation, the benchmark's reviews):
+    $VERITAS_DATA_DIR, else `shared/data` beside this checkout, else beside the local
+    checkout it was cloned from (a fresh `git clone .` elsewhere on the same machine reads
+    the same corpora; they are never copied)."""
+    if "VERITAS_DATA_DIR" in os.environ:
+        return Path(os.environ["VERITAS_DATA_DIR"])
+    here = root.parent / "shared" / "data"
+    if here.exists():
+        return here
+    done = subprocess.run(
+        ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    origin = Path(done.stdout.strip()) if done.returncode == 0 else None
+    if origin is not None and origin.is_absolute() and origin.is_dir():
+        beside = origin.resolve().parent / "shared" / "data"
+        if beside.exists():
+            return beside
+    return here
 
 
 def env(name: str, default: str | None = None) -> str:

@@ -9,7 +9,6 @@ CSV in the same layout can be given: columns `text`, `deceptive` ("deceptive" or
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from services.text import features as tf
+from veritas.config import data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CUE_NAMES: tuple[str, ...] = tf.CATEGORIES  # the model's `features`, rates per 100 words
@@ -24,8 +24,7 @@ SURFACE_NAMES = ("word_count", "sentiment_compound")  # confound baselines, not 
 
 
 def data_path() -> Path:
-    root = Path(os.environ.get("VERITAS_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
-    return root / "ott_opinion_spam" / "reviews.csv"
+    return data_dir() / "ott_opinion_spam" / "reviews.csv"
 
 
 @dataclass

@@ -9,12 +9,12 @@ listed here and written into the card.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from services.vision.behaviour import BEHAVIOUR_CODES
+from veritas.config import data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,11 +37,6 @@ EXCLUDED: dict[str, str] = {
         "hand movements: the vision service tracks the face only"
     ),
 }
-
-
-def data_dir() -> Path:
-    default = REPO_ROOT.parent / "shared" / "data"
-    return Path(os.environ.get("VERITAS_DATA_DIR", default))
 
 
 def load() -> pd.DataFrame:

@@ -1,6 +1,6 @@
-"""Where the benchmark finds the labelled corpora (benchmarks.workloads.data_dir): the
-environment first, then `shared/data` beside the checkout, then beside the local checkout a
-fresh clone was made from."""
+"""Where training, evaluation and the benchmark find the labelled corpora
+(veritas.config.data_dir): the environment first, then `shared/data` beside the checkout,
+then beside the local checkout a fresh clone was made from."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.workloads import data_dir
+from veritas.config import data_dir
 
 
 def git(*args: str) -> None:
